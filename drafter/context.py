@@ -1,0 +1,147 @@
+"""From a validated letter to the values a template prints, in the letter's language.
+
+The context mirrors the data file's own names (``recipient.name``, ``cc``, ``signatory.title``)
+and adds what a template would otherwise have to assemble: ``full_name``, ``lines`` (a person's
+whole block, laid out by the country's convention), ``contact_lines`` and the derived
+``salutation``. Body paragraphs arrive as Word runs, with their links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from .addresses import address_lines, contact_lines, full_name, person_lines
+from .locales import Localizer, paper_for
+from .markup import Hyperlinks, ParagraphWriter, xml_text
+from .model import Address, Letter, Person, Sender, Signatory
+
+
+@dataclass(frozen=True)
+class LetterContext:
+    """What one letter's template is rendered with."""
+
+    values: dict[str, Any]
+    links: Hyperlinks
+    paper: str  # "A4" or "Letter"
+    right_to_left: bool
+    properties: dict[str, str]  # document metadata: title, author, subject, language
+    signature: str | None  # path of the signature image, if any
+
+
+def build_context(letter: Letter, loc: Localizer) -> LetterContext:
+    """The template context of a letter, every text in ``loc``'s language."""
+    writer = ParagraphWriter(right_to_left=loc.right_to_left)
+    recipient = _person(letter.recipient, loc)
+    salutation = loc.text(letter.salutation) or loc.gettext("Dear %(full_name)s,") % {
+        "full_name": recipient["full_name"]}
+    subject = loc.text(letter.subject)
+    values: dict[str, Any] = {
+        "locale": loc.identifier,
+        "date": letter.date,
+        "sender": _sender(letter.sender, loc),
+        "recipient": recipient,
+        "subject": subject,
+        "salutation": salutation,
+        "body": [writer.runs(loc.text(paragraph)) for paragraph in letter.body],
+        "close": loc.text(letter.close) or loc.gettext("Sincerely,"),
+        "signatory": _signatory(letter.signatory, loc),
+        "cc": [_person(person, loc) for person in letter.cc],
+        "page_x_of_y": page_numbers(loc),
+    }
+    author = values["signatory"]["name"]
+    if values["sender"]["name"]:
+        author = f"{author}, {values['sender']['name']}"
+    properties = {
+        "title": subject,
+        "subject": loc.gettext("Letter to %(recipient)s") % {"recipient": recipient["full_name"]},
+        "author": author,
+        "language": loc.language_tag,
+        "created": dt.datetime.combine(letter.date, dt.time()).isoformat() + "Z",
+    }
+    return LetterContext(values, writer.links, letter.paper or paper_for(loc.locale),
+                         loc.right_to_left, properties, letter.signatory.signature)
+
+
+def page_numbers(loc: Localizer) -> Markup:
+    """"Page 2 of 3" as runs with live PAGE and NUMPAGES fields, in the letter's language."""
+    phrase = loc.gettext("Page %(page)s of %(pages)s")
+    runs = []
+    for piece in re.split(r"(%\((?:page|pages)\)s)", phrase):
+        if piece == "%(page)s":
+            runs.append(_field("PAGE"))
+        elif piece == "%(pages)s":
+            runs.append(_field("NUMPAGES"))
+        elif piece:
+            runs.append(f'<w:r><w:t xml:space="preserve">{xml_text(piece)}</w:t></w:r>')
+    return Markup("".join(runs))
+
+
+def _field(instruction: str) -> str:
+    return (f'<w:fldSimple w:instr=" {instruction} "><w:r><w:t>1</w:t></w:r></w:fldSimple>')
+
+
+def _address(address: Address | None, loc: Localizer) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {
+        "street": [loc.text(line) for line in address.street],
+        "district": loc.text(address.district),
+        "city": loc.text(address.city),
+        "region": loc.text(address.region),
+        "postal_code": address.postal_code or "",
+        "country": address.country,
+        "country_name": loc.text(address.country_name) or loc.country(address.country),
+        "lines": address_lines(address, loc),
+    }
+
+
+def _contacts(contacts_of: Person | Sender, loc: Localizer) -> dict[str, Any]:
+    country = contacts_of.address.country if contacts_of.address else None
+    return {
+        "phones": [c.value for c in contacts_of.contacts if c.kind == "phone"],
+        "faxes": [c.value for c in contacts_of.contacts if c.kind == "fax"],
+        "emails": [c.value for c in contacts_of.contacts if c.kind == "email"],
+        "contact_lines": contact_lines(contacts_of.contacts, loc, country),
+    }
+
+
+def _person(person: Person, loc: Localizer) -> dict[str, Any]:
+    return {
+        "honorific": loc.text(person.honorific),
+        "name": loc.text(person.name),
+        "full_name": full_name(person, loc),
+        "title": loc.text(person.title),
+        "office": loc.text(person.office),
+        "organization": loc.text(person.organization),
+        "address": _address(person.address, loc),
+        "lines": person_lines(person, loc),
+        **_contacts(person, loc),
+    }
+
+
+def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
+    return {
+        "name": loc.text(sender.name),
+        "address": _address(sender.address, loc),
+        "website": sender.website or "",
+        **_contacts(sender, loc),
+    }
+
+
+def _signatory(signatory: Signatory, loc: Localizer) -> dict[str, Any]:
+    name, title = loc.text(signatory.name), loc.text(signatory.title)
+    division, organization = loc.text(signatory.division), loc.text(signatory.organization)
+    position = (loc.gettext("%(title)s, %(division)s") % {"title": title, "division": division}
+                if title and division else title or division)
+    return {
+        "name": name,
+        "title": title,
+        "division": division,
+        "organization": organization,
+        "lines": [line for line in (name, position, organization) if line],
+    }

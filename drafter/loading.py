@@ -1,0 +1,254 @@
+"""Reading letter data from YAML, keeping where every value came from.
+
+YAML is composed into nodes with a local safe loader and turned into plain Python values by hand,
+so that every value's ``file:line:column`` is known when validation reports a problem. Scalars
+stay text (``country: NO`` is Norway, ``postal_code: 01234`` keeps its zero); the data model
+converts dates and numbers itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+import yaml
+
+from .addresses import format_phone
+from .errors import DataError, Problem
+from .model import Letter
+
+FieldPath = tuple[str | int, ...]
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and absurd files
+MAX_BYTES = 20 * 1024 * 1024
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """A safe loader of our own, so that nothing we change leaks into PyYAML's global one."""
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """Plain data read from a file, with the position of every mapping key and value."""
+
+    path: Path
+    value: Any
+    positions: dict[FieldPath, tuple[int, int]]  # field path -> (line, column), 1-based
+    problems: tuple[Problem, ...] = ()  # found while reading (duplicate keys, odd tags)
+
+    def where(self, field: FieldPath) -> str:
+        """``file:line:column`` of a field, or of its nearest enclosing field that exists."""
+        for end in range(len(field), -1, -1):
+            if field[:end] in self.positions:
+                line, column = self.positions[field[:end]]
+                return f"{self.path}:{line}:{column}"
+        return str(self.path)
+
+
+def read_text(path: Path) -> str:
+    """The text of a data file, with a clear error for files that are not UTF-8 text."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError([Problem(str(path), "", f"cannot read the file: {e.strerror}")]) from e
+    if len(raw) > MAX_BYTES:
+        raise DataError([Problem(str(path), "", f"file is larger than {MAX_BYTES >> 20} MiB")])
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark, as Windows editors write it, is harmless
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError([Problem(f"{path}:{line}", "", "the file is not UTF-8 text; save it "
+                                 "as UTF-8 (in Excel: CSV UTF-8)")]) from e
+
+
+def load_yaml(path: Path) -> SourceData:
+    """Read a YAML file into plain data and positions; syntax errors say line and column."""
+    text = read_text(path)
+    loader = _SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
+    except yaml.YAMLError as e:
+        raise DataError([Problem(str(path), "", f"YAML error: {e}")]) from e
+    finally:
+        loader.dispose()
+    positions: dict[FieldPath, tuple[int, int]] = {}
+    if node is None:
+        return SourceData(path, None, positions)
+    problems: list[Problem] = []
+    value = _Builder(path, loader, positions, problems).build(node, ())
+    return SourceData(path, value, positions, tuple(problems))
+
+
+class _Builder:
+    """Turns composed YAML nodes into dicts, lists and strings, noting positions."""
+
+    def __init__(self, path: Path, loader: _SafeLoader,
+                 positions: dict[FieldPath, tuple[int, int]], problems: list[Problem]) -> None:
+        self.path = path
+        self.loader = loader
+        self.positions = positions
+        self.problems = problems
+        self.nodes = 0
+
+    def build(self, node: yaml.Node, field: FieldPath) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise DataError([Problem(str(self.path), "", f"more than {MAX_NODES} values (are "
+                                     "aliases expanding without bound?)")])
+        self.positions.setdefault(field, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # resolves `<<: *defaults` merge keys
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node)
+                key = str(key) if not isinstance(key, str) else key
+                mark = key_node.start_mark
+                where = f"{self.path}:{mark.line + 1}:{mark.column + 1}"
+                if key in result:
+                    self.problems.append(Problem(where, _dotted((*field, key)),
+                                                 "duplicate key (the earlier value would be lost)"))
+                    continue
+                self.positions[(*field, key)] = (key_node.start_mark.line + 1,
+                                                 key_node.start_mark.column + 1)
+                result[key] = self.build(value_node, (*field, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*field, i)) for i, item in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:null" and node.style is None:
+            return None
+        if node.tag.startswith("tag:yaml.org,2002:") or node.tag == "!":
+            return str(node.value)
+        mark = node.start_mark
+        self.problems.append(Problem(f"{self.path}:{mark.line + 1}:{mark.column + 1}",
+                                     _dotted(field), f"unsupported YAML tag {node.tag}"))
+        return None
+
+
+def _dotted(field: FieldPath) -> str:
+    text = ""
+    for part in field:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def validate(model: type[ModelT], source: SourceData, *, base: FieldPath = ()) -> ModelT:
+    """Validate plain data against a model; every problem is reported at once, with its place."""
+    try:
+        result = model.model_validate(source.value)
+    except pydantic.ValidationError as e:
+        problems = [*source.problems, *_problems(model, source, e, base)]
+        raise DataError(sorted(problems, key=_position)) from e
+    if source.problems:
+        raise DataError(list(source.problems))
+    return result
+
+
+def _position(problem: Problem) -> tuple[int, ...]:
+    numbers = problem.where.rsplit(":", 2)[1:]
+    return tuple(int(n) for n in numbers if n.isdigit())
+
+
+def _problems(model: type[pydantic.BaseModel], source: SourceData,
+              error: pydantic.ValidationError, base: FieldPath) -> Iterator[Problem]:
+    for item in error.errors(include_url=False):
+        field = tuple(part for part in item["loc"] if not _is_internal(part))
+        kind = item["type"]
+        message = item["msg"].removeprefix("Value error, ")
+        if kind == "missing":
+            message = "required field is missing"
+            where = source.where(field[:-1])
+        elif kind == "extra_forbidden":
+            message = "unknown field" + _did_you_mean(model, field)
+            where = source.where(field)
+        else:
+            where = source.where(field)
+        if kind in {"model_type", "dict_type"}:
+            message = "expected a mapping of fields (`key: value` lines)"
+        elif kind == "list_type":
+            message = "expected a list (lines starting with `- `)"
+        yield Problem(where, _dotted((*base, *field)), message)
+
+
+def _is_internal(part: str | int) -> bool:
+    # pydantic puts validator and union-member names in error locations; users never wrote them
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _did_you_mean(model: type[pydantic.BaseModel], field: FieldPath) -> str:
+    known = _fields_at(model, field[:-1])
+    close = difflib.get_close_matches(str(field[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; expected one of: {', '.join(known)}" if known else ""
+
+
+def _fields_at(model: type[pydantic.BaseModel], field: FieldPath) -> list[str]:
+    current: Any = model
+    for part in field:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+        if current is None:
+            return []
+    return list(current.model_fields) if hasattr(current, "model_fields") else []
+
+
+def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def load_letter(path: Path | str) -> Letter:
+    """Read and validate a letter data file; raises :class:`DataError` listing every problem."""
+    return read_letter(path)[0]
+
+
+def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
+    """A validated letter and the warnings about it (numbers that are not valid numbers, …)."""
+    path = Path(path)
+    source = load_yaml(path)
+    if not isinstance(source.value, dict):
+        raise DataError([Problem(str(path), "", "expected the letter's fields (`key: value` "
+                                 "lines), found " + ("nothing" if source.value is None
+                                                     else type(source.value).__name__))])
+    letter = validate(Letter, source)
+    if letter.signatory.signature:
+        image = (path.parent / letter.signatory.signature).resolve()
+        if not image.is_file():
+            raise DataError([Problem(source.where(("signatory", "signature")),
+                                     "signatory.signature", f"no image file at {image}")])
+        letter = letter.model_copy(update={"signatory": letter.signatory.model_copy(
+            update={"signature": str(image)})})
+    return letter, list(_contact_warnings(letter, source))
+
+
+def _contact_warnings(letter: Letter, source: SourceData) -> Iterator[Problem]:
+    people: list[tuple[FieldPath, Any]] = [(("sender",), letter.sender),
+                                           (("recipient",), letter.recipient)]
+    people += [(("cc", i), person) for i, person in enumerate(letter.cc)]
+    for field, person in people:
+        country = person.address.country if person.address else None
+        for i, contact in enumerate(person.contacts):
+            if contact.kind != "email" and format_phone(contact.value, country) is None:
+                at = (*field, "contacts", i)
+                yield Problem(source.where(at), _dotted(at), f"{contact.value!r} is not a valid "
+                              "phone number; it is printed as given", severity="warning")

@@ -1,0 +1,163 @@
+"""The letter data model: what a letter says, as typed, frozen, validated fields.
+
+Text fields may be given once (``name: Xi Jinping``) or per locale
+(``name: {en: Xi Jinping, zh: 习近平, ko: 시진핑}``); the letter's locale picks the form when the
+letter is rendered. Unknown keys are errors, so a misspelt field never silently drops a line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+
+CONTACT_KINDS = ("phone", "fax", "email")
+PAPER_SIZES = ("A4", "Letter")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def parse_locale(identifier: str) -> Locale:
+    """The Babel locale for a CLDR identifier such as ``en_GB``, ``zh-Hans-CN`` or ``ko``."""
+    try:
+        return Locale.parse(identifier.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError) as e:
+        raise ValueError(f"unknown locale {identifier!r}; expected a CLDR identifier such as "
+                         "en, en_GB, zh_Hans, ko_KR or ar") from e
+
+
+def _localized_text(value: Any) -> str | dict[str, str]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value:
+        for key, text in value.items():
+            if not isinstance(text, str):
+                raise ValueError(f"the {key!r} form must be text")
+            if key != "default":
+                parse_locale(str(key))
+        return {str(k): v for k, v in value.items()}
+    raise ValueError("expected text, or a mapping of locale to text such as "
+                     "{en: Xi Jinping, zh: 习近平}")
+
+
+Text = Annotated[str | dict[str, str], PlainValidator(_localized_text)]
+"""A piece of text, given once or per locale (``{en: …, zh: …, default: …}``)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Address(_Model):
+    """A postal address as fields; the letter lays it out by the country's convention."""
+
+    street: list[Text] = Field(default_factory=list)
+    district: Text | None = None
+    city: Text | None = None
+    region: Text | None = None
+    postal_code: str | None = None
+    country: str
+    country_name: Text | None = None
+    layout: Text | None = None
+
+    @field_validator("street", mode="before")
+    @classmethod
+    def _one_line_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | dict) else value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        code = value.upper()
+        if code not in Locale("en").territories or not code.isalpha() or len(code) != 2:
+            raise ValueError(f"unknown country {value!r}; expected an ISO 3166 two-letter code "
+                             "such as CN, KR or US")
+        return code
+
+
+class Contact(_Model):
+    """One way to reach a person: a phone or fax number, or an email address."""
+
+    kind: Literal["phone", "fax", "email"]
+    value: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_single_key(cls, value: Any) -> Any:
+        # The data writes `- fax: +86 10 6307 0900`; the model keeps kind and value apart.
+        if isinstance(value, dict) and len(value) == 1:
+            ((kind, number),) = value.items()
+            if kind not in CONTACT_KINDS:
+                raise ValueError(f"unknown contact type {kind!r}; expected one of "
+                                 f"{', '.join(CONTACT_KINDS)}, e.g. `- fax: +86 10 6307 0900`")
+            return {"kind": kind, "value": number}
+        if isinstance(value, dict) and set(value) == {"kind", "value"}:
+            return value
+        raise ValueError("expected one entry such as `- phone: +86 10 6626 2114`, "
+                         "`- fax: …` or `- email: …`")
+
+    @model_validator(mode="after")
+    def _email_looks_like_one(self) -> Contact:
+        if self.kind == "email" and not _EMAIL.match(self.value):
+            raise ValueError(f"{self.value!r} is not an email address")
+        return self
+
+
+class Person(_Model):
+    """A recipient or a person in copy: who they are, where they sit, how to reach them."""
+
+    honorific: Text | None = None
+    name: Text
+    title: Text | None = None
+    office: Text | None = None
+    organization: Text | None = None
+    address: Address | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Sender(_Model):
+    """The organization sending the letter, shown in the letterhead."""
+
+    name: Text
+    address: Address | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    website: str | None = None
+
+
+class Signatory(_Model):
+    """The person who signs the letter."""
+
+    name: Text
+    title: Text | None = None
+    division: Text | None = None
+    organization: Text | None = None
+    signature: str | None = None  # path to an image, relative to the data file
+
+
+class Letter(_Model):
+    """Everything one letter says; a template decides how it looks."""
+
+    locale: str = "en"
+    date: dt.date
+    paper: Literal["A4", "Letter"] | None = None  # None: by the recipient's territory's custom
+    sender: Sender
+    recipient: Person
+    subject: Text
+    salutation: Text | None = None  # None: "Dear President Xi Jinping," in the letter's language
+    body: list[Text] = Field(min_length=1)
+    close: Text | None = None  # None: "Sincerely," in the letter's language
+    signatory: Signatory
+    cc: list[Person] = Field(default_factory=list)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        parse_locale(value)
+        return value
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _one_paragraph_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value

@@ -1,0 +1,112 @@
+"""Rendering one letter: data and template in, DOCX bytes out, then files on disk.
+
+:func:`render_letter` is pure (a letter and a template give the bytes of a DOCX);
+:func:`write_letter` is the outermost layer, the only one that writes files: atomically, so a
+crash never leaves a half-written letter under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .context import build_context
+from .errors import OutputError
+from .loading import load_letter
+from .locales import Localizer, load_catalog, locale_for
+from .model import Letter
+from .pdf import LibreOffice
+from .template import LetterTemplate, compile_template, find_template, render_docx
+
+FORMATS = ("docx", "pdf")
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    """One letter rendered as a DOCX, with what a PDF of it needs to know."""
+
+    docx: bytes
+    locale: str
+    paper: str
+    properties: dict[str, str]  # title, subject, author, language
+    links: tuple[str, ...]  # the URLs the letter links to
+
+
+def localizer_for(template: LetterTemplate, identifier: str) -> Localizer:
+    """The locale of a letter bound to the template's catalog for it."""
+    locale = locale_for(identifier)
+    return Localizer(locale, load_catalog(template.catalogs, locale))
+
+
+def render_letter(letter: Letter, template: LetterTemplate | str | Path | None = None, *,
+                  locale: str | None = None) -> RenderedLetter:
+    """Render a letter with a template (a built-in name, a folder or a .docx; default: the
+    built-in advocacy letter). ``locale`` overrides the letter's own."""
+    if not isinstance(template, LetterTemplate):
+        template = find_template(template)
+    loc = localizer_for(template, locale or letter.locale)
+    compiled = compile_template(template, loc)
+    context = build_context(letter, loc)
+    return RenderedLetter(render_docx(compiled, context), loc.identifier, context.paper,
+                          context.properties, tuple(context.links.urls.values()))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file under a temporary name beside it, then rename: never half a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
+                 formats: Iterable[str] = FORMATS, *,
+                 converter: LibreOffice | None = None) -> list[Path]:
+    """Write a rendered letter as ``outdir/name.docx`` and/or ``.pdf``; returns the paths."""
+    formats = list(dict.fromkeys(formats))
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{outdir}: cannot create the output folder: {e.strerror}") from e
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(dir=outdir, prefix=".drafter-") as work:
+        docx = Path(work) / f"{name}.docx"
+        docx.write_bytes(rendered.docx)
+        if "pdf" in formats:
+            converter = converter or LibreOffice()
+            (pdf,) = converter.convert([docx], Path(work))
+            written.append(_place(pdf, outdir / f"{name}.pdf"))
+        if "docx" in formats:
+            written.insert(0, _place(docx, outdir / f"{name}.docx"))
+    return written
+
+
+def _place(source: Path, target: Path) -> Path:
+    try:
+        os.replace(source, target)
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write: {e.strerror}") from e
+    return target
+
+
+def render_file(data: Path, outdir: Path, *, template: str | Path | None = None,
+                formats: Sequence[str] = FORMATS, locale: str | None = None,
+                converter: LibreOffice | None = None) -> list[Path]:
+    """Read, validate, render and write the letter of one data file; returns what was written.
+
+    Everything is validated before anything is written: on any error no file appears.
+    """
+    letter = load_letter(data)
+    rendered = render_letter(letter, template, locale=locale)
+    return write_letter(rendered, outdir, data.stem, formats, converter=converter)

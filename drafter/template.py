@@ -1,0 +1,407 @@
+"""DOCX letter templates: finding them, compiling them once, rendering them into DOCX bytes.
+
+A template is a folder: ``letter.docx`` (the default layout), optional variants per language
+(``letter.zh_Hans.docx``), translation catalogs for its fixed phrases (``locales/``) and a sample
+data file (``sample.yaml``). A single ``.docx`` file works too.
+
+Compiling reads the archive once, turns each Word XML part into Jinja source with docxtpl's own
+tag conventions (``{%p %}``, ``{%tr %}``, ``{{r }}``), and compiles it in a sandboxed,
+strict-undefined environment bound to the letter's locale. Rendering is then a pure function from
+a letter's context to the bytes of a DOCX file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import jinja2
+from jinja2 import meta
+from docxtpl import DocxTemplate
+from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
+from markupsafe import Markup
+
+from .addresses import format_phone
+from .context import LetterContext
+from .errors import Problem, TemplateError
+from .locales import Localizer
+from .markup import xml_text
+
+DOCX_NAME = "letter.docx"
+SAMPLE_NAME = "sample.yaml"
+CATALOGS_DIR = "locales"
+BUILTIN_TEMPLATE = "advocacy-letter"
+
+MAX_PART_BYTES = 50 * 1024 * 1024  # one XML part or image, uncompressed
+MAX_TOTAL_BYTES = 200 * 1024 * 1024  # the whole archive, uncompressed
+MAX_RATIO = 200  # uncompressed/compressed of any member: zip bombs go far beyond this
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_HYPERLINK = f"{_RELS}/hyperlink"
+_IMAGE = f"{_RELS}/image"
+_TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+_PAPER = {"A4": (11906, 16838), "Letter": (12240, 15840)}  # twentieths of a point
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+def builtin_templates_dir() -> Path:
+    """The folder holding the templates that ship with drafter."""
+    installed = Path(__file__).parent / "builtin_templates"
+    return installed if installed.is_dir() else Path(__file__).parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class LetterTemplate:
+    """A letter template on disk: its layouts per language, its catalogs, its sample data."""
+
+    name: str
+    folder: Path
+    variants: Mapping[str, Path]  # locale identifier ("" for the default) -> DOCX file
+
+    @property
+    def catalogs(self) -> Path:
+        """The folder of ``<locale>/LC_MESSAGES/messages.po`` catalogs."""
+        return self.folder / CATALOGS_DIR
+
+    @property
+    def sample(self) -> Path:
+        """The sample data file that shows what the template expects."""
+        return self.folder / SAMPLE_NAME
+
+    def docx_for(self, loc: Localizer) -> Path:
+        """The layout for a locale: its own variant when there is one, else the default."""
+        from .locales import negotiate
+
+        chosen = negotiate(loc.locale, [k for k in self.variants if k])
+        return self.variants[chosen or ""]
+
+
+def find_template(spec: str | Path | None = None) -> LetterTemplate:
+    """The template named by ``spec``: a built-in name, a folder, or a ``.docx`` file."""
+    spec = spec or BUILTIN_TEMPLATE
+    path = Path(spec)
+    if not path.exists() and not path.suffix and "/" not in str(spec):
+        path = builtin_templates_dir() / str(spec)
+    if path.is_file():
+        if path.suffix.lower() not in (".docx", ".dotx"):
+            raise TemplateError([Problem(str(path), "", _not_docx_message(path))])
+        return LetterTemplate(path.stem, path.parent, {"": path})
+    if path.is_dir():
+        variants = {_variant_locale(p.name): p for p in sorted(path.glob("letter*.docx"))}
+        if "" not in variants:
+            raise TemplateError([Problem(str(path), "", f"no {DOCX_NAME} in the template folder")])
+        return LetterTemplate(path.name, path, variants)
+    builtin = ", ".join(sorted(p.name for p in builtin_templates_dir().iterdir() if p.is_dir()
+                               and (p / DOCX_NAME).is_file()))
+    raise TemplateError([Problem(str(spec), "", f"no such template; built-in templates: "
+                                 f"{builtin}, or give the path of a folder or .docx file")])
+
+
+def _variant_locale(filename: str) -> str:
+    # letter.docx -> "", letter.zh_Hans.docx -> "zh_Hans"
+    middle = filename[len("letter"):-len(".docx")]
+    return middle.lstrip(".")
+
+
+def _not_docx_message(path: Path) -> str:
+    if path.suffix.lower() in (".docm", ".dotm"):
+        return "macro-enabled documents are refused; save the template as .docx"
+    return "a template must be a Word document (.docx)"
+
+
+def read_docx(path: Path) -> dict[str, bytes]:
+    """The members of a DOCX archive, refusing files that are not safe Word documents."""
+    where = str(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise TemplateError([Problem(where, "", "not a Word document (.docx): the file is not a "
+                                     "zip archive, or it is truncated")]) from e
+    with archive:
+        members = archive.infolist()
+        names = {m.filename for m in members}
+        if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+            raise TemplateError([Problem(where, "", "not a Word document (.docx): "
+                                         "word/document.xml is missing")])
+        if any(name.lower().endswith("vbaproject.bin") for name in names):
+            raise TemplateError([Problem(where, "", "the document contains macros "
+                                         "(vbaProject.bin); save it as a plain .docx")])
+        total = 0
+        for member in members:
+            total += member.file_size
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > MAX_PART_BYTES or total > MAX_TOTAL_BYTES or (
+                    member.file_size > 1_000_000 and ratio > MAX_RATIO):
+                raise TemplateError([Problem(where, "", f"refused: {member.filename} unpacks to "
+                                             f"{member.file_size} bytes (limits: "
+                                             f"{MAX_PART_BYTES >> 20} MiB a part, "
+                                             f"{MAX_TOTAL_BYTES >> 20} MiB in all)")])
+        try:
+            return {m.filename: archive.read(m) for m in members}
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise TemplateError([Problem(where, "", f"the archive is damaged: {e}")]) from e
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One templated XML part: its compiled Jinja template and its source, line by paragraph."""
+
+    label: str  # "body", "header", "footer"…, as an editor would call it
+    template: jinja2.Template
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A DOCX template compiled for one locale: render it as often as needed."""
+
+    source: Path
+    localizer: Localizer
+    parts: dict[str, bytes]  # every archive member, as read
+    templated: dict[str, _Part] = field(repr=False)
+    environment: SandboxedEnvironment = field(repr=False)
+    variables: frozenset[str] = frozenset()  # the top-level names the template's tags read
+
+
+def make_environment(loc: Localizer) -> SandboxedEnvironment:
+    """The sandboxed Jinja environment of one locale: strict, escaping, with drafter's filters."""
+    env = SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        finalize=_finalize,
+        extensions=["jinja2.ext.i18n"],
+        keep_trailing_newline=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: xml_text(loc.gettext(message)),
+        lambda singular, plural, n: xml_text(loc.ngettext(singular, plural, n)),
+        newstyle=True,
+    )
+    env.filters.update(
+        format_date=_date_filter(loc),
+        format_list=lambda items, style="standard": loc.list(items, style),
+        format_number=loc.number,
+        country_name=loc.country,
+        format_phone=lambda number, country=None: format_phone(str(number), country) or number,
+        localized=loc.text,
+    )
+    return env
+
+
+def _date_filter(loc: Localizer) -> Any:
+    def format_date(value: dt.date | str, format: str = "long") -> str:
+        if isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        return loc.date(value, format)
+    return format_date
+
+
+def _finalize(value: Any) -> Any:
+    # Every printed value is literal text: escaped for XML, whatever it contains.
+    if isinstance(value, Markup) or hasattr(value, "__html__"):
+        return value
+    return xml_text(value)
+
+
+def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTemplate:
+    """Read and compile the template's layout for ``loc``; every bad tag is reported at once."""
+    path = template.docx_for(loc)
+    parts = read_docx(path)
+    env = make_environment(loc)
+    helper = DocxTemplate(path)  # only for docxtpl's XML patching, which keeps no state
+    problems: list[Problem] = []
+    templated: dict[str, _Part] = {}
+    for name, data in parts.items():
+        if not _TEMPLATED_PARTS.fullmatch(name):
+            continue
+        label = _part_label(name)
+        try:
+            xml = etree.tostring(etree.fromstring(data), encoding="unicode")
+        except etree.XMLSyntaxError as e:
+            problems.append(Problem(f"{path}, {label}", "", f"damaged XML: {e}"))
+            continue
+        source = re.sub(r"<w:p([ >])", r"\n<w:p\1", helper.patch_xml(xml))
+        lines = source.split("\n")
+        try:
+            templated[name] = _Part(label, env.from_string(source), lines)
+        except jinja2.TemplateSyntaxError as e:
+            problems.append(_located(path, label, lines, e.lineno, e.message or str(e)))
+    if problems:
+        raise TemplateError(problems)
+    names: set[str] = set()
+    for part in templated.values():
+        names |= meta.find_undeclared_variables(env.parse("\n".join(part.lines)))
+    return CompiledTemplate(path, loc, parts, templated, env,
+                            frozenset(names - set(env.globals)))
+
+
+def _part_label(name: str) -> str:
+    return re.sub(r"\d+$", "", name.removeprefix("word/").removesuffix(".xml")).replace(
+        "document", "body")
+
+
+def _located(path: Path, label: str, lines: list[str], lineno: int | None,
+             message: str) -> Problem:
+    """A problem at a paragraph, told by its number and visible text, never an XML line."""
+    if lineno is None or not 0 < lineno <= len(lines):
+        return Problem(f"{path}, {label}", "", message)
+    paragraph = lineno - 1  # line 1 holds what precedes the first paragraph
+    text = re.sub(r"<[^>]+>", "", lines[lineno - 1]).strip()
+    text = text if len(text) <= 120 else text[:117] + "…"
+    return Problem(f"{path}, {label} paragraph {max(paragraph, 1)}", "",
+                   f'{message} — in "{text}"')
+
+
+def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
+    """The DOCX file of one letter: the compiled template filled with ``context``."""
+    missing = sorted(compiled.variables - set(context.values))
+    if missing:
+        known = ", ".join(sorted(context.values))
+        raise TemplateError([Problem(str(compiled.source), name, f"the template uses {name!r}, "
+                                     f"which no letter provides; available: {known}")
+                             for name in missing])
+    problems: list[Problem] = []
+    rendered: dict[str, bytes] = {}
+    for name, part in compiled.templated.items():
+        try:
+            xml = part.template.render(context.values)
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as e:
+            problems.append(_located(compiled.source, part.label, part.lines,
+                                     _template_line(e), _describe(e)))
+            continue
+        rendered[name] = _finish_part(xml, name, context, compiled, part, problems)
+    if problems:
+        raise TemplateError(problems)
+    return _zip(compiled, rendered, context)
+
+
+def _template_line(error: BaseException) -> int | None:
+    if getattr(error, "lineno", None):
+        return error.lineno  # type: ignore[attr-defined, no-any-return]
+    tb = error.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, jinja2.UndefinedError):
+        return f"undefined value: {error.message}"
+    if isinstance(error, jinja2.exceptions.SecurityError):
+        return f"refused by the template sandbox: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _finish_part(xml: str, name: str, context: LetterContext, compiled: CompiledTemplate,
+                 part: _Part, problems: list[Problem]) -> bytes:
+    helper = DocxTemplate(compiled.source)
+    xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+    xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    xml = helper.resolve_listing(xml)
+    try:
+        tree = etree.fromstring(xml.encode("utf-8"))
+    except etree.XMLSyntaxError as e:
+        problems.append(Problem(f"{compiled.source}, {part.label}", "",
+                                f"the rendered document is not valid XML ({e}); a tag "
+                                "probably sits inside a field or splits a table or paragraph"))
+        return b""
+    if name == "word/document.xml":
+        _set_paper(tree, context.paper)
+    if context.right_to_left:
+        _set_right_to_left(tree)
+    return (_XML_DECLARATION + etree.tostring(tree, encoding="unicode")).encode("utf-8")
+
+
+def _set_paper(tree: etree._Element, paper: str) -> None:
+    width, height = _PAPER[paper]
+    for size in tree.iter(f"{{{W}}}pgSz"):
+        landscape = size.get(f"{{{W}}}orient") == "landscape"
+        size.set(f"{{{W}}}w", str(height if landscape else width))
+        size.set(f"{{{W}}}h", str(width if landscape else height))
+
+
+# Elements that follow w:bidi inside w:pPr, in the schema's order.
+_AFTER_BIDI = {f"{{{W}}}{tag}" for tag in (
+    "adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc "
+    "textDirection textAlignment textboxTightWrap outlineLvl divId cnfStyle rPr sectPr "
+    "pPrChange").split()}  # noqa: SIM905
+
+
+def _set_right_to_left(tree: etree._Element) -> None:
+    for paragraph in tree.iter(f"{{{W}}}p"):
+        properties = paragraph.find(f"{{{W}}}pPr")
+        if properties is None:
+            properties = etree.SubElement(paragraph, f"{{{W}}}pPr")
+            paragraph.insert(0, properties)
+        if properties.find(f"{{{W}}}bidi") is not None:
+            continue
+        bidi = etree.Element(f"{{{W}}}bidi")
+        successor = next((child for child in properties if child.tag in _AFTER_BIDI), None)
+        if successor is None:
+            properties.append(bidi)
+        else:
+            successor.addprevious(bidi)
+
+
+def _zip(compiled: CompiledTemplate, rendered: dict[str, bytes],
+         context: LetterContext) -> bytes:
+    parts = dict(compiled.parts)
+    parts.update(rendered)
+    parts["docProps/core.xml"] = _core_properties(context.properties)
+    rels = parts["word/_rels/document.xml.rels"].decode("utf-8")
+    extra = [f'<Relationship Id="{rel_id}" Type="{_HYPERLINK}" Target={quoteattr(url)} '
+             'TargetMode="External"/>' for rel_id, url in context.links.urls.items()]
+    if context.signature:
+        image = Path(context.signature)
+        media = f"media/drafter-signature{image.suffix.lower()}"
+        parts[f"word/{media}"] = image.read_bytes()
+        extra.append(f'<Relationship Id="rIdDrafterSignature" Type="{_IMAGE}" Target="{media}"/>')
+        parts["[Content_Types].xml"] = _with_image_type(parts["[Content_Types].xml"],
+                                                        image.suffix.lower().lstrip("."))
+    parts["word/_rels/document.xml.rels"] = rels.replace(
+        "</Relationships>", "".join(extra) + "</Relationships>").encode("utf-8")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        # [Content_Types].xml first, as Word writes it: some readers sniff the first member.
+        for name in sorted(parts, key=lambda n: n != "[Content_Types].xml"):
+            archive.writestr(name, parts[name])
+    return buffer.getvalue()
+
+
+def _core_properties(properties: dict[str, str]) -> bytes:
+    def element(tag: str, key: str) -> str:
+        return f"<{tag}>{xml_text(properties[key])}</{tag}>" if properties.get(key) else ""
+    created = properties.get("created", "")
+    return (
+        _XML_DECLARATION
+        + '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
+        'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        + element("dc:title", "title") + element("dc:subject", "subject")
+        + element("dc:creator", "author") + element("dc:language", "language")
+        + (f'<dcterms:created xsi:type="dcterms:W3CDTF">{created}</dcterms:created>'
+           if created else "")
+        + "</cp:coreProperties>"
+    ).encode("utf-8")
+
+
+def _with_image_type(content_types: bytes, extension: str) -> bytes:
+    text = content_types.decode("utf-8")
+    if f'Extension="{extension}"' in text:
+        return content_types
+    mime = {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(extension, f"image/{extension}")
+    return text.replace("</Types>", f'<Default Extension="{extension}" ContentType="{mime}"/>'
+                        "</Types>").encode("utf-8")

@@ -1,0 +1,154 @@
+"""Builds the built-in template ``advocacy-letter/letter.docx`` with python-docx.
+
+The committed DOCX is what editors open and change in Word or LibreOffice; this script is how it
+was first made, kept so that a change to the layout can be reviewed as code. Run it with
+``python templates/build.py`` after changing it, and commit both.
+
+Layout, modeled on the source letter: letterhead · date · recipient block · "Re:" line ·
+salutation · body · close · signature block · CC block with each person's address and
+Tel/Fax/Email lines. Page numbers ("Page 2 of 3") appear from page 2 on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docx import Document
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+from docx.styles.style import ParagraphStyle
+from docx.text.paragraph import Paragraph
+
+HERE = Path(__file__).parent
+BODY_FONT = "Calibri"  # LibreOffice uses the metric-compatible Carlito: same line breaks as Word
+EAST_ASIAN_FONT = "Noto Sans CJK SC"  # drafter picks the SC/TC/KR/JP face for the letter's script
+COMPLEX_SCRIPT_FONT = "Noto Sans Arabic"
+GREY = RGBColor(0x55, 0x55, 0x55)
+
+
+def paragraph_style(doc: Document, name: str, *, size: float | None = None,  # type: ignore[valid-type]
+                    bold: bool = False, before: float = 0, after: float = 0,
+                    align: WD_ALIGN_PARAGRAPH | None = None, keep_with_next: bool = False,
+                    color: RGBColor | None = None) -> ParagraphStyle:
+    """A named paragraph style based on Normal, so an editor can restyle it in one place."""
+    style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)  # type: ignore[attr-defined]
+    style.base_style = doc.styles["Normal"]  # type: ignore[attr-defined]
+    style.quick_style = True
+    font = style.font
+    if size:
+        font.size = Pt(size)
+    font.bold = bold or None
+    if color is not None:
+        font.color.rgb = color
+    fmt = style.paragraph_format
+    fmt.space_before, fmt.space_after = Pt(before), Pt(after)
+    fmt.keep_with_next = keep_with_next or None
+    if align is not None:
+        fmt.alignment = align
+    return style
+
+
+def set_fonts(element_rpr: object, ascii_font: str, east_asian: str, complex_script: str) -> None:
+    """Name the fonts for Latin, East Asian and complex (Arabic, Hebrew…) text."""
+    fonts = element_rpr.find(qn("w:rFonts"))  # type: ignore[attr-defined]
+    if fonts is None:
+        fonts = OxmlElement("w:rFonts")
+        element_rpr.insert(0, fonts)  # type: ignore[attr-defined]
+    for attribute in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(qn(attribute), None)
+    fonts.set(qn("w:ascii"), ascii_font)
+    fonts.set(qn("w:hAnsi"), ascii_font)
+    fonts.set(qn("w:eastAsia"), east_asian)
+    fonts.set(qn("w:cs"), complex_script)
+
+
+def add(doc: Document, text: str, style: str) -> Paragraph:  # type: ignore[valid-type]
+    """A paragraph of the template; tags like ``{%p for … %}`` stand alone in theirs."""
+    return doc.add_paragraph(text, style=style)  # type: ignore[attr-defined, no-any-return]
+
+
+def loop(doc: Document, header: str, line: str, style: str) -> None:  # type: ignore[valid-type]
+    """One paragraph per item: a docxtpl paragraph loop around a single line."""
+    add(doc, f"{{%p for line in {header} %}}", style)
+    add(doc, line, style)
+    add(doc, "{%p endfor %}", style)
+
+
+def build(target: Path) -> None:
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = BODY_FONT
+    normal.font.size = Pt(11)
+    set_fonts(normal.element.get_or_add_rPr(), BODY_FONT, EAST_ASIAN_FONT, COMPLEX_SCRIPT_FONT)
+    normal.paragraph_format.space_after = Pt(0)
+    normal.paragraph_format.line_spacing = 1.08
+    normal.paragraph_format.widow_control = True
+    defaults = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(
+        qn("w:rPr"))
+    set_fonts(defaults, BODY_FONT, EAST_ASIAN_FONT, COMPLEX_SCRIPT_FONT)
+
+    hyperlink = doc.styles.add_style("Hyperlink", WD_STYLE_TYPE.CHARACTER)
+    hyperlink.font.color.rgb = RGBColor(0x05, 0x63, 0xC1)
+    hyperlink.font.underline = True
+
+    paragraph_style(doc, "Letterhead Name", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    paragraph_style(doc, "Letterhead", size=9, align=WD_ALIGN_PARAGRAPH.RIGHT, color=GREY)
+    paragraph_style(doc, "Letter Date", before=30, after=18)
+    paragraph_style(doc, "Recipient", keep_with_next=True)
+    paragraph_style(doc, "Subject", bold=True, before=18, after=12)
+    paragraph_style(doc, "Salutation", after=10)
+    paragraph_style(doc, "Letter Body", after=10)
+    paragraph_style(doc, "Closing", before=4, after=30, keep_with_next=True)
+    paragraph_style(doc, "Signature Block", keep_with_next=True)
+    paragraph_style(doc, "CC Heading", before=24, after=10, keep_with_next=True)
+    paragraph_style(doc, "CC Person", keep_with_next=True)
+    paragraph_style(doc, "CC Separator", after=0)
+    paragraph_style(doc, "Page Number", size=9, align=WD_ALIGN_PARAGRAPH.CENTER, color=GREY)
+
+    section = doc.sections[0]
+    section.top_margin = section.bottom_margin = Cm(2.2)
+    section.left_margin = section.right_margin = Cm(2.5)
+    section.header_distance = section.footer_distance = Cm(1.2)
+    section.different_first_page_header_footer = True  # no page number on page 1
+    section.footer.paragraphs[0].text = "{{r page_x_of_y }}"
+    section.footer.paragraphs[0].style = doc.styles["Page Number"]
+
+    add(doc, "{{ sender.name }}", "Letterhead Name")
+    loop(doc, "sender.address.lines + sender.contact_lines", "{{ line }}", "Letterhead")
+    add(doc, "{%p if sender.website %}", "Letterhead")
+    add(doc, "{{ sender.website }}", "Letterhead")
+    add(doc, "{%p endif %}", "Letterhead")
+
+    add(doc, "{{ date | format_date }}", "Letter Date")
+    loop(doc, "recipient.lines + recipient.contact_lines", "{{ line }}", "Recipient")
+    add(doc, '{{ _("Re: %(subject)s", subject=subject) }}', "Subject")
+    add(doc, "{{ salutation }}", "Salutation")
+    add(doc, "{%p for paragraph in body %}", "Letter Body")
+    add(doc, "{{r paragraph }}", "Letter Body")
+    add(doc, "{%p endfor %}", "Letter Body")
+    add(doc, "{{ close }}", "Closing")
+    loop(doc, "signatory.lines", "{{ line }}", "Signature Block")
+
+    add(doc, "{%p if cc %}", "CC Heading")
+    add(doc, '{{ _("CC:") }}', "CC Heading")
+    add(doc, "{%p for person in cc %}", "CC Person")
+    loop(doc, "person.lines + person.contact_lines", "{{ line }}", "CC Person")
+    add(doc, "{%p if not loop.last %}", "CC Separator")
+    add(doc, "", "CC Separator")
+    add(doc, "{%p endif %}", "CC Separator")
+    add(doc, "{%p endfor %}", "CC Person")
+    add(doc, "{%p endif %}", "CC Heading")
+
+    props = doc.core_properties
+    props.title, props.author, props.subject = "Advocacy letter", "drafter", ""
+    props.comments = "drafter template: fill with `drafter render DATA.yaml`"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(target))
+
+
+if __name__ == "__main__":
+    build(HERE / "advocacy-letter" / "letter.docx")
+    print(f"wrote {HERE / 'advocacy-letter' / 'letter.docx'}")
