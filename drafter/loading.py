@@ -19,6 +19,7 @@ import yaml
 
 from .addresses import format_phone
 from .errors import DataError, Problem
+from .markup import has_control_characters, strip_control_characters
 from .model import Letter
 
 FieldPath = tuple[str | int, ...]
@@ -137,7 +138,15 @@ class _Builder:
             return [self.build(item, (*field, i)) for i, item in enumerate(node.value)]
         if node.tag == "tag:yaml.org,2002:null" and node.style is None:
             return None
-        return str(node.value)
+        text = str(node.value)
+        if has_control_characters(text):
+            mark = node.start_mark
+            self.problems.append(Problem(
+                f"{self.path}:{mark.line + 1}:{mark.column + 1}", _dotted(field),
+                "invisible control characters removed (they cannot be stored in a document)",
+                severity="warning"))
+            text = strip_control_characters(text)
+        return text
 
 
 def _dotted(field: FieldPath) -> str:
@@ -149,13 +158,14 @@ def _dotted(field: FieldPath) -> str:
 
 def validate(model: type[ModelT], source: SourceData, *, base: FieldPath = ()) -> ModelT:
     """Validate plain data against a model; every problem is reported at once, with its place."""
+    errors = [p for p in source.problems if p.severity == "error"]
     try:
         result = model.model_validate(source.value)
     except pydantic.ValidationError as e:
-        problems = [*source.problems, *_problems(model, source, e, base)]
+        problems = [*errors, *_problems(model, source, e, base)]
         raise DataError(sorted(problems, key=_position)) from e
-    if source.problems:
-        raise DataError(list(source.problems))
+    if errors:
+        raise DataError(errors)
     return result
 
 
@@ -243,7 +253,8 @@ def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
                                      "signatory.signature", f"no image file at {image}")])
         letter = letter.model_copy(update={"signatory": letter.signatory.model_copy(
             update={"signature": str(image)})})
-    return letter, list(_contact_warnings(letter, source))
+    warnings = [p for p in source.problems if p.severity == "warning"]
+    return letter, warnings + list(_contact_warnings(letter, source))
 
 
 def _contact_warnings(letter: Letter, source: SourceData) -> Iterator[Problem]:

@@ -24,6 +24,7 @@ from babel.numbers import format_decimal
 from babel.support import Translations
 
 from .errors import LocaleError
+from .markup import strip_control_characters
 from .model import Text, parse_locale
 
 # CLDR supplementalData.xml <measurementData>: the territories whose paper is US Letter.
@@ -147,11 +148,11 @@ class Localizer:
         if value is None:
             return ""
         if isinstance(value, str):
-            return value
+            return strip_control_characters(value)
         chosen = negotiate(self.locale, (k for k in value if k != "default"))
         if chosen is not None:
-            return value[chosen]
-        return value.get("default", next(iter(value.values())))
+            return strip_control_characters(value[chosen])
+        return strip_control_characters(value.get("default", next(iter(value.values()))))
 
     def has_text_for(self, value: Mapping[str, str] | str | None) -> bool:
         """Whether a text field has a form written for this locale (not a fallback)."""

@@ -30,15 +30,8 @@ def has_control_characters(text: str) -> bool:
 
 
 def xml_text(value: object) -> Markup:
-    """Any value as literal text inside a ``w:t``: escaped, and safe from docxtpl's own markers.
-
-    docxtpl turns ``{_{`` back into ``{{`` after rendering, so an underscore next to a brace is
-    written as a character reference that it cannot match; Word reads it as ``_``.
-    """
-    text = escape(strip_control_characters(str(value)), {'"': "&quot;"})
-    text = text.replace("{_", "{&#95;").replace("_}", "&#95;}")
-    text = text.replace("%_", "%&#95;").replace("_%", "&#95;%")
-    return Markup(text)
+    """Any value as literal text inside a ``w:t``: escaped, control characters removed."""
+    return Markup(escape(strip_control_characters(str(value)), {'"': "&quot;"}))
 
 
 @dataclass

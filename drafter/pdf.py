@@ -125,17 +125,8 @@ class LibreOffice:
                 if (problem := _pdf_problem(staging / f"{source.stem}.pdf"))
             ]
             if failures:
-                said = [f"LibreOffice said: {line}" for line in complaints]
-                raise ConversionError(
-                    "\n".join(
-                        [
-                            f"LibreOffice could not convert {len(failures)} of "
-                            f"{len(sources)} files to PDF:",
-                            *failures,
-                            *said,
-                        ]
-                    )
-                )
+                head = f"LibreOffice could not convert {len(failures)} of {len(sources)} files:"
+                raise ConversionError("\n".join([head, *failures, *complaints]))
             targets = [outdir / f"{source.stem}.pdf" for source in sources]
             for source, target in zip(sources, targets, strict=True):
                 try:
@@ -145,7 +136,10 @@ class LibreOffice:
         return targets
 
     def _run(self, sources: Sequence[Path], staging: Path) -> list[str]:
-        """Run one LibreOffice process converting ``sources`` into ``staging``; its complaints."""
+        """Run one LibreOffice process converting ``sources`` into ``staging``.
+
+        Returns what it complained of, as lines for an error message.
+        """
         # A user profile of its own lets this run beside any other LibreOffice, drafter's or not.
         with (
             tempfile.TemporaryDirectory(prefix="drafter-lo-profile-") as profile,
@@ -191,9 +185,10 @@ class LibreOffice:
                 raise
             stderr.seek(0)
             said = stderr.read().decode(errors="replace").splitlines()
-        complaints = [line.strip() for line in said if line.lstrip().startswith("Error")]
+        # Only its "Error: ..." lines: the rest is noise such as a warning about Java.
+        complaints = [f"LibreOffice said: {line.strip()}" for line in said if "Error" in line]
         if status != 0:
-            complaints.append(f"exit status {status}")
+            complaints.append(f"LibreOffice exited with status {status}.")
         return complaints
 
 

@@ -308,7 +308,8 @@ def _finish_part(xml: str, name: str, context: LetterContext, compiled: Compiled
                  part: _Part, problems: list[Problem]) -> bytes:
     helper = DocxTemplate(compiled.source)
     xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
-    xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    # docxtpl would now turn "{_{" into "{{"; drafter does not, so that data containing "{_{"
+    # comes out literally. A template prints a literal "{{" with {{ "{{" }}.
     xml = helper.resolve_listing(xml)
     try:
         tree = etree.fromstring(xml.encode("utf-8"))
