@@ -55,7 +55,7 @@ def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, .
     """Render one letter from DATA (a YAML file) into DOCX and PDF."""
     letter, warnings = read_letter(data)
     for warning in warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(str(warning), fg="yellow", err=True)
     rendered = render_letter(letter, template, locale=locale)
     for path in write_letter(rendered, outdir, data.stem, formats or FORMATS):
         click.echo(f"wrote {path}")
