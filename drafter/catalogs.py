@@ -38,5 +38,5 @@ def extract_docx(fileobj: IO[bytes], keywords: Collection[str], comment_tags: Co
         source = docx_jinja_source(archive)
     jinja_options = {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true",
                      **dict(options)}
-    yield from babel_extract(io.BytesIO(source.encode("utf-8")), keywords,  # type: ignore[arg-type]
-                             comment_tags, jinja_options)
+    yield from babel_extract(io.BytesIO(source.encode("utf-8")), list(keywords),
+                             list(comment_tags), jinja_options)

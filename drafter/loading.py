@@ -136,7 +136,7 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*field, i)) for i, item in enumerate(node.value)]
-        if node.tag == "tag:yaml.org,2002:null" and node.style is None:
+        if node.tag == "tag:yaml.org,2002:null" and getattr(node, "style", None) is None:
             return None
         text = str(node.value)
         if has_control_characters(text):

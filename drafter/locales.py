@@ -166,7 +166,8 @@ class Localizer:
 
     def list(self, items: Iterable[str], style: str = "standard") -> str:
         """Items joined as the language joins them: a, b, and c · a、b和c."""
-        return format_list([str(i) for i in items], style=style, locale=self.locale)
+        return format_list([str(i) for i in items], style=style,  # type: ignore[arg-type]
+                           locale=self.locale)
 
     def number(self, value: float) -> str:
         """A number with the language's separators."""

@@ -23,8 +23,8 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import jinja2
-from jinja2 import meta
 from docxtpl import DocxTemplate
+from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 from markupsafe import Markup
@@ -286,7 +286,7 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
 
 def _template_line(error: BaseException) -> int | None:
     if getattr(error, "lineno", None):
-        return error.lineno  # type: ignore[attr-defined, no-any-return]
+        return error.lineno  # type: ignore[attr-defined]
     tb = error.__traceback__
     line = None
     while tb is not None:
@@ -335,9 +335,9 @@ def _set_paper(tree: etree._Element, paper: str) -> None:
 
 # Elements that follow w:bidi inside w:pPr, in the schema's order.
 _AFTER_BIDI = {f"{{{W}}}{tag}" for tag in (
-    "adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc "
-    "textDirection textAlignment textboxTightWrap outlineLvl divId cnfStyle rPr sectPr "
-    "pPrChange").split()}  # noqa: SIM905
+    "adjustRightInd", "snapToGrid", "spacing", "ind", "contextualSpacing", "mirrorIndents",
+    "suppressOverlap", "jc", "textDirection", "textAlignment", "textboxTightWrap", "outlineLvl",
+    "divId", "cnfStyle", "rPr", "sectPr", "pPrChange")}
 
 
 def _set_right_to_left(tree: etree._Element) -> None:

@@ -70,9 +70,14 @@ def docx_text(path_or_bytes: Path | bytes) -> str:
 
 
 def pdf_text(path: Path) -> str:
-    """The text of a PDF as poppler's pdftotext reads it."""
-    return subprocess.run(["pdftotext", str(path), "-"], check=True,
+    """The text of a PDF as poppler's pdftotext reads it in content order (-raw keeps hyphens).
+
+    A line that wraps after a hyphen ("rights-|respecting") is joined without a space: the
+    letters are not hyphenated, so every such hyphen is the text's own.
+    """
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], check=True,
                           capture_output=True, text=True).stdout
+    return re.sub(r"(?<=\w)-\n(?=\w)", "-", text)
 
 
 def source_lines(first: str = "President Xi Jinping") -> list[str]:

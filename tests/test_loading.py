@@ -49,7 +49,7 @@ def test_wrong_type_missing_field_and_unknown_key_are_reported_together(
         return next(i for i, line in enumerate(lines, 1) if line.startswith(prefix))
 
     assert any(p.startswith(f"{path}:{line_of('date:')}:") and "date:" in p for p in problems)
-    assert f"signatory.name: required field is missing" in text
+    assert "signatory.name: required field is missing" in text
     assert any(p.startswith(f"{path}:{line_of('signatory:')}:") for p in problems
                if "signatory.name" in p)
     assert "recipient.nmae: unknown field; did you mean 'name'?" in text
