@@ -14,7 +14,7 @@ fast:  ## tests that need no LibreOffice
 	.venv/bin/pytest -m "not libreoffice"
 
 lint:
-	.venv/bin/ruff check drafter tests templates benchmarks
+	.venv/bin/ruff check .
 	.venv/bin/mypy
 
 template:  ## rebuild the built-in template from templates/build.py

@@ -47,7 +47,7 @@ case "${1:-}" in
     done
     ;;
   test)
-    .venv/bin/ruff check drafter tests templates benchmarks
+    .venv/bin/ruff check .
     .venv/bin/mypy
     .venv/bin/pytest "${@:2}"
     ;;
