@@ -21,6 +21,8 @@ from .locales import Localizer
 from .model import Address, Contact, Person
 
 _TOKEN = re.compile(r"%([A-Za-z])")
+# Languages whose script puts no space between words, nor between an address's parts.
+_WRITTEN_WITHOUT_SPACES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,15 @@ def address_lines(address: Address, loc: Localizer, *, name: list[str] | None = 
     country_name = loc.text(address.country_name) or loc.country(address.country)
     if "%K" in layout.format:  # the layout places the country itself ("New York, NY … USA")
         values["K"], country = [country_name], False
+    if "%D" not in layout.format:  # e.g. Egypt: a district still belongs in the address
+        values["A"] += values.pop("D")
+    if "%S" not in layout.format and values["S"]:  # e.g. the UK: the county after the city
+        values["C"] = [", ".join(values["C"] + values.pop("S"))]
+    joiner = "" if loc.locale.language in _WRITTEN_WITHOUT_SPACES else " "
     lines: list[str] = []
     for template in layout.format.split("%n"):
-        lines.extend(_fill(template, values))
+        lines.extend(_fill(template, values, joiner))
+    lines = [loc.isolate(line) for line in lines]
     if country:
         lines.insert(0, country_name) if layout.big_to_small else lines.append(country_name)
     return lines
@@ -95,8 +103,12 @@ def _one(text: str) -> list[str]:
     return [text] if text else []
 
 
-def _fill(template: str, values: dict[str, list[str]]) -> list[str]:
-    """One line of a format, filled; a field on a line of its own may expand to several lines."""
+def _fill(template: str, values: dict[str, list[str]], joiner: str) -> list[str]:
+    """One line of a format, filled; a field on a line of its own may expand to several lines.
+
+    Fields the format writes side by side (``%S%C%D``) are joined with ``joiner``: nothing in
+    Chinese (北京市西城区), a space in Korean (베이징시 시청구).
+    """
     parts = _TOKEN.split(template)  # literal, field, literal, field, …, literal
     fields = parts[1::2]
     if len(fields) == 1 and not parts[0].strip() and not parts[2].strip():
@@ -109,7 +121,8 @@ def _fill(template: str, values: dict[str, list[str]]) -> list[str]:
             continue
         value = ", ".join(values.get(part, []))
         if value:
-            text += (pending if text else pending.lstrip(" ,")) + value
+            separator = pending or (joiner if text else "")
+            text += (separator if text else pending.lstrip(" ,")) + value
             pending = ""
     text = text.strip()
     return [text] if text else []
@@ -163,7 +176,8 @@ def contact_lines(contacts: list[Contact], loc: Localizer, country: str | None =
     """``Tel: …``, ``Fax: a; b``, ``Email: …`` lines, one per kind, in that order."""
     lines = []
     for kind, phrase in CONTACT_LINES.items():
-        values = [c.value if kind == "email" else (format_phone(c.value, country) or c.value)
+        values = [loc.isolate(c.value if kind == "email"
+                              else (format_phone(c.value, country) or c.value))
                   for c in contacts if c.kind == kind]
         if values:
             lines.append(loc.gettext(phrase) % {"values": "; ".join(values)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,15 @@ class Localizer:
         return self.locale.script or Locale.parse(
             get_global("likely_subtags").get(self.locale.language, self.locale.language)
         ).script or ""
+
+    def isolate(self, text: str) -> str:
+        """Text that must read left to right (a number, an email, a Latin address line), kept so
+        inside a right-to-left letter: wrapped in Unicode's first-strong isolate (FSI … PDI), so
+        "+44 20 7946 0321" is not shown as "0321 7946 20 44+". Unchanged in other letters."""
+        if not self.right_to_left or not text or any(
+                unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+            return text
+        return f"\u2068{text}\u2069"
 
     def gettext(self, message: str) -> str:
         """A fixed phrase in the letter's language (the catalog's, or as written)."""

@@ -237,11 +237,46 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
             problems.append(_located(path, label, lines, e.lineno, e.message or str(e)))
     if problems:
         raise TemplateError(problems)
+    if "word/styles.xml" in parts:
+        parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
     names: set[str] = set()
     for part in templated.values():
         names |= meta.find_undeclared_variables(env.parse("\n".join(part.lines)))
     return CompiledTemplate(path, loc, parts, templated, env,
                             frozenset(names - set(env.globals)))
+
+
+# The Noto CJK face for each Han-using script: Chinese glyphs differ between them.
+_CJK_FACES = {"Hans": "SC", "Hant": "TC", "Jpan": "JP", "Kore": "KR"}
+_CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
+_CJK_FONT_NAME = re.compile(r'w:eastAsia="(Noto (?:Sans|Serif) CJK (?:SC|TC|JP|KR|HK))"')
+
+
+def localize_styles(styles: bytes, loc: Localizer) -> bytes:
+    """The template's styles for one language: its CJK face and its language tags.
+
+    Word and LibreOffice choose fonts, line breaking and spelling by the ``w:lang`` of the text;
+    a Chinese letter tagged as English gets Japanese glyph shapes and wrong punctuation widths.
+    """
+    text = styles.decode("utf-8")
+    face = _CJK_FACES.get(loc.script)
+    if face:
+        text = _CJK_FONT.sub(rf'\g<1>{face}"', text)
+        # Latin letters and digits in the CJK face too: one font per line keeps "2015年11月24日"
+        # one word for text extraction, and its Latin glyphs are designed to sit beside Han.
+        cjk = _CJK_FONT_NAME.search(text)
+        if cjk:
+            text = re.sub(r'w:(ascii|hAnsi)="[^"]*"', rf'w:\1="{cjk.group(1)}"', text)
+    tag = loc.language_tag
+    kind = ("eastAsia" if face else "bidi" if loc.right_to_left else "val")
+    tree = etree.fromstring(text.encode("utf-8"))
+    defaults = tree.find(f"{{{W}}}docDefaults/{{{W}}}rPrDefault/{{{W}}}rPr")
+    if defaults is not None:
+        lang = defaults.find(f"{{{W}}}lang")
+        if lang is None:
+            lang = etree.SubElement(defaults, f"{{{W}}}lang")
+        lang.set(f"{{{W}}}{kind}", tag)
+    return (_XML_DECLARATION + etree.tostring(tree, encoding="unicode")).encode("utf-8")
 
 
 def _part_label(name: str) -> str:

@@ -25,7 +25,7 @@ from docx.text.paragraph import Paragraph
 HERE = Path(__file__).parent
 BODY_FONT = "Calibri"  # LibreOffice uses the metric-compatible Carlito: same line breaks as Word
 EAST_ASIAN_FONT = "Noto Sans CJK SC"  # drafter picks the SC/TC/KR/JP face for the letter's script
-COMPLEX_SCRIPT_FONT = "Noto Sans Arabic"
+COMPLEX_SCRIPT_FONT = "Noto Naskh Arabic"  # the usual face of formal Arabic letters
 GREY = RGBColor(0x55, 0x55, 0x55)
 
 
@@ -86,6 +86,15 @@ def build(target: Path) -> None:
     normal.paragraph_format.space_after = Pt(0)
     normal.paragraph_format.line_spacing = 1.08
     normal.paragraph_format.widow_control = True
+    # No automatic gap between CJK and Latin/digits: "2015年11月24日" stays one word in the PDF's
+    # text (copy-paste, search, screen readers) instead of "2015 年 11 月 24 日".
+    paragraph_properties = normal.element.get_or_add_pPr()
+    for name in ("w:autoSpaceDE", "w:autoSpaceDN"):
+        setting = OxmlElement(name)
+        setting.set(qn("w:val"), "0")
+        paragraph_properties.insert_element_before(
+            setting, "w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind",
+            "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc")
     defaults = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(
         qn("w:rPr"))
     set_fonts(defaults, BODY_FONT, EAST_ASIAN_FONT, COMPLEX_SCRIPT_FONT)
