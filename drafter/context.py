@@ -33,9 +33,21 @@ class LetterContext:
     signature: str | None  # path of the signature image, if any
 
 
-def build_context(letter: Letter, loc: Localizer) -> LetterContext:
-    """The template context of a letter, every text in ``loc``'s language."""
-    writer = ParagraphWriter(right_to_left=loc.right_to_left)
+def build_context(letter: Letter, loc: Localizer,
+                  writer: ParagraphWriter | None = None) -> LetterContext:
+    """The template context of a letter, every text in ``loc``'s language.
+
+    ``writer`` may be shared by the letters of one merge (same locale), to convert the shared
+    body paragraphs once.
+    """
+    writer = writer or ParagraphWriter(right_to_left=loc.right_to_left)
+    links = Hyperlinks()
+    body = []
+    for paragraph in letter.body:
+        runs, urls = writer.runs(loc.text(paragraph))
+        body.append(runs)
+        for url in urls:
+            links.add(url)
     recipient = _person(letter.recipient, loc)
     salutation = loc.text(letter.salutation) or loc.gettext("Dear %(full_name)s,") % {
         "full_name": recipient["full_name"]}
@@ -47,7 +59,7 @@ def build_context(letter: Letter, loc: Localizer) -> LetterContext:
         "recipient": recipient,
         "subject": subject,
         "salutation": salutation,
-        "body": [writer.runs(loc.text(paragraph)) for paragraph in letter.body],
+        "body": body,
         "close": loc.text(letter.close) or loc.gettext("Sincerely,"),
         "signatory": _signatory(letter.signatory, loc),
         "cc": [_person(person, loc) for person in letter.cc],
@@ -63,7 +75,7 @@ def build_context(letter: Letter, loc: Localizer) -> LetterContext:
         "language": loc.language_tag,
         "created": dt.datetime.combine(letter.date, dt.time()).isoformat() + "Z",
     }
-    return LetterContext(values, writer.links, letter.paper or paper_for(loc.locale),
+    return LetterContext(values, links, letter.paper or paper_for(loc.locale),
                          loc.right_to_left, properties, letter.signatory.signature)
 
 

@@ -7,6 +7,7 @@ elements. Every other value is plain text: it is escaped, never interpreted.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -34,18 +35,21 @@ def xml_text(value: object) -> Markup:
     return Markup(escape(strip_control_characters(str(value)), {'"': "&quot;"}))
 
 
+def link_id(url: str) -> str:
+    """The relationship id of a link: derived from the URL, so the same paragraph always gives
+    the same XML (and can be rendered once for a whole merge)."""
+    return "rIdLink" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass
 class Hyperlinks:
-    """The external links of one letter, each with the relationship id its document gives it."""
+    """The external links of one letter, by relationship id."""
 
     urls: dict[str, str] = field(default_factory=dict)  # relationship id -> URL
 
-    def id_for(self, url: str) -> str:
-        """The relationship id for a URL, allocating one the first time it is seen."""
-        for rel_id, known in self.urls.items():
-            if known == url:
-                return rel_id
-        rel_id = f"rIdDrafterLink{len(self.urls) + 1}"
+    def add(self, url: str) -> str:
+        """Note a link; returns its relationship id."""
+        rel_id = link_id(url)
         self.urls[rel_id] = url
         return rel_id
 
@@ -57,15 +61,24 @@ def _parser() -> MarkdownIt:
 
 @dataclass
 class ParagraphWriter:
-    """Writes Markdown paragraphs as runs of one letter, collecting the links they hold."""
+    """Writes Markdown paragraphs as Word runs; remembers each paragraph it has written, so a
+    merge renders the shared body once rather than once per letter."""
 
-    links: Hyperlinks = field(default_factory=Hyperlinks)
     right_to_left: bool = False
     _markdown: MarkdownIt = field(default_factory=_parser, repr=False)
+    _written: dict[str, tuple[Markup, tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
-    def runs(self, markdown: str) -> Markup:
-        """The runs (``w:r``/``w:hyperlink`` XML) of one Markdown paragraph."""
+    def runs(self, markdown: str) -> tuple[Markup, tuple[str, ...]]:
+        """The runs (``w:r``/``w:hyperlink`` XML) of one Markdown paragraph, and its URLs."""
+        if markdown not in self._written:
+            if len(self._written) > 10_000:  # a merge where every letter's body differs
+                self._written.clear()
+            self._written[markdown] = self._convert(markdown)
+        return self._written[markdown]
+
+    def _convert(self, markdown: str) -> tuple[Markup, tuple[str, ...]]:
         tokens = self._markdown.parseInline(strip_control_characters(markdown))
+        urls: list[str] = []
         xml: list[str] = []
         bold = italic = 0
         link: str | None = None
@@ -80,7 +93,8 @@ class ParagraphWriter:
             elif kind == "em_close":
                 italic -= 1
             elif kind == "link_open":
-                link = self.links.id_for(str(token.attrs["href"]))
+                urls.append(str(token.attrs["href"]))
+                link = link_id(urls[-1])
                 xml.append(f'<w:hyperlink r:id="{link}" w:history="1">')
             elif kind == "link_close":
                 link = None
@@ -90,7 +104,7 @@ class ParagraphWriter:
             elif kind in ("text", "code_inline") and token.content:
                 xml.append(f"<w:r>{self._properties(bold, italic, link)}"
                            f'<w:t xml:space="preserve">{xml_text(token.content)}</w:t></w:r>')
-        return Markup("".join(xml))
+        return Markup("".join(xml)), tuple(urls)
 
     def _properties(self, bold: int, italic: int, link: str | None) -> str:
         props = '<w:rStyle w:val="Hyperlink"/>' if link else ""

@@ -13,7 +13,6 @@ a letter's context to the bytes of a DOCX file.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import zipfile
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from .context import LetterContext
 from .errors import Problem, TemplateError
 from .locales import Localizer
 from .markup import xml_text
+from .package import Member, precompress, write_archive
 
 DOCX_NAME = "letter.docx"
 SAMPLE_NAME = "sample.yaml"
@@ -166,7 +166,8 @@ class CompiledTemplate:
 
     source: Path
     localizer: Localizer
-    parts: dict[str, bytes]  # every archive member, as read
+    parts: dict[str, bytes]  # every archive member, as read (styles localized)
+    members: dict[str, Member] = field(repr=False)  # the same, deflated once
     templated: dict[str, _Part] = field(repr=False)
     environment: SandboxedEnvironment = field(repr=False)
     variables: frozenset[str] = frozenset()  # the top-level names the template's tags read
@@ -242,7 +243,7 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
     names: set[str] = set()
     for part in templated.values():
         names |= meta.find_undeclared_variables(env.parse("\n".join(part.lines)))
-    return CompiledTemplate(path, loc, parts, templated, env,
+    return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
                             frozenset(names - set(env.globals)))
 
 
@@ -341,11 +342,12 @@ def _describe(error: Exception) -> str:
 
 def _finish_part(xml: str, name: str, context: LetterContext, compiled: CompiledTemplate,
                  part: _Part, problems: list[Problem]) -> bytes:
-    helper = DocxTemplate(compiled.source)
+    helper = DocxTemplate(compiled.source)  # docxtpl's post-processing keeps no state
     xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
     # docxtpl would now turn "{_{" into "{{"; drafter does not, so that data containing "{_{"
     # comes out literally. A template prints a literal "{{" with {{ "{{" }}.
-    xml = helper.resolve_listing(xml)
+    if any(mark in xml for mark in "\t\n\a\f"):  # tabs and line breaks in values
+        xml = helper.resolve_listing(xml)
     try:
         tree = etree.fromstring(xml.encode("utf-8"))
     except etree.XMLSyntaxError as e:
@@ -393,10 +395,9 @@ def _set_right_to_left(tree: etree._Element) -> None:
 
 def _zip(compiled: CompiledTemplate, rendered: dict[str, bytes],
          context: LetterContext) -> bytes:
-    parts = dict(compiled.parts)
-    parts.update(rendered)
+    parts = dict(rendered)
     parts["docProps/core.xml"] = _core_properties(context.properties)
-    rels = parts["word/_rels/document.xml.rels"].decode("utf-8")
+    rels = compiled.parts["word/_rels/document.xml.rels"].decode("utf-8")
     extra = [f'<Relationship Id="{rel_id}" Type="{_HYPERLINK}" Target={quoteattr(url)} '
              'TargetMode="External"/>' for rel_id, url in context.links.urls.items()]
     if context.signature:
@@ -404,16 +405,15 @@ def _zip(compiled: CompiledTemplate, rendered: dict[str, bytes],
         media = f"media/drafter-signature{image.suffix.lower()}"
         parts[f"word/{media}"] = image.read_bytes()
         extra.append(f'<Relationship Id="rIdDrafterSignature" Type="{_IMAGE}" Target="{media}"/>')
-        parts["[Content_Types].xml"] = _with_image_type(parts["[Content_Types].xml"],
+        parts["[Content_Types].xml"] = _with_image_type(compiled.parts["[Content_Types].xml"],
                                                         image.suffix.lower().lstrip("."))
     parts["word/_rels/document.xml.rels"] = rels.replace(
         "</Relationships>", "".join(extra) + "</Relationships>").encode("utf-8")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        # [Content_Types].xml first, as Word writes it: some readers sniff the first member.
-        for name in sorted(parts, key=lambda n: n != "[Content_Types].xml"):
-            archive.writestr(name, parts[name])
-    return buffer.getvalue()
+    names = list(dict.fromkeys([*compiled.members, *parts]))
+    # [Content_Types].xml first, as Word writes it: some readers sniff the first member.
+    names.sort(key=lambda n: n != "[Content_Types].xml")
+    return write_archive([Member.deflate(name, parts[name]) if name in parts
+                          else compiled.members[name] for name in names])
 
 
 def _core_properties(properties: dict[str, str]) -> bytes:
