@@ -131,6 +131,7 @@ def _person(person: Person, loc: Localizer) -> dict[str, Any]:
         "office": loc.text(person.office),
         "organization": loc.text(person.organization),
         "address": _address(person.address, loc),
+        "address_lines": address_lines(person.address, loc) if person.address else [],
         "lines": person_lines(person, loc),
         **_contacts(person, loc),
     }
@@ -140,6 +141,7 @@ def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
     return {
         "name": loc.text(sender.name),
         "address": _address(sender.address, loc),
+        "address_lines": address_lines(sender.address, loc) if sender.address else [],
         "website": sender.website or "",
         **_contacts(sender, loc),
     }

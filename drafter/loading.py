@@ -9,7 +9,8 @@ converts dates and numbers itself.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -115,7 +116,7 @@ class _Builder:
         if node.tag not in _PLAIN_TAGS:
             mark = node.start_mark
             self.problems.append(Problem(f"{self.path}:{mark.line + 1}:{mark.column + 1}",
-                                         _dotted(field), f"unsupported YAML tag {node.tag} "
+                                         dotted(field), f"unsupported YAML tag {node.tag} "
                                          "(drafter reads plain YAML only)"))
             return None
         if isinstance(node, yaml.MappingNode):
@@ -127,7 +128,7 @@ class _Builder:
                 mark = key_node.start_mark
                 where = f"{self.path}:{mark.line + 1}:{mark.column + 1}"
                 if key in result:
-                    self.problems.append(Problem(where, _dotted((*field, key)),
+                    self.problems.append(Problem(where, dotted((*field, key)),
                                                  "duplicate key (the earlier value would be lost)"))
                     continue
                 self.positions[(*field, key)] = (key_node.start_mark.line + 1,
@@ -142,27 +143,37 @@ class _Builder:
         if has_control_characters(text):
             mark = node.start_mark
             self.problems.append(Problem(
-                f"{self.path}:{mark.line + 1}:{mark.column + 1}", _dotted(field),
+                f"{self.path}:{mark.line + 1}:{mark.column + 1}", dotted(field),
                 "invisible control characters removed (they cannot be stored in a document)",
                 severity="warning"))
             text = strip_control_characters(text)
         return text
 
 
-def _dotted(field: FieldPath) -> str:
+def dotted(field: FieldPath) -> str:
+    """A field path as a user writes it: ``cc[1].address.city``."""
     text = ""
     for part in field:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
 
 
-def validate(model: type[ModelT], source: SourceData, *, base: FieldPath = ()) -> ModelT:
-    """Validate plain data against a model; every problem is reported at once, with its place."""
-    errors = [p for p in source.problems if p.severity == "error"]
+def validate(model: type[ModelT], source: SourceData) -> ModelT:
+    """Validate a file's data against a model; every problem is reported at once, with its place."""
+    return validate_value(model, source.value, source.where, source.problems)
+
+
+def validate_value(model: type[ModelT], value: Any, locate: Callable[[FieldPath], str],
+                   found: Iterable[Problem] = (), label: str = "") -> ModelT:
+    """Validate plain data against a model; ``locate`` says where a field came from.
+
+    ``label`` (e.g. ``record 5 (xi-jinping)``) starts every message, for merges.
+    """
+    errors = [p for p in found if p.severity == "error"]
     try:
-        result = model.model_validate(source.value)
+        result = model.model_validate(value)
     except pydantic.ValidationError as e:
-        problems = [*errors, *_problems(model, source, e, base)]
+        problems = [*errors, *problems_in(model, e, locate, label)]
         raise DataError(sorted(problems, key=_position)) from e
     if errors:
         raise DataError(errors)
@@ -170,29 +181,30 @@ def validate(model: type[ModelT], source: SourceData, *, base: FieldPath = ()) -
 
 
 def _position(problem: Problem) -> tuple[int, ...]:
-    numbers = problem.where.rsplit(":", 2)[1:]
-    return tuple(int(n) for n in numbers if n.isdigit())
+    numbers = re.findall(r":(\d+)", problem.where)
+    return tuple(int(n) for n in numbers)
 
 
-def _problems(model: type[pydantic.BaseModel], source: SourceData,
-              error: pydantic.ValidationError, base: FieldPath) -> Iterator[Problem]:
+def problems_in(model: type[pydantic.BaseModel], error: pydantic.ValidationError,
+                locate: Callable[[FieldPath], str], label: str = "") -> Iterator[Problem]:
+    """The problems of a pydantic error, each placed by ``locate`` and worded for a user."""
     for item in error.errors(include_url=False):
         field = tuple(part for part in item["loc"] if not _is_internal(part))
         kind = item["type"]
         message = item["msg"].removeprefix("Value error, ")
         if kind == "missing":
             message = "required field is missing"
-            where = source.where(field[:-1])
+            where = locate(field[:-1])
         elif kind == "extra_forbidden":
             message = "unknown field" + _did_you_mean(model, field)
-            where = source.where(field)
+            where = locate(field)
         else:
-            where = source.where(field)
+            where = locate(field)
         if kind in {"model_type", "dict_type"}:
             message = "expected a mapping of fields (`key: value` lines)"
         elif kind == "list_type":
             message = "expected a list (lines starting with `- `)"
-        yield Problem(where, _dotted((*base, *field)), message)
+        yield Problem(where, dotted(field), f"{label}: {message}" if label else message)
 
 
 def _is_internal(part: str | int) -> bool:
@@ -266,5 +278,5 @@ def _contact_warnings(letter: Letter, source: SourceData) -> Iterator[Problem]:
         for i, contact in enumerate(person.contacts):
             if contact.kind != "email" and format_phone(contact.value, country) is None:
                 at = (*field, "contacts", i)
-                yield Problem(source.where(at), _dotted(at), f"{contact.value!r} is not a valid "
+                yield Problem(source.where(at), dotted(at), f"{contact.value!r} is not a valid "
                               "phone number; it is printed as given", severity="warning")

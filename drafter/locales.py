@@ -17,6 +17,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.core import get_global
+from babel.core import parse_locale as parse_identifier
 from babel.dates import format_date
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -132,9 +133,10 @@ class Localizer:
     @property
     def script(self) -> str:
         """The ISO 15924 script the language is written in: Latn, Hans, Kore, Arab…"""
-        return self.locale.script or Locale.parse(
-            get_global("likely_subtags").get(self.locale.language, self.locale.language)
-        ).script or ""
+        # The likely subtags' own script: Locale.parse("ko_Kore_KR") drops "Kore" (no such
+        # locale in CLDR), which left Korean, Japanese and Arabic letters without a script.
+        likely = get_global("likely_subtags").get(self.locale.language, self.locale.language)
+        return self.locale.script or parse_identifier(likely)[2] or ""
 
     def isolate(self, text: str) -> str:
         """Text that must read left to right (a number, an email, a Latin address line), kept so

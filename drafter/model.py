@@ -167,3 +167,9 @@ class Letter(_Model):
     @classmethod
     def _one_paragraph_is_a_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+
+class Case(Letter):
+    """The shared part of a mail merge: a letter whose recipient comes from each record."""
+
+    recipient: Person | None = None  # type: ignore[assignment]

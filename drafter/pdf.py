@@ -75,12 +75,15 @@ class LibreOffice:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         pdfa: bool = True,
+        profile: Path | None = None,
     ) -> None:
         """Use the ``soffice`` program given, or the one :func:`find_soffice` finds when ``None``.
 
         ``timeout`` is in seconds for each LibreOffice process (each batch of at most
         :data:`MAX_BATCH` files). ``pdfa=False`` writes plain PDF 1.6 instead of PDF/A-2b;
-        PDFs are tagged and embed their fonts either way.
+        PDFs are tagged and embed their fonts either way. ``profile`` is a LibreOffice user
+        profile folder to reuse across calls (saves its start-up on every batch of a merge); it
+        must not be shared by two processes at once. ``None``: a new one for each process.
         """
         if soffice is None:
             self.soffice = find_soffice()
@@ -93,6 +96,7 @@ class LibreOffice:
                 )
         self.timeout = timeout
         self.pdfa = pdfa
+        self.profile = profile
 
     def convert(self, docx_files: Sequence[Path], outdir: Path) -> list[Path]:
         """Convert DOCX files to PDFs of the same names in ``outdir``; the PDFs in input order.
@@ -142,7 +146,8 @@ class LibreOffice:
         """
         # A user profile of its own lets this run beside any other LibreOffice, drafter's or not.
         with (
-            tempfile.TemporaryDirectory(prefix="drafter-lo-profile-") as profile,
+            contextlib.nullcontext(str(self.profile)) if self.profile
+            else tempfile.TemporaryDirectory(prefix="drafter-lo-profile-") as profile,
             tempfile.TemporaryFile() as stderr,
         ):
             command = [

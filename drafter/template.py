@@ -157,7 +157,8 @@ class _Part:
 
     label: str  # "body", "header", "footer"…, as an editor would call it
     template: jinja2.Template
-    lines: list[str]
+    source: str  # the Jinja source: line n + 1 is the part's paragraph n
+    paragraphs: list[str]  # the visible text of each line, as the editor wrote it
 
 
 @dataclass(frozen=True)
@@ -230,19 +231,22 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
         except etree.XMLSyntaxError as e:
             problems.append(Problem(f"{path}, {label}", "", f"damaged XML: {e}"))
             continue
-        source = re.sub(r"<w:p([ >])", r"\n<w:p\1", helper.patch_xml(xml))
-        lines = source.split("\n")
+        # One line per paragraph *before* docxtpl removes the paragraphs of {%p %} tags: so a
+        # Jinja line number is always an editor's paragraph number.
+        xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+        paragraphs = [_visible_text(line) for line in xml.split("\n")]
+        source = helper.patch_xml(xml)
         try:
-            templated[name] = _Part(label, env.from_string(source), lines)
+            templated[name] = _Part(label, env.from_string(source), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
-            problems.append(_located(path, label, lines, e.lineno, e.message or str(e)))
+            problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
     if problems:
         raise TemplateError(problems)
     if "word/styles.xml" in parts:
         parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
     names: set[str] = set()
     for part in templated.values():
-        names |= meta.find_undeclared_variables(env.parse("\n".join(part.lines)))
+        names |= meta.find_undeclared_variables(env.parse(part.source))
     return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
                             frozenset(names - set(env.globals)))
 
@@ -285,13 +289,21 @@ def _part_label(name: str) -> str:
         "document", "body")
 
 
-def _located(path: Path, label: str, lines: list[str], lineno: int | None,
+def _visible_text(xml: str) -> str:
+    text = re.sub(r"<[^>]+>", "", xml)
+    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"),
+                         ("&amp;", "&")):
+        text = text.replace(entity, char)
+    return text.strip()
+
+
+def _located(path: Path, label: str, paragraphs: list[str], lineno: int | None,
              message: str) -> Problem:
     """A problem at a paragraph, told by its number and visible text, never an XML line."""
-    if lineno is None or not 0 < lineno <= len(lines):
+    if lineno is None or not 0 < lineno <= len(paragraphs):
         return Problem(f"{path}, {label}", "", message)
     paragraph = lineno - 1  # line 1 holds what precedes the first paragraph
-    text = re.sub(r"<[^>]+>", "", lines[lineno - 1]).strip()
+    text = paragraphs[lineno - 1]
     text = text if len(text) <= 120 else text[:117] + "…"
     return Problem(f"{path}, {label} paragraph {max(paragraph, 1)}", "",
                    f'{message} — in "{text}"')
@@ -311,7 +323,7 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
         try:
             xml = part.template.render(context.values)
         except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as e:
-            problems.append(_located(compiled.source, part.label, part.lines,
+            problems.append(_located(compiled.source, part.label, part.paragraphs,
                                      _template_line(e), _describe(e)))
             continue
         rendered[name] = _finish_part(xml, name, context, compiled, part, problems)
@@ -343,7 +355,9 @@ def _describe(error: Exception) -> str:
 def _finish_part(xml: str, name: str, context: LetterContext, compiled: CompiledTemplate,
                  part: _Part, problems: list[Problem]) -> bytes:
     helper = DocxTemplate(compiled.source)  # docxtpl's post-processing keeps no state
-    xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+    # The line breaks compile_template put between paragraphs (text inside w:t is always
+    # followed by </w:t>, so a data value's own line breaks stay).
+    xml = re.sub(r"\n+(?=<w:|</w:(?!t>))", "", xml)
     # docxtpl would now turn "{_{" into "{{"; drafter does not, so that data containing "{_{"
     # comes out literally. A template prints a literal "{{" with {{ "{{" }}.
     if any(mark in xml for mark in "\t\n\a\f"):  # tabs and line breaks in values

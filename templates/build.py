@@ -126,7 +126,7 @@ def build(target: Path) -> None:
     section.footer.paragraphs[0].style = doc.styles["Page Number"]
 
     add(doc, "{{ sender.name }}", "Letterhead Name")
-    loop(doc, "sender.address.lines + sender.contact_lines", "{{ line }}", "Letterhead")
+    loop(doc, "sender.address_lines + sender.contact_lines", "{{ line }}", "Letterhead")
     add(doc, "{%p if sender.website %}", "Letterhead")
     add(doc, "{{ sender.website }}", "Letterhead")
     add(doc, "{%p endif %}", "Letterhead")

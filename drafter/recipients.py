@@ -1,0 +1,283 @@
+"""Reading mail-merge recipients from YAML, CSV or XLSX, one record at a time.
+
+Every format gives the same thing: a :class:`Record` per recipient, its fields as nested data
+(dotted headers such as ``address.city`` or ``name.zh`` become nested fields) and a way to say
+where any of its fields came from (``recipients.csv:7, column address.city``). CSV and XLSX are
+streamed: a list of 100,000 rows is never held in memory.
+
+Columns are recipient fields (``name``, ``title``, ``address.city``…), except:
+
+- ``id``: the record's identifier (for file names, ``--only`` and the manifest);
+- ``phone``, ``fax``, ``email``: the recipient's contacts, several separated by ``;``;
+- a letter field (``locale``, ``date``, ``paper``, ``subject``, ``salutation``, ``close``,
+  ``signatory.…``, ``sender.…``): overrides the case's value for this letter;
+- ``extra_paragraph``: a paragraph added after the case's body;
+- ``recipient.…``: the same as without the prefix.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError, Problem
+from .loading import FieldPath, dotted, load_yaml, read_text
+from .markup import has_control_characters, strip_control_characters
+from .model import CONTACT_KINDS, Letter
+
+LETTER_FIELDS = frozenset(Letter.model_fields) - {"recipient", "body", "cc"}
+EXTRA_PARAGRAPH = "extra_paragraph"
+RECORD_ID = "id"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One recipient: its number, its id, its fields as letter data, and where they came from."""
+
+    number: int  # 1-based, in file order
+    id: str
+    data: dict[str, Any]  # {"recipient": {...}, "locale": ..., "extra_paragraph": ...}
+    locate: Callable[[FieldPath], str]  # where a field of `data` came from
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How messages name this record: ``record 5 (xi-jinping)``."""
+        return f"record {self.number} ({self.id})"
+
+
+def read_recipients(path: Path) -> Iterator[Record]:
+    """The records of a recipients file (.yaml/.yml, .csv, .xlsx), in order."""
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return _from_yaml(path)
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _from_csv(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return _from_xlsx(path)
+    raise DataError([Problem(str(path), "", "recipients must be a .yaml, .csv or .xlsx file")])
+
+
+def _from_yaml(path: Path) -> Iterator[Record]:
+    source = load_yaml(path)
+    errors = [p for p in source.problems if p.severity == "error"]
+    if errors:
+        raise DataError(errors)
+    items = source.value.get("recipients") if isinstance(source.value, dict) else source.value
+    base: FieldPath = ("recipients",) if isinstance(source.value, dict) else ()
+    if not isinstance(items, list):
+        raise DataError([Problem(str(path), "", "expected a list of recipients (lines starting "
+                                 "with `- `), or a `recipients:` key holding one")])
+    for index, item in enumerate(items):
+        number = index + 1
+        if not isinstance(item, dict):
+            raise DataError([Problem(source.where((*base, index)), f"recipients[{index}]",
+                                     "expected the recipient's fields (`key: value` lines)")])
+        data: dict[str, Any] = {}
+        origin: dict[FieldPath, FieldPath] = {}  # letter field -> field in the YAML file
+        for key, value in item.items():
+            for field, cell in _place(str(key), value):
+                _set(data, field, cell)
+                origin[field] = (*base, index, str(key))
+        record_id = str(item.get(RECORD_ID) or number)
+
+        def locate(field: FieldPath, origin: dict[FieldPath, FieldPath] = origin,
+                   index: int = index) -> str:
+            for end in range(len(field), 0, -1):
+                if field[:end] in origin:
+                    return source.where(origin[field[:end]] + field[end:])
+            return source.where((*base, index))
+
+        yield Record(number, record_id, data, locate)
+
+
+def _from_csv(path: Path) -> Iterator[Record]:
+    text = read_text(path)
+    sample = text[:8192]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    header = next(reader, None)
+    if not header:
+        raise DataError([Problem(str(path), "", "the file is empty; the first row must name "
+                                 "the columns (name, title, address.city …)")])
+    header = [h.strip() for h in header]
+    _check_header(path, header)
+    number = 0
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines between records
+        number += 1
+        line = reader.line_num
+        if len(row) > len(header):
+            raise DataError([Problem(f"{path}:{line}", "", f"{len(row)} cells but only "
+                                     f"{len(header)} column names in the first row")])
+        yield _record(number, dict(zip(header, row, strict=False)), f"{path}:{line}")
+
+
+def _from_xlsx(path: Path) -> Iterator[Record]:
+    import openpyxl  # only merges from spreadsheets need it
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as e:
+        raise DataError([Problem(str(path), "", f"cannot read the spreadsheet: {e}")]) from e
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        if not any(header):
+            raise DataError([Problem(f"{path}:{sheet.title}!1", "", "the first row must name "
+                                     "the columns (name, title, address.city …)")])
+        _check_header(path, header)
+        number = 0
+        for row_number, row in enumerate(rows, start=2):
+            cells = {h: _cell_text(v) for h, v in zip(header, row, strict=False) if h}
+            if not any(cells.values()):
+                continue
+            number += 1
+            yield _record(number, cells, f"{path}:{sheet.title}!{row_number}")
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a postal code typed as a number
+    return str(value)
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            raise DataError([Problem(str(path), "", f"column {name!r} appears twice")])
+        seen.add(name)
+
+
+def _record(number: int, cells: dict[str, str], where: str) -> Record:
+    data: dict[str, Any] = {}
+    columns: dict[FieldPath, str] = {}
+    warnings: list[Problem] = []
+    for column, value in cells.items():
+        if not column or value is None or not value.strip():
+            continue  # an empty cell leaves the case's value alone
+        if has_control_characters(value):
+            warnings.append(Problem(f"{where}, column {column}", column, "invisible control "
+                                    "characters removed", severity="warning"))
+            value = strip_control_characters(value)
+        for field, cell in _place(column, value.strip()):
+            _set(data, field, cell)
+            columns[field] = column
+    record_id = str(cells.get(RECORD_ID) or number).strip()
+
+    def locate(field: FieldPath) -> str:
+        for end in range(len(field), 0, -1):
+            if field[:end] in columns:
+                return f"{where}, column {columns[field[:end]]}"
+        return where
+
+    return Record(number, record_id, data, locate, tuple(warnings))
+
+
+def _place(column: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
+    """Where a column's value goes in the letter's data."""
+    parts = tuple(column.removeprefix("recipient.").split("."))
+    if column == RECORD_ID:
+        return
+    if column == EXTRA_PARAGRAPH:
+        yield (EXTRA_PARAGRAPH,), value
+    elif parts[0] in LETTER_FIELDS and not column.startswith("recipient."):
+        yield parts, value
+    elif len(parts) == 1 and parts[0] in CONTACT_KINDS and isinstance(value, str):
+        for i, item in enumerate(v.strip() for v in value.replace("\n", ";").split(";")):
+            if item:
+                yield ("recipient", "contacts", f"{parts[0]}:{i}"), {parts[0]: item}
+    elif parts[-1] == "street" and isinstance(value, str):
+        yield ("recipient", *parts), [line.strip() for line in value.splitlines() if line.strip()]
+    else:
+        yield ("recipient", *parts), value
+
+
+def _set(data: dict[str, Any], field: FieldPath, value: Any) -> None:
+    """Set a nested field; `name` and `name.zh` side by side make a per-locale text."""
+    target = data
+    for part in field[:-1]:
+        current = target.get(str(part))
+        if isinstance(current, str):  # name: X, then name.zh: Y -> {default: X, zh: Y}
+            current = {"default": current}
+        elif not isinstance(current, dict):
+            current = {}
+        target[str(part)] = current
+        target = current
+    last = str(field[-1])
+    if isinstance(target.get(last), dict) and isinstance(value, str):
+        target[last]["default"] = value
+    else:
+        target[last] = value
+
+
+def letter_data(case: dict[str, Any], record: Record) -> dict[str, Any]:
+    """The data of one letter: the case, with the record's recipient and overrides."""
+    data = {key: value for key, value in case.items()}
+    overrides = dict(record.data)
+    recipient = overrides.pop("recipient", {})
+    contacts = recipient.pop("contacts", None)
+    if isinstance(contacts, dict):  # from phone/fax/email columns, in column order
+        recipient["contacts"] = list(contacts.values())
+    data["recipient"] = _merged(case.get("recipient"), recipient)
+    extra = overrides.pop(EXTRA_PARAGRAPH, None)
+    for key, value in overrides.items():
+        data[key] = _merged(case.get(key), value)
+    if extra:
+        body = case.get("body") or []
+        data["body"] = [*(body if isinstance(body, list) else [body]), extra]
+    return data
+
+
+def _merged(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merged(base.get(key), value)
+        return merged
+    return override
+
+
+def where_in_record(record: Record, case_where: Callable[[FieldPath], str],
+                    field: FieldPath) -> str:
+    """Where a letter field came from: the record's row or YAML entry, or the case file."""
+    for end in range(len(field), 0, -1):
+        if _has(record.data, field[:end]) or (field[0] == "body" and EXTRA_PARAGRAPH in
+                                               record.data and end == 1):
+            return record.locate(field)
+    return case_where(field)
+
+
+def _has(data: dict[str, Any], field: FieldPath) -> bool:
+    current: Any = data
+    for part in field:
+        if isinstance(current, dict) and str(part) in current:
+            current = current[str(part)]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        else:
+            return False
+    return True
+
+
+__all__ = ["Record", "dotted", "letter_data", "read_recipients", "where_in_record"]
