@@ -491,4 +491,4 @@ class _Run:
             self.report.combined.append(combine_docx(docxs, self.outdir / "combined.docx"))
 
 
-__all__ = ["MergeOptions", "MergeReport", "OutputError", "contextlib", "merge", "safe_name"]
+__all__ = ["MergeOptions", "MergeReport", "merge", "safe_name"]
