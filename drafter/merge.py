@@ -84,6 +84,7 @@ class MergeReport:
     failed: int = 0  # rendering or conversion failed
     invalid: int = 0  # did not validate (with --keep-going)
     problems: list[Problem] = field(default_factory=list)
+    rejected: dict[int, tuple[str, str]] = field(default_factory=dict)  # number -> (id, why)
     planned: list[str] = field(default_factory=list)  # --dry-run: the files it would write
     manifest: Path | None = None
     combined: list[Path] = field(default_factory=list)
@@ -144,6 +145,8 @@ def _plan(case: dict[str, Any], case_where: Callable[..., str], recipients_path:
             name = names.unique(_file_name(options.name, record, letter))
         except (DataError, TemplateError) as e:
             report.invalid += 1
+            report.rejected[record.number] = (record.id, "; ".join(
+                f"{p.field}: {p.message}" for p in e.problems))
             if len(report.problems) < MAX_REPORTED:
                 report.problems.extend(e.problems)
             continue
@@ -457,7 +460,12 @@ class _Run:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, MANIFEST_COLUMNS, quoting=csv.QUOTE_MINIMAL)
         writer.writeheader()
-        for number in self.order:
+        for number in sorted([*self.order, *self.report.rejected]):
+            if number in self.report.rejected:
+                record_id, why = self.report.rejected[number]
+                writer.writerow({"number": str(number), "id": _cell(record_id),
+                                 "status": "invalid", "error": _cell(why)})
+                continue
             entry = self.rows[number]
             docx_ok = entry.docx is not None and entry.docx.is_file() and entry.docx.parent == \
                 self.outdir

@@ -1,0 +1,245 @@
+"""`drafter merge`: many letters from one case, validated first, named safely, resumable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+import yaml
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docxtpl import DocxTemplate
+from lxml import etree
+from pypdf import PdfReader
+
+from drafter import DataError, load_letter
+from drafter.context import build_context
+from drafter.merge import MergeOptions, merge, safe_name
+from drafter.render import localizer_for
+from drafter.template import compile_template, find_template, render_docx
+
+from .conftest import EXAMPLES, docx_text
+
+CASE = """\
+date: 2015-11-24
+sender: {name: Human Rights Watch, website: "https://www.hrw.org"}
+subject: Detention of Nine North Korean refugees
+body:
+  - We write to request that you stop the forced return; see https://www.hrw.org/news/x.
+signatory: {name: Sophie Richardson, title: China Director, organization: Human Rights Watch}
+"""
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Path:
+    path = tmp_path / "case.yaml"
+    path.write_text(CASE, encoding="utf-8")
+    return path
+
+
+def recipients(tmp_path: Path, rows: list[str], header: str = "id,honorific,name,locale,"
+               "address.city,address.country") -> Path:
+    path = tmp_path / "recipients.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def manifest(outdir: Path) -> list[dict[str, str]]:
+    with (outdir / "manifest.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+ROWS = ["xi,President,Xi Jinping,en,Beijing,CN",
+        "wang,Minister,Wang Yi,en_GB,Beijing,CN",
+        "kim,,김정은,ko,Pyongyang,KP"]
+
+
+def test_one_docx_per_recipient_each_addressed_and_saluted(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = merge(case, recipients(tmp_path, ROWS), out, MergeOptions(formats=("docx",)))
+    assert (report.written, report.failed, report.invalid) == (3, 0, 0)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "kim-김정은.docx", "manifest.csv", "wang-Wang Yi.docx", "xi-Xi Jinping.docx"]
+    text = docx_text(out / "wang-Wang Yi.docx")
+    assert "Dear Minister Wang Yi," in text and "24 November 2015" in text
+    assert "존경하는 김정은님께" in docx_text(out / "kim-김정은.docx")
+    rows = manifest(out)
+    assert [(r["number"], r["id"], r["locale"], r["status"]) for r in rows] == [
+        ("1", "xi", "en", "written"), ("2", "wang", "en_GB", "written"),
+        ("3", "kim", "ko", "written")]
+    assert all(len(r["docx_sha256"]) == 64 for r in rows)
+
+
+def test_bad_records_are_all_reported_and_nothing_is_rendered(case: Path,
+                                                               tmp_path: Path) -> None:
+    path = recipients(tmp_path, [*ROWS, "bad1,,,en,X,CN", "bad2,,Someone,xx_XX,X,ZZ"])
+    out = tmp_path / "out"
+    with pytest.raises(DataError) as caught:
+        merge(case, path, out)
+    text = str(caught.value)
+    assert f"{path}:5: recipient.name: record 4 (bad1): required field is missing" in text
+    assert f"{path}:6, column locale: locale: record 5 (bad2): unknown locale" in text
+    assert f"{path}:6, column address.country: recipient.address.country: record 5 (bad2)" \
+        in text
+    assert not out.exists()
+
+
+def test_keep_going_renders_the_good_ones_and_lists_the_rest(case: Path,
+                                                             tmp_path: Path) -> None:
+    path = recipients(tmp_path, [*ROWS, "bad1,,,en,X,CN"])
+    out = tmp_path / "out"
+    report = merge(case, path, out, MergeOptions(formats=("docx",), keep_going=True))
+    assert (report.written, report.invalid, report.ok) == (3, 1, False)
+    assert manifest(out)[3]["status"] == "invalid"
+    assert "required field is missing" in manifest(out)[3]["error"]
+
+
+def test_dry_run_lists_and_writes_nothing(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = merge(case, recipients(tmp_path, ROWS), out, MergeOptions(dry_run=True))
+    assert report.planned[:2] == [f"{out}/xi-Xi Jinping.docx", f"{out}/xi-Xi Jinping.pdf"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("../../etc/passwd", "etc-passwd"),
+    ("/absolute/path", "absolute-path"),
+    ("a\x00b\nc", "a-b-c"),
+    ("CON", "_CON"),
+    ("nul.txt", "_nul.txt"),
+    ("..", "letter"),
+    ("习近平 – 主席", "习近平 – 主席"),
+    ("x" * 400, "x" * 150),
+])
+def test_safe_names(name: str, expected: str) -> None:
+    assert safe_name(name) == expected
+
+
+def test_names_from_data_stay_in_the_folder_and_collisions_are_numbered(
+        case: Path, tmp_path: Path) -> None:
+    path = recipients(tmp_path, ["a,,../../escape,en,X,CN", "b,,../../escape,en,X,CN",
+                                 "c,,Wang Yi,en,X,CN", "d,,wang yi,en,X,CN"])
+    out = tmp_path / "out"
+    merge(case, path, out, MergeOptions(formats=("docx",), name="{{ name }}"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "Wang Yi.docx", "escape-2.docx", "escape.docx", "manifest.csv", "wang yi-2.docx"]
+    assert not (tmp_path / "escape.docx").exists()
+
+
+def test_a_second_run_skips_unchanged_letters_and_redoes_a_changed_one(
+        case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    merge(case, recipients(tmp_path, ROWS), out, MergeOptions(formats=("docx",)))
+    first = {r["id"]: r for r in manifest(out)}
+    changed = [ROWS[0], ROWS[1].replace("Beijing", "Shanghai"), ROWS[2]]
+    report = merge(case, recipients(tmp_path, changed), out, MergeOptions(formats=("docx",)))
+    assert (report.skipped, report.written) == (2, 1)
+    second = {r["id"]: r for r in manifest(out)}
+    assert second["xi"]["docx_sha256"] == first["xi"]["docx_sha256"]
+    assert second["wang"]["docx_sha256"] != first["wang"]["docx_sha256"]
+    assert "Shanghai" in docx_text(out / "wang-Wang Yi.docx")
+    (out / "xi-Xi Jinping.docx").write_bytes(b"damaged")  # an output no longer intact
+    report = merge(case, recipients(tmp_path, changed), out, MergeOptions(formats=("docx",)))
+    assert (report.skipped, report.written) == (2, 1)
+    report = merge(case, recipients(tmp_path, changed), out,
+                   MergeOptions(formats=("docx",), force=True))
+    assert (report.skipped, report.written) == (0, 3)
+
+
+def test_only_selects_records_by_id_or_number(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = merge(case, recipients(tmp_path, ROWS), out,
+                   MergeOptions(formats=("docx",), only=frozenset({"xi", "3"})))
+    assert report.written == 2
+    assert [r["id"] for r in manifest(out)] == ["xi", "kim"]
+
+
+def test_xlsx_and_yaml_recipients(case: Path, tmp_path: Path) -> None:
+    import openpyxl
+    workbook = openpyxl.Workbook()
+    for row in ["id,name,address.country", "a,Ann,US", "b,Bo,GB"]:
+        workbook.active.append(row.split(","))
+    workbook.save(tmp_path / "r.xlsx")
+    report = merge(case, tmp_path / "r.xlsx", tmp_path / "x", MergeOptions(formats=("docx",)))
+    assert report.written == 2
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump([{"id": "a", "name": "Ann"}]),
+                                     encoding="utf-8")
+    report = merge(case, tmp_path / "r.yaml", tmp_path / "y", MergeOptions(formats=("docx",)))
+    assert report.written == 1 and (tmp_path / "y" / "a-Ann.docx").is_file()
+
+
+def test_manifest_cells_never_run_as_formulas(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    path = recipients(tmp_path, ['"=cmd|\' /C calc\'!A0",,=HYPERLINK("x"),en,X,CN'])
+    merge(case, path, out, MergeOptions(formats=("docx",), name="letter"))
+    (row,) = manifest(out)
+    assert row["id"].startswith("'=") and row["recipient"].startswith("'=")
+    assert '=HYPERLINK("x")' in docx_text(out / "letter.docx")  # literal text in the letter
+
+
+def test_compile_once_gives_the_document_plain_docxtpl_gives(tmp_path: Path) -> None:
+    letter = load_letter(EXAMPLES / "letter-en.yaml")
+    template = find_template(None)
+    loc = localizer_for(template, letter.locale)
+    context = build_context(letter, loc)
+    our_bytes = render_docx(compile_template(template, loc), context)
+    ours = zipfile.ZipFile(io.BytesIO(our_bytes))
+
+    plain = DocxTemplate(template.variants[""])
+    for rel_id, url in context.links.urls.items():
+        plain.get_docx().part.rels.add_relationship(RT.HYPERLINK, url, rel_id, is_external=True)
+    plain.render(context.values, compile_template(template, loc).environment)
+    buffer = io.BytesIO()
+    plain.save(buffer)
+    theirs = zipfile.ZipFile(buffer)
+
+    def canonical(archive: zipfile.ZipFile, name: str) -> bytes:
+        return etree.tostring(etree.fromstring(archive.read(name)), method="c14n")
+
+    for name in ("word/document.xml", "word/footer1.xml", "word/footer2.xml"):
+        if name in theirs.namelist():
+            assert canonical(ours, name) == canonical(theirs, name), name
+    assert [p.text for p in docx.Document(io.BytesIO(buffer.getvalue())).paragraphs] == [
+        p.text for p in docx.Document(io.BytesIO(our_bytes)).paragraphs]
+
+
+@pytest.mark.libreoffice
+def test_pdfs_and_the_combined_pdf(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = merge(case, recipients(tmp_path, ROWS), out,
+                   MergeOptions(combine=True, jobs=2, batch_size=2))
+    assert report.written == 3 and report.ok
+    rows = manifest(out)
+    pages = [int(r["pages"]) for r in rows]
+    assert all(p >= 1 for p in pages)
+    assert len(PdfReader(out / "combined.pdf").pages) == sum(pages)
+    combined = docx.Document(str(out / "combined.docx"))
+    assert len(combined.sections) == 3
+    assert all(s._sectPr.find(docx.oxml.ns.qn("w:pgNumType")).get(
+        docx.oxml.ns.qn("w:start")) == "1" for s in combined.sections)
+
+
+@pytest.mark.libreoffice
+def test_a_hanging_conversion_is_killed_and_the_others_finish(case: Path,
+                                                              tmp_path: Path) -> None:
+    import shutil
+    import sys
+    real = shutil.which("soffice")
+    fake = tmp_path / "soffice"
+    # Hangs whenever its batch holds the letter of "kim"; converts everything else for real.
+    fake.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
+                    "if any('kim' in a for a in sys.argv): time.sleep(600)\n"
+                    f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n")
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    report = merge(case, recipients(tmp_path, ROWS), out,
+                   MergeOptions(formats=("pdf",), soffice=str(fake), timeout=15,
+                                batch_size=3, jobs=1))
+    assert (report.written, report.failed) == (2, 1)
+    statuses = {r["id"]: r["status"] for r in manifest(out)}
+    assert statuses == {"xi": "written", "wang": "written", "kim": "failed"}
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.csv", "wang-Wang Yi.pdf", "xi-Xi Jinping.pdf"]
