@@ -1,4 +1,4 @@
-"""Reading recipients from CSV, XLSX and YAML: nested fields, overrides, and where each came from."""
+"""Reading recipients from CSV, XLSX and YAML: nested fields, overrides, where each came from."""
 
 from __future__ import annotations
 
@@ -101,5 +101,5 @@ def test_unreadable_files_are_explained(tmp_path: Path) -> None:
         list(read_recipients(bad))
     with pytest.raises(DataError, match="column 'name' appears twice"):
         list(read_recipients(write_csv(tmp_path, "name,name\nA,B\n")))
-    with pytest.raises(DataError, match=".yaml, .csv or .xlsx"):
+    with pytest.raises(DataError, match=r"\.yaml, \.csv or \.xlsx"):
         list(read_recipients(tmp_path / "people.pdf"))
