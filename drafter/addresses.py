@@ -147,6 +147,7 @@ def person_lines(person: Person, loc: Localizer) -> list[str]:
     return address_lines(person.address, loc, name=name, organization=organization)
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a merge prints the same CC numbers in every letter
 def format_phone(number: str, country: str | None = None) -> str | None:
     """A phone or fax number in international notation (ITU-T E.123: spaces, no hyphens).
 

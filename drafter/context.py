@@ -97,7 +97,8 @@ def _field(instruction: str) -> str:
     return (f'<w:fldSimple w:instr=" {instruction} "><w:r><w:t>1</w:t></w:r></w:fldSimple>')
 
 
-def _address(address: Address | None, loc: Localizer) -> dict[str, Any] | None:
+def _address(address: Address | None, loc: Localizer,
+             lines: list[str]) -> dict[str, Any] | None:
     if address is None:
         return None
     return {
@@ -108,7 +109,7 @@ def _address(address: Address | None, loc: Localizer) -> dict[str, Any] | None:
         "postal_code": address.postal_code or "",
         "country": address.country,
         "country_name": loc.text(address.country_name) or loc.country(address.country),
-        "lines": address_lines(address, loc),
+        "lines": lines,
     }
 
 
@@ -123,6 +124,7 @@ def _contacts(contacts_of: Person | Sender, loc: Localizer) -> dict[str, Any]:
 
 
 def _person(person: Person, loc: Localizer) -> dict[str, Any]:
+    lines = address_lines(person.address, loc) if person.address else []
     return {
         "honorific": loc.text(person.honorific),
         "name": loc.text(person.name),
@@ -130,18 +132,19 @@ def _person(person: Person, loc: Localizer) -> dict[str, Any]:
         "title": loc.text(person.title),
         "office": loc.text(person.office),
         "organization": loc.text(person.organization),
-        "address": _address(person.address, loc),
-        "address_lines": address_lines(person.address, loc) if person.address else [],
+        "address": _address(person.address, loc, lines),
+        "address_lines": lines,
         "lines": person_lines(person, loc),
         **_contacts(person, loc),
     }
 
 
 def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
+    lines = address_lines(sender.address, loc) if sender.address else []
     return {
         "name": loc.text(sender.name),
-        "address": _address(sender.address, loc),
-        "address_lines": address_lines(sender.address, loc) if sender.address else [],
+        "address": _address(sender.address, loc, lines),
+        "address_lines": lines,
         "website": sender.website or "",
         **_contacts(sender, loc),
     }

@@ -134,6 +134,8 @@ def _plan(case: dict[str, Any], case_where: Callable[..., str], recipients_path:
           options: MergeOptions, report: MergeReport) -> list[tuple[int, str, str]]:
     """Validate every record; returns (number, file name, id) for each letter to write."""
     names = _Names()
+    pattern = SandboxedEnvironment(undefined=jinja2.StrictUndefined,
+                                   autoescape=False).from_string(options.name)
     plan = []
     for record in read_recipients(recipients_path):
         if options.only and record.id not in options.only and str(record.number) not in \
@@ -142,7 +144,7 @@ def _plan(case: dict[str, Any], case_where: Callable[..., str], recipients_path:
         report.total += 1
         try:
             letter = _validated(case, case_where, record)
-            name = names.unique(_file_name(options.name, record, letter))
+            name = names.unique(_file_name(pattern, options.name, record, letter))
         except (DataError, TemplateError) as e:
             report.invalid += 1
             report.rejected[record.number] = (record.id, "; ".join(
@@ -206,8 +208,7 @@ class _Names:
         return candidate
 
 
-def _file_name(pattern: str, record: Record, letter: Letter) -> str:
-    environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Letter) -> str:
     loc = Localizer(_locale(letter))
     values = {
         "number": record.number,
@@ -218,10 +219,10 @@ def _file_name(pattern: str, record: Record, letter: Letter) -> str:
         "recipient": letter.recipient.model_dump(),
     }
     try:
-        text = environment.from_string(pattern).render(values)
+        text = pattern.render(values)
     except jinja2.TemplateError as e:
         raise DataError([Problem(record.locate(()), "--name",
-                                 f"{record.label}: the name pattern {pattern!r} fails: "
+                                 f"{record.label}: the name pattern {source!r} fails: "
                                  f"{e}")]) from e
     return safe_name(text)
 
@@ -357,7 +358,7 @@ class _Run:
             return
         target_dir = self.outdir if "docx" in self.options.formats else self.work
         entry.docx = target_dir / f"{name}.docx"
-        write_atomic(entry.docx, docx)
+        write_atomic(entry.docx, docx, durable=False)
         if self.wants_pdf:
             self.batch.append(entry)
             if len(self.batch) >= self.options.batch_size:

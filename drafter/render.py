@@ -55,14 +55,20 @@ def render_letter(letter: Letter, template: LetterTemplate | str | Path | None =
                           context.properties, tuple(context.links.urls.values()))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file under a temporary name beside it, then rename: never half a file."""
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write a file under a temporary name beside it, then rename: never half a file.
+
+    ``durable`` also waits until the data is on disk (fsync), so that even a power cut leaves
+    the old file or the new one. A merge skips that per letter: its manifest records every
+    letter's SHA-256, and the next run redoes any letter that does not match.
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

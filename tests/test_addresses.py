@@ -1,0 +1,235 @@
+"""People, postal addresses and phone numbers, laid out by their country's convention in the
+letter's language: checked on the rendered examples and on addresses built from data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drafter import load_letter, read_letter, render_letter
+from drafter.addresses import address_lines, contact_lines, format_phone, person_lines
+from drafter.locales import Localizer, load_catalog, locale_for
+from drafter.model import Address, Contact, Person
+from drafter.template import builtin_templates_dir
+
+from .conftest import EXAMPLES, SOURCE_LETTER, docx_text
+
+CATALOGS = builtin_templates_dir() / "advocacy-letter" / "locales"
+FSI, PDI = "\u2068", "\u2069"  # Unicode's first-strong isolate and its closing mark
+
+BEIJING_ZH = {"street": "府右街中南海西门", "district": "西城区", "city": "北京市",
+              "postal_code": "100017", "country": "CN"}
+BERLIN = {"street": "Werderscher Markt 1", "city": "Berlin", "postal_code": "10117",
+          "country": "DE"}
+CAMBRIDGE = {"street": "1 Trinity Street", "city": "Cambridge", "region": "Cambridgeshire",
+             "postal_code": "CB2 1TN", "country": "GB"}
+CAIRO = {"street": "Sheikh Rihan Street", "district": "Bab al-Louk", "city": "Cairo",
+         "country": "EG"}
+
+
+def localizer(identifier: str) -> Localizer:
+    locale = locale_for(identifier)
+    return Localizer(locale, load_catalog(CATALOGS, locale))
+
+
+def lines(address: dict[str, Any], identifier: str, **kwargs: Any) -> list[str]:
+    return address_lines(Address.model_validate(address), localizer(identifier), **kwargs)
+
+
+def has_block(text: list[str], block: list[str]) -> bool:
+    """Whether the lines of ``block`` occur in ``text`` one after the other, nothing between."""
+    return any(text[i:i + len(block)] == block for i in range(len(text) - len(block) + 1))
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, list[str]]:
+    """The paragraphs of each example letter as rendered, one entry a line."""
+    return {name: docx_text(render_letter(load_letter(EXAMPLES / f"letter-{name}.yaml")).docx)
+            .splitlines() for name in ("en", "zh_Hans", "ko", "ar")}
+
+
+def source_blocks() -> list[list[str]]:
+    """The source letter's paragraphs-of-lines, split at its blank lines."""
+    blocks, block = [], []
+    for line in SOURCE_LETTER.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            block.append(line.strip())
+        elif block:
+            blocks.append(block)
+            block = []
+    return [*blocks, block] if block else blocks
+
+
+def test_the_english_example_has_every_address_block_of_the_source_letter(
+        examples: dict[str, list[str]]) -> None:
+    blocks = {block[0]: block for block in source_blocks()}
+    for name in ("Human Rights Watch", "President Xi Jinping", "Guo Shengkun", "Wang Yi"):
+        assert len(blocks[name]) >= 4
+        assert has_block(examples["en"], blocks[name]), blocks[name]
+    assert has_block(examples["en"], ["Xicheng District, Beijing 100017",
+                                      "People’s Republic of China",
+                                      "Fax: +86 10 6307 0900; +011 10 6238 1025"])
+
+
+def test_chinese_addresses_run_big_to_small_without_spaces(
+        examples: dict[str, list[str]]) -> None:
+    assert has_block(examples["zh_Hans"], [
+        "中华人民共和国", "100017", "北京市西城区", "府右街中南海西门", "中国共产党中央委员会",
+        "总书记办公室", "习近平主席", "传真：+86 10 6307 0900; +011 10 6238 1025"])
+    assert has_block(examples["zh_Hans"], [
+        "中华人民共和国", "100741", "北京市东城区", "东长安街14号", "公安部部长", "郭声琨"])
+
+
+def test_korean_addresses_run_big_to_small_with_spaces(examples: dict[str, list[str]]) -> None:
+    assert has_block(examples["ko"], [
+        "중화인민공화국", "100017", "베이징시 시청구", "푸유가 중난하이 시먼", "중국공산당 중앙위원회",
+        "총서기 판공실", "시진핑 주석", "팩스: +86 10 6307 0900; +011 10 6238 1025"])
+
+
+def test_a_person_block_puts_the_name_last_in_a_big_to_small_layout() -> None:
+    person = Person(honorific="主席", name="习近平", office="总书记办公室",
+                    organization="中国共产党中央委员会", address=Address(**BEIJING_ZH))
+    assert person_lines(person, localizer("zh_Hans_CN")) == [
+        "中国", "100017", "北京市西城区", "府右街中南海西门", "中国共产党中央委员会", "总书记办公室",
+        "习近平主席"]
+
+
+def test_a_chinese_address_in_an_english_letter_is_small_to_big() -> None:
+    address = {**BEIJING_ZH, "street": "Zhongnanhai Ximen, Fuyou Street",
+               "district": "Xicheng District", "city": "Beijing"}
+    assert lines(address, "en", name=["President Xi Jinping"]) == [
+        "President Xi Jinping", "Zhongnanhai Ximen, Fuyou Street", "Xicheng District", "Beijing",
+        "100017", "China"]
+
+
+def test_a_german_address_in_an_english_letter() -> None:
+    assert lines(BERLIN, "en_US", name=["Anna Schmidt"], organization=["Federal Foreign Office"]
+                 ) == ["Anna Schmidt", "Federal Foreign Office", "Werderscher Markt 1",
+                       "10117 Berlin", "Germany"]
+
+
+@pytest.mark.parametrize(("identifier", "country"), [
+    ("de", "Deutschland"), ("zh_Hans", "德国"), ("ko", "독일")])
+def test_a_german_address_keeps_its_layout_in_other_languages(identifier: str,
+                                                               country: str) -> None:
+    # Germany writes small to big: even a Chinese letter keeps that order, country last.
+    assert lines(BERLIN, identifier) == ["Werderscher Markt 1", "10117 Berlin", country]
+
+
+def test_a_uk_address_puts_the_county_after_the_town() -> None:
+    assert lines(CAMBRIDGE, "en_GB", name=["Jane Doe"]) == [
+        "Jane Doe", "1 Trinity Street", "Cambridge, Cambridgeshire", "CB2 1TN", "United Kingdom"]
+
+
+def test_an_egyptian_district_is_not_dropped() -> None:
+    # Egypt's format has no district line: the district follows the street.
+    assert lines(CAIRO, "en") == ["Sheikh Rihan Street", "Bab al-Louk", "Cairo", "Egypt"]
+    arabic = {**CAIRO, "street": "شارع الشيخ ريحان", "district": "باب اللوق", "city": "القاهرة"}
+    assert lines(arabic, "ar") == ["شارع الشيخ ريحان", "باب اللوق", "القاهرة", "مصر"]
+
+
+@pytest.mark.parametrize(("identifier", "country", "first"), [
+    ("en", "China", False), ("zh_Hans_CN", "中国", True), ("ko_KR", "중국", True),
+    ("ar", "الصين", False)])
+def test_country_names_come_from_cldr_in_the_letters_language(identifier: str, country: str,
+                                                              first: bool) -> None:
+    result = lines({"city": "Beijing", "country": "CN"}, identifier)
+    assert result[0 if first else -1] == country
+    assert result.count(country) == 1
+
+
+def test_country_name_overrides_cldr() -> None:
+    address = {**BEIJING_ZH, "country_name": {"en": "People’s Republic of China",
+                                              "zh": "中华人民共和国"}}
+    assert lines(address, "zh_Hans_CN")[0] == "中华人民共和国"
+    assert lines({**address, "street": "Fuyou Street"}, "en")[-1] == "People’s Republic of China"
+
+
+def test_a_layout_reproduces_an_address_as_published() -> None:
+    address = {"street": "Zhongnanhai Ximen, Fuyou Street", "district": "Xicheng District",
+               "city": "Beijing", "postal_code": "100017", "country": "CN",
+               "layout": "%N%n%O%n%A%n%D, %C %Z"}
+    assert lines(address, "en", name=["President Xi Jinping"]) == [
+        "President Xi Jinping", "Zhongnanhai Ximen, Fuyou Street",
+        "Xicheng District, Beijing 100017", "China"]
+    # A separator is kept only between two values.
+    assert lines({**address, "district": None}, "en")[1] == "Beijing 100017"
+
+
+def test_a_layout_may_place_the_country_itself() -> None:
+    address = {"street": "350 Fifth Avenue, 34th Floor", "city": "New York", "region": "NY",
+               "postal_code": "10118-3299", "country": "US", "country_name": "USA",
+               "layout": "%A%n%C, %S %Z %K"}
+    assert lines(address, "en_US") == ["350 Fifth Avenue, 34th Floor",
+                                       "New York, NY 10118-3299 USA"]
+
+
+# --- phone and fax numbers ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("number", "country", "formatted"), [
+    ("+1 212 290 4700", None, "+1 212 290 4700"),
+    ("+1-212-290-4700", None, "+1 212 290 4700"),  # E.123: spaces, no hyphens
+    ("(212) 290-4700", "US", "+1 212 290 4700"),  # national notation, read by the country
+    ("+86 10 6307 0900", None, "+86 10 6307 0900"),
+    ("010 6307 0900", "CN", "+86 10 6307 0900"),
+    ("+44 20 7946 0321", None, "+44 20 7946 0321"),
+    ("+011 10 6238 1025", None, None),  # not a valid number
+    ("call us", None, None),
+])
+def test_numbers_are_printed_in_international_notation(number: str, country: str | None,
+                                                       formatted: str | None) -> None:
+    assert format_phone(number, country) == formatted
+
+
+def test_contact_lines_group_by_kind_and_keep_an_invalid_number_as_given() -> None:
+    contacts = [Contact(kind="fax", value="+86 10 6307 0900"),
+                Contact(kind="email", value="press@example.org"),
+                Contact(kind="phone", value="010 6626 2114"),
+                Contact(kind="fax", value="+011 10 6238 1025")]
+    assert contact_lines(contacts, localizer("en"), "CN") == [
+        "Tel: +86 10 6626 2114", "Fax: +86 10 6307 0900; +011 10 6238 1025",
+        "Email: press@example.org"]
+    assert contact_lines(contacts, localizer("zh_Hans_CN"), "CN")[0] == "电话：+86 10 6626 2114"
+
+
+def test_an_invalid_number_is_a_warning_naming_its_field(
+        run: Callable[..., Any], write_data: Callable[..., Path], example_data: dict,
+        tmp_path: Path) -> None:
+    example_data["cc"][0]["contacts"][0] = {"phone": "+86 10 6626"}
+    data = write_data(example_data)
+    _, warnings = read_letter(data)
+    assert [(w.field, w.severity) for w in warnings] == [
+        ("recipient.contacts[1]", "warning"), ("cc[0].contacts[0]", "warning")]
+    result = run("render", data, "-o", tmp_path / "out", "-f", "docx")
+    assert result.exit_code == 0, result.output
+    assert "warning: cc[0].contacts[0]: '+86 10 6626' is not a valid phone number" in (
+        result.output)
+    assert "Tel: +86 10 6626" in docx_text(tmp_path / "out" / "letter.docx").splitlines()
+
+
+# --- right-to-left letters ----------------------------------------------------------------------
+
+def test_numbers_and_latin_lines_are_isolated_in_an_arabic_letter(
+        examples: dict[str, list[str]]) -> None:
+    assert has_block(examples["ar"], [
+        f"{FSI}10 Queen Street Place{PDI}", f"{FSI}London{PDI}", f"{FSI}EC4R 1BE{PDI}",
+        "المملكة المتحدة", f"هاتف: {FSI}+44 20 7946 0321{PDI}"])
+    assert has_block(examples["ar"], ["شارع الشيخ ريحان", "باب اللوق", "القاهرة",
+                                      "جمهورية مصر العربية"])  # Arabic lines: no marks
+
+
+@pytest.mark.parametrize("example", ["en", "zh_Hans", "ko"])
+def test_left_to_right_letters_have_no_isolates(examples: dict[str, list[str]],
+                                                example: str) -> None:
+    text = "\n".join(examples[example])
+    assert FSI not in text and PDI not in text
+
+
+def test_isolate_wraps_only_left_to_right_text_in_a_right_to_left_letter() -> None:
+    arabic, english = localizer("ar"), localizer("en")
+    assert arabic.isolate("+44 20 7946 0321") == f"{FSI}+44 20 7946 0321{PDI}"
+    assert arabic.isolate("القاهرة") == "القاهرة"
+    assert english.isolate("+44 20 7946 0321") == "+44 20 7946 0321"

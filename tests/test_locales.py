@@ -1,0 +1,362 @@
+"""The letter's language: choosing a locale and a catalog, the Jinja filters bound to it, names
+and phrases per locale, and adding a language or a layout without touching code."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
+
+from drafter import LocaleError, load_letter, render_letter
+from drafter.locales import (
+    Localizer,
+    fallback_chain,
+    load_catalog,
+    locale_for,
+    negotiate,
+    paper_for,
+)
+from drafter.model import Letter
+from drafter.template import builtin_templates_dir, find_template
+
+from .conftest import EXAMPLES, docx_text
+
+TEMPLATE = builtin_templates_dir() / "advocacy-letter"
+CATALOGS = TEMPLATE / "locales"
+SHIPPED = ["en", "zh_Hans", "ko", "ar"]  # the catalogs the built-in template ships
+
+
+def localizer(identifier: str, catalogs: Path = CATALOGS) -> Localizer:
+    locale = locale_for(identifier)
+    return Localizer(locale, load_catalog(catalogs, locale))
+
+
+def lines_of(rendered_docx: bytes) -> list[str]:
+    return docx_text(rendered_docx).splitlines()
+
+
+@pytest.fixture(scope="module")
+def letter() -> Letter:
+    return load_letter(EXAMPLES / "letter-en.yaml")
+
+
+# --- choosing a locale --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("identifier", "chain"), [
+    ("zh_Hans_CN", ["zh_Hans_CN", "zh_Hans", "zh_CN", "zh"]),
+    ("zh", ["zh_Hans", "zh"]),  # CLDR's likely script for Chinese is Simplified
+    ("zh_TW", ["zh_Hant_TW", "zh_Hant", "zh_TW", "zh"]),  # …but Taiwan writes Traditional
+    ("ko_KR", ["ko_KR", "ko"]),
+    ("en", ["en"]),
+    ("zh-Hans-CN", ["zh_Hans_CN", "zh_Hans", "zh_CN", "zh"]),  # BCP 47 spelling too
+])
+def test_the_fallback_chain_runs_from_specific_to_general(identifier: str,
+                                                          chain: list[str]) -> None:
+    assert fallback_chain(locale_for(identifier)) == chain
+
+
+@pytest.mark.parametrize(("identifier", "available", "chosen"), [
+    ("zh_Hans_CN", SHIPPED, "zh_Hans"),
+    ("zh_Hans_CN", ["en", "zh"], "zh"),
+    ("zh_Hans_CN", ["en", "zh-Hans"], "zh-Hans"),  # returned as the available one spells it
+    ("zh_TW", ["zh_Hans", "zh_Hant"], "zh_Hant"),
+    ("zh_TW", ["zh_Hans"], None),  # never Simplified phrases in a Traditional letter
+    ("ko_KR", SHIPPED, "ko"),
+    ("en_GB", SHIPPED, "en"),
+    ("ar_EG", SHIPPED, "ar"),
+    ("fr_FR", SHIPPED, None),
+])
+def test_negotiate_picks_the_closest_available(identifier: str, available: list[str],
+                                              chosen: str | None) -> None:
+    assert negotiate(locale_for(identifier), available) == chosen
+
+
+@pytest.mark.parametrize(("identifier", "paper"), [
+    ("en", "Letter"), ("en_US", "Letter"), ("en_CA", "Letter"), ("fr_CA", "Letter"),
+    ("es_MX", "Letter"), ("en_PH", "Letter"),
+    ("en_GB", "A4"), ("en_AU", "A4"), ("fr", "A4"), ("de_DE", "A4"), ("zh_Hans_CN", "A4"),
+    ("ko", "A4"), ("ar", "A4"), ("ja", "A4"),
+])
+def test_paper_follows_the_territory(identifier: str, paper: str) -> None:
+    assert paper_for(locale_for(identifier)) == paper
+
+
+@pytest.mark.parametrize(("identifier", "tag", "script", "rtl"), [
+    ("en_US", "en-US", "Latn", False),
+    ("zh_Hans_CN", "zh-Hans-CN", "Hans", False),
+    ("zh_TW", "zh-Hant-TW", "Hant", False),
+    ("ko_KR", "ko-KR", "Kore", False),
+    ("ja", "ja", "Jpan", False),
+    ("ar", "ar", "Arab", True),
+])
+def test_a_localizer_knows_its_tag_script_and_direction(identifier: str, tag: str, script: str,
+                                                        rtl: bool) -> None:
+    loc = localizer(identifier)
+    assert loc.language_tag == tag
+    assert loc.script == script
+    assert loc.right_to_left is rtl
+
+
+def test_an_unknown_locale_is_an_error_naming_it(letter: Letter) -> None:
+    with pytest.raises(LocaleError, match="unknown locale 'tlh_XX'"):
+        render_letter(letter, locale="tlh_XX")
+
+
+def test_an_unknown_locale_in_the_data_names_the_field(run, write_data, example_data,
+                                                       tmp_path: Path) -> None:
+    example_data["locale"] = "xx_YY"
+    data = write_data(example_data)
+    outdir = tmp_path / "out"
+    result = run("render", data, "-o", outdir, "-f", "docx")
+    assert result.exit_code != 0
+    line = next(i for i, text in enumerate(data.read_text(encoding="utf-8").splitlines(), 1)
+                if text.startswith("locale:"))
+    assert f"{data}:{line}:" in result.output
+    assert "locale: unknown locale 'xx_YY'" in result.output
+    assert not outdir.exists()
+
+
+# --- catalogs -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("identifier", "cc"), [
+    ("zh_Hans_CN", "抄送："), ("zh", "抄送："), ("ko_KR", "참조:"), ("ar_EG", "نسخة إلى:"),
+    ("en_GB", "CC:"), ("fr_FR", "CC:"),  # no French catalog: the phrase as the template has it
+])
+def test_load_catalog_picks_the_closest_catalog(identifier: str, cc: str) -> None:
+    assert localizer(identifier).gettext("CC:") == cc
+
+
+def test_no_catalog_folder_means_the_template_phrases(tmp_path: Path) -> None:
+    loc = localizer("zh_Hans_CN", tmp_path / "no-such-folder")
+    assert loc.gettext("Re: %(subject)s") == "Re: %(subject)s"
+
+
+def _write_catalog(folder: Path, locale: str, messages: dict[str | tuple[str, str],
+                   str | tuple[str, ...]], *, fuzzy: tuple[str, ...] = ()) -> Path:
+    catalog = Catalog(locale=locale)
+    for msgid, msgstr in messages.items():
+        catalog.add(msgid, msgstr, flags=("fuzzy",) if msgid in fuzzy else ())
+    path = folder / locale / "LC_MESSAGES" / "messages.po"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        write_po(f, catalog)
+    return path
+
+
+def test_the_po_file_is_read_directly_and_no_stale_mo_shadows_it(tmp_path: Path) -> None:
+    po = _write_catalog(tmp_path, "fr", {"CC:": "Copie :"})
+    stale = Catalog(locale="fr")
+    stale.add("CC:", "Copie à :")
+    with (po.parent / "messages.mo").open("wb") as f:
+        write_mo(f, stale)
+    assert localizer("fr_FR", tmp_path).gettext("CC:") == "Copie :"
+    _write_catalog(tmp_path, "fr", {"CC:": "Copie pour information :"})  # a translator saves
+    assert localizer("fr_FR", tmp_path).gettext("CC:") == "Copie pour information :"
+
+
+def test_fuzzy_entries_are_not_used(tmp_path: Path) -> None:
+    _write_catalog(tmp_path, "fr", {"CC:": "Copie :", "Sincerely,": "Cordialement,"},
+                   fuzzy=("Sincerely,",))
+    loc = localizer("fr", tmp_path)
+    assert (loc.gettext("CC:"), loc.gettext("Sincerely,")) == ("Copie :", "Sincerely,")
+
+
+# --- the Jinja filters, in a template of one's own ----------------------------------------------
+
+FILTERS = [
+    '{{ date | format_date }}',
+    '{{ ["a", "b", "c"] | format_list }}',
+    '{{ "CN" | country_name }}',
+    '{{ _("CC:") }}',
+]
+MORE_FILTERS = [
+    '{{ 1234567.5 | format_number }}',
+    '{{ "+1-212-290-4700" | format_phone }}',
+    '{{ "010 6307 0900" | format_phone("CN") }}',
+    '{{ "+011 10 6238 1025" | format_phone }}',
+    '{{ {"en": "Beijing", "zh": "北京", "ko": "베이징"} | localized }}',
+]
+
+
+def _template_folder(folder: Path, paragraphs: list[str]) -> Path:
+    """A template folder: a letter.docx of the given paragraphs, and the built-in catalogs."""
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    folder.mkdir(parents=True)
+    document.save(str(folder / "letter.docx"))
+    shutil.copytree(CATALOGS, folder / "locales")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def filters_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template_folder(tmp_path_factory.mktemp("filters") / "filters",
+                            FILTERS + MORE_FILTERS)
+
+
+@pytest.mark.parametrize(("identifier", "expected"), [
+    ("en", ["November 24, 2015", "a, b, and c", "China", "CC:"]),
+    ("en_GB", ["24 November 2015", "a, b and c", "China", "CC:"]),
+    ("zh_Hans", ["2015年11月24日", "a、b和c", "中国", "抄送："]),
+    ("ko", ["2015년 11월 24일", "a, b 및 c", "중국", "참조:"]),
+])
+def test_filters_format_in_the_letters_locale(letter: Letter, filters_template: Path,
+                                              identifier: str, expected: list[str]) -> None:
+    text = lines_of(render_letter(letter, filters_template, locale=identifier).docx)
+    assert text[:len(FILTERS)] == expected
+
+
+@pytest.mark.parametrize(("identifier", "expected"), [
+    ("en", ["1,234,567.5", "+1 212 290 4700", "+86 10 6307 0900", "+011 10 6238 1025",
+            "Beijing"]),
+    ("de", ["1.234.567,5", "+1 212 290 4700", "+86 10 6307 0900", "+011 10 6238 1025",
+            "Beijing"]),  # no German form: the first one
+    ("zh_Hans_CN", ["1,234,567.5", "+1 212 290 4700", "+86 10 6307 0900", "+011 10 6238 1025",
+                    "北京"]),
+])
+def test_numbers_phones_and_localized_text(letter: Letter, filters_template: Path,
+                                           identifier: str, expected: list[str]) -> None:
+    text = lines_of(render_letter(letter, filters_template, locale=identifier).docx)
+    assert text[len(FILTERS):] == expected
+
+
+def test_format_date_also_takes_an_iso_string_and_a_format(letter: Letter,
+                                                           tmp_path: Path) -> None:
+    folder = _template_folder(tmp_path / "dates", [
+        '{{ "2015-11-17" | format_date }}', '{{ date | format_date("short") }}'])
+    assert lines_of(render_letter(letter, folder, locale="en_GB").docx) == [
+        "17 November 2015", "24/11/2015"]
+
+
+# --- names and phrases per locale ---------------------------------------------------------------
+
+XI = {"en": "Xi Jinping", "zh": "习近平", "ko": "시진핑"}
+
+
+@pytest.mark.parametrize(("value", "identifier", "chosen"), [
+    (XI, "en_US", "Xi Jinping"),
+    (XI, "zh_Hans_CN", "习近平"),
+    (XI, "zh_TW", "习近平"),  # zh_Hant_TW → zh_Hant → zh_TW → zh
+    (XI, "ko_KR", "시진핑"),
+    ({"zh": "习近平", "zh_Hans": "习近平 (Hans)"}, "zh_Hans_CN", "习近平 (Hans)"),
+    ({"default": "Xi Jinping", "zh": "习近平"}, "fr", "Xi Jinping"),
+    ({"zh": "习近平", "ko": "시진핑"}, "en", "习近平"),  # no form, no default: the first one
+    ("Xi Jinping", "zh_Hans_CN", "Xi Jinping"),
+])
+def test_a_text_field_picks_its_form_per_locale(value: str | dict[str, str], identifier: str,
+                                                chosen: str) -> None:
+    assert localizer(identifier).text(value) == chosen
+
+
+@pytest.mark.parametrize(("identifier", "salutation"), [
+    ("en_US", "Dear President Xi Jinping,"),
+    ("zh_Hans_CN", "尊敬的习近平主席："),
+    ("ko_KR", "존경하는 시진핑 주석님께"),
+    ("ar", "President Xi Jinping المحترم،"),  # no Arabic forms: the default, the first
+])
+def test_names_per_locale_reach_the_letter(example_data: dict, write_data: Callable[..., Path],
+                                           identifier: str, salutation: str) -> None:
+    example_data["recipient"]["name"] = XI
+    example_data["recipient"]["honorific"] = {"default": "President", "zh": "主席", "ko": "주석"}
+    letter = load_letter(write_data(example_data))
+    assert salutation in lines_of(render_letter(letter, locale=identifier).docx)
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, list[str]]:
+    """The paragraphs of each non-English example, rendered once."""
+    return {name: lines_of(render_letter(load_letter(EXAMPLES / f"letter-{name}.yaml")).docx)
+            for name in ("zh_Hans", "ko", "ar")}
+
+
+@pytest.mark.parametrize(("example", "subject", "salutation", "close"), [
+    ("zh_Hans", "事由：九名朝鲜难民遭拘押一事", "尊敬的习近平主席：", ["此致", "敬礼！"]),
+    ("ko", "제목: 북한 난민 9명 구금 건", "존경하는 시진핑 주석님께", ["감사합니다."]),
+    ("ar", "الموضوع: اعتقال المحامي والمدافع عن حقوق الإنسان عادل فهمي إسماعيل",
+     "معالي اللواء سامي عبد الرحمن المحترم،", ["وتفضلوا بقبول فائق الاحترام والتقدير،"]),
+])
+def test_the_examples_get_their_phrases_from_the_catalogs(
+        examples: dict[str, list[str]], example: str, subject: str, salutation: str,
+        close: list[str]) -> None:
+    text = examples[example]
+    # The data gives neither salutation nor close: both come from the catalog.
+    assert subject in text
+    assert salutation in text
+    first = text.index(close[0])
+    assert text[first:first + len(close)] == close
+
+
+# --- a new language or layout is files, not code ------------------------------------------------
+
+FRENCH = {
+    "Re: %(subject)s": "Objet : %(subject)s",
+    "Dear %(full_name)s,": "Madame, Monsieur %(full_name)s,",
+    "CC:": "Copie :",
+    "Sincerely,": "Veuillez agréer l’expression de notre haute considération.",
+    # CLDR gives French three plural forms (one, many, other): the header's Plural-Forms says so.
+    ("%(count)s person in copy", "%(count)s people in copy"):
+        ("%(count)s personne en copie", "%(count)s de personnes en copie",
+         "%(count)s personnes en copie"),
+}
+
+
+@pytest.fixture
+def template_copy(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(TEMPLATE, tmp_path / "advocacy-letter"))
+
+
+def test_adding_a_locale_needs_no_code(template_copy: Path, example_data: dict,
+                                       write_data: Callable[..., Path]) -> None:
+    _write_catalog(template_copy / "locales", "fr", FRENCH)
+    del example_data["close"]  # left to the catalog
+    letter = load_letter(write_data(example_data))
+    rendered = render_letter(letter, template_copy, locale="fr_FR")
+    text = lines_of(rendered.docx)
+    for line in ("Objet : Detention of Nine North Korean refugees",
+                 "Madame, Monsieur President Xi Jinping,", "Copie :",
+                 "Veuillez agréer l’expression de notre haute considération.",
+                 "24 novembre 2015",
+                 "Tel: +1 212 290 4700"):  # not translated: as the template writes it
+        assert line in text
+    assert rendered.paper == "A4"
+    document = docx.Document(io.BytesIO(rendered.docx))
+    assert document.sections[0].page_width.twips == 11906  # type: ignore[union-attr]
+    assert document.core_properties.language == "fr-FR"
+
+
+@pytest.mark.parametrize(("cc", "expected"), [
+    (2, "2 personnes en copie"), (1, "1 personne en copie"),
+    (0, "0 personne en copie"),  # French counts zero as singular, English would not
+])
+def test_plural_forms_follow_the_catalogs_rules(letter: Letter, tmp_path: Path, cc: int,
+                                                expected: str) -> None:
+    folder = _template_folder(tmp_path / "plural", [
+        "{% trans count=cc|length %}{{ count }} person in copy{% pluralize %}"
+        "{{ count }} people in copy{% endtrans %}"])
+    _write_catalog(folder / "locales", "fr", FRENCH)
+    changed = letter.model_copy(update={"cc": [letter.cc[0]] * cc})
+    assert lines_of(render_letter(changed, folder, locale="fr").docx) == [expected]
+    assert lines_of(render_letter(changed, folder, locale="en").docx) == [
+        f"{cc} {'person' if cc == 1 else 'people'} in copy"]
+
+
+def test_a_template_variant_per_language(template_copy: Path, letter: Letter) -> None:
+    variant = docx.Document(str(template_copy / "letter.docx"))
+    variant.add_paragraph("KO VARIANT")
+    variant.save(str(template_copy / "letter.ko.docx"))
+    assert set(find_template(template_copy).variants) == {"", "ko"}
+    for identifier in ("ko_KR", "ko"):
+        assert "KO VARIANT" in lines_of(render_letter(letter, template_copy,
+                                                      locale=identifier).docx)
+    for identifier in ("en", "zh_Hans_CN"):
+        assert "KO VARIANT" not in lines_of(render_letter(letter, template_copy,
+                                                          locale=identifier).docx)
+
