@@ -16,13 +16,14 @@ from pathlib import Path
 
 from docxtpl import DocxTemplate
 
-from common import write_case, write_recipients
 from drafter.context import build_context
 from drafter.loading import load_yaml
 from drafter.merge import MergeOptions, _validated, merge
 from drafter.recipients import read_recipients
 from drafter.render import localizer_for
 from drafter.template import compile_template, find_template
+
+from common import write_case, write_recipients
 
 
 def docxtpl_loop(case: Path, recipients: Path, outdir: Path) -> tuple[int, float]:

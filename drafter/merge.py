@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class MergeOptions:
     keep_going: bool = False
     force: bool = False
     dry_run: bool = False
-    batch_size: int = 25  # letters per LibreOffice process
+    batch_size: int = 0  # letters per LibreOffice process; 0: chosen from the count and jobs
     timeout: float = 300.0  # seconds per LibreOffice process
     soffice: str | None = None  # LibreOffice program; None: found on PATH
 
@@ -112,64 +113,67 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
     validate(Case, case_source)
     template = find_template(options.template)
     report = MergeReport()
-    plan = _plan(case_source.value, case_source.where, recipients_path, options, report)
+    letters = _Letters(case_source.value, case_source.where, recipients_path, options)
+    for number, record, letter_or_error in letters:  # first pass: validate only
+        report.total += 1
+        if isinstance(letter_or_error, DataError):
+            report.invalid += 1
+            report.rejected[number] = (record.id, "; ".join(
+                f"{p.field}: {p.message}" for p in letter_or_error.problems))
+            if len(report.problems) < MAX_REPORTED:
+                report.problems.extend(letter_or_error.problems)
+        elif options.dry_run:
+            report.planned += [f"{outdir / letter_or_error[0]}.{fmt}" for fmt in options.formats]
     if report.problems and not options.keep_going:
         raise DataError(_capped(report.problems, report.invalid))
     if options.dry_run:
-        report.planned = [f"{outdir / name}.{fmt}" for _, name, _ in plan
-                          for fmt in options.formats]
         return report
     outdir.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(outdir)
     previous = _read_manifest(outdir / MANIFEST)
-    run = _Run(template, outdir, options, previous, report, on_progress)
-    with run:
-        for record_number, name, letter in _letters(case_source.value, recipients_path, plan,
-                                                    options):
-            run.add(record_number, name, letter)
+    with _Run(template, outdir, options, previous, report, on_progress) as run:
+        for number, record, letter_or_error in letters:  # second pass: render
+            if not isinstance(letter_or_error, DataError):
+                name, letter = letter_or_error
+                run.add(number, name, (record, letter))
     return report
 
 
-def _plan(case: dict[str, Any], case_where: Callable[..., str], recipients_path: Path,
-          options: MergeOptions, report: MergeReport) -> list[tuple[int, str, str]]:
-    """Validate every record; returns (number, file name, id) for each letter to write."""
-    names = _Names()
-    pattern = SandboxedEnvironment(undefined=jinja2.StrictUndefined,
-                                   autoescape=False).from_string(options.name)
-    plan = []
-    for record in read_recipients(recipients_path):
-        if options.only and record.id not in options.only and str(record.number) not in \
-                options.only:
-            continue
-        report.total += 1
-        try:
-            letter = _validated(case, case_where, record)
-            name = names.unique(_file_name(pattern, options.name, record, letter))
-        except (DataError, TemplateError) as e:
-            report.invalid += 1
-            report.rejected[record.number] = (record.id, "; ".join(
-                f"{p.field}: {p.message}" for p in e.problems))
-            if len(report.problems) < MAX_REPORTED:
-                report.problems.extend(e.problems)
-            continue
-        plan.append((record.number, name, record.id))
-    return plan
+class _Letters:
+    """The selected records, each validated into a letter with its file name (or the error).
+
+    Iterating reads the recipients file again, so that memory does not grow with its length;
+    names come out the same on every pass.
+    """
+
+    def __init__(self, case: dict[str, Any], case_where: Callable[..., str],
+                 recipients_path: Path, options: MergeOptions) -> None:
+        self.case = case
+        self.case_where = case_where
+        self.path = recipients_path
+        self.options = options
+        self.pattern = SandboxedEnvironment(undefined=jinja2.StrictUndefined,
+                                            autoescape=False).from_string(options.name)
+
+    def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
+        names = _Names()
+        only = self.options.only
+        for record in read_recipients(self.path):
+            if only and record.id not in only and str(record.number) not in only:
+                continue
+            try:
+                letter = _validated(self.case, self.case_where, record)
+                name = names.unique(_file_name(self.pattern, self.options.name, record, letter))
+            except DataError as e:
+                yield record.number, record, e
+                continue
+            yield record.number, record, (name, letter)
 
 
 def _validated(case: dict[str, Any], case_where: Callable[..., str], record: Record) -> Letter:
     return validate_value(Letter, letter_data(case, record),
                           lambda f: where_in_record(record, case_where, f),
                           record.warnings, label=record.label)
-
-
-def _letters(case: dict[str, Any], recipients_path: Path, plan: list[tuple[int, str, str]],
-             options: MergeOptions) -> Iterator[tuple[int, str, tuple[Record, Letter]]]:
-    """The planned letters, read again from the file (so memory does not grow with it)."""
-    names = {number: name for number, name, _ in plan}
-    for record in read_recipients(recipients_path):
-        if record.number in names:
-            letter = _validated(case, lambda f: "", record)
-            yield record.number, names[record.number], (record, letter)
 
 
 def _capped(problems: list[Problem], count: int) -> list[Problem]:
@@ -284,12 +288,27 @@ class _Letter:
     docx: Path | None = None
     pdf: Path | None = None
     pages: str = ""
-    status: str = "written"
+    status: str = ""  # "" while in progress; then written, skipped, failed or interrupted
     error: str = ""
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> dict[str, str]:
+        """The letter's line in the manifest."""
+        return {
+            "number": str(self.number), "id": _cell(self.id), "recipient": _cell(self.recipient),
+            "locale": self.locale, "docx": self.docx.name if self.docx else "",
+            "docx_sha256": self.sha256.get("docx", ""), "pdf": self.pdf.name if self.pdf else "",
+            "pdf_sha256": self.sha256.get("pdf", ""), "pages": self.pages, "status": self.status,
+            "error": _cell(self.error), "inputs": self.inputs,
+        }
 
 
 class _Run:
-    """The rendering and conversion of one merge, with its manifest and PDF workers."""
+    """The rendering and conversion of one merge, with its manifest and PDF workers.
+
+    Letters go into the manifest in file order as soon as they are finished, so memory holds
+    only the letters in flight, whatever the number of recipients.
+    """
 
     def __init__(self, template: LetterTemplate, outdir: Path, options: MergeOptions,
                  previous: dict[tuple[str, str], dict[str, str]], report: MergeReport,
@@ -305,16 +324,24 @@ class _Run:
         self.work = Path(tempfile.mkdtemp(prefix=".drafter-merge-", dir=outdir))
         self.wants_pdf = "pdf" in options.formats
         self.done = 0
-        self.rows: dict[int, _Letter] = {}  # letters not yet in the manifest, by number
-        self.order: list[int] = []  # numbers in file order, for the manifest
+        self.lock = threading.Lock()
+        self.in_flight: deque[_Letter] = deque()
+        self.rejected = iter(sorted(report.rejected.items()))
+        self.next_rejected = next(self.rejected, None)
+        self.manifest_path = self.work / MANIFEST
+        self.manifest_file = self.manifest_path.open("w", newline="", encoding="utf-8")
+        self.manifest = csv.DictWriter(self.manifest_file, MANIFEST_COLUMNS)
+        self.manifest.writeheader()
         self.batch: list[_Letter] = []
         self.futures: list[Future[None]] = []
         jobs = options.jobs or os.cpu_count() or 1
+        # Big batches spare LibreOffice's start-up; enough of them keep every process busy.
+        letters = report.total - report.invalid
+        self.batch_size = options.batch_size or min(200, max(10, -(-letters // (jobs * 3))))
         self.pool = ThreadPoolExecutor(jobs) if self.wants_pdf else None
         self.profiles: SimpleQueue[Path] = SimpleQueue()
         for i in range(jobs if self.wants_pdf else 0):
             self.profiles.put(self.work / f"profile-{i}")
-        self.manifest_rows: list[dict[str, str]] = []
 
     def __enter__(self) -> _Run:
         return self
@@ -323,15 +350,19 @@ class _Run:
         try:
             if error is None:
                 self._flush_batch()
-            for future in self.futures:
-                if error is None:
+                for future in self.futures:
                     future.result()
-                else:
-                    future.cancel()
         finally:
             if self.pool:
                 self.pool.shutdown(wait=True, cancel_futures=True)
-            self._write_manifest()
+            with self.lock:
+                for entry in self.in_flight:
+                    if not entry.status:
+                        entry.status, entry.error = "interrupted", "the run was stopped"
+                self._drain(final=True)
+            self.manifest_file.close()
+            os.replace(self.manifest_path, self.outdir / MANIFEST)
+            self.report.manifest = self.outdir / MANIFEST
             if error is None and self.options.combine:
                 self._combine()
             shutil.rmtree(self.work, ignore_errors=True)
@@ -341,15 +372,12 @@ class _Run:
         record, letter = item
         compiled, writer = self._compiled(letter.locale)
         loc = compiled.localizer
-        inputs = self._inputs(letter, name)
         entry = _Letter(number, record.id, loc.text(letter.recipient.name), loc.identifier,
-                        inputs)
-        self.order.append(number)
-        self.rows[number] = entry
+                        self._inputs(letter, name))
+        with self.lock:
+            self.in_flight.append(entry)
         if self._unchanged(entry, name):
-            entry.status = "skipped"
-            self.report.skipped += 1
-            self._progress()
+            self._finish(entry, "skipped")
             return
         try:
             docx = render_docx(compiled, build_context(letter, loc, writer))
@@ -361,10 +389,10 @@ class _Run:
         write_atomic(entry.docx, docx, durable=False)
         if self.wants_pdf:
             self.batch.append(entry)
-            if len(self.batch) >= self.options.batch_size:
+            if len(self.batch) >= self.batch_size:
                 self._flush_batch()
         else:
-            self._finish(entry)
+            self._finish(entry, "written")
 
     def _compiled(self, locale: str) -> tuple[CompiledTemplate, ParagraphWriter]:
         if locale not in self.compiled:
@@ -394,8 +422,8 @@ class _Run:
             if row.get(fmt) != path.name or not path.is_file() or sha256_of(path) != row.get(
                     f"{fmt}_sha256"):
                 return False
-        entry.docx = self.outdir / f"{name}.docx" if "docx" in self.options.formats else None
-        entry.pdf = self.outdir / f"{name}.pdf" if self.wants_pdf else None
+            setattr(entry, fmt, path)
+            entry.sha256[fmt] = row[f"{fmt}_sha256"]
         entry.pages = row.get("pages", "")
         return True
 
@@ -420,7 +448,7 @@ class _Run:
                 return
             for entry, pdf in zip(batch, pdfs, strict=True):
                 entry.pdf = pdf
-                self._finish(entry)
+                self._finish(entry, "written")
         finally:
             self.profiles.put(profile)
 
@@ -432,68 +460,65 @@ class _Run:
             shutil.rmtree(profile, ignore_errors=True)
             self._fail(entry, str(e).replace("\n", " "))
             return
-        self._finish(entry)
+        self._finish(entry, "written")
 
-    def _finish(self, entry: _Letter) -> None:
-        if entry.pdf is not None:
-            entry.pages = str(len(pypdf.PdfReader(entry.pdf).pages))
-        if entry.docx is not None and "docx" not in self.options.formats:
-            entry.docx.unlink(missing_ok=True)
-            entry.docx = None
-        self.report.written += 1
-        self._progress()
+    def _finish(self, entry: _Letter, status: str) -> None:
+        if status == "written":
+            if entry.pdf is not None:
+                entry.pages = str(len(pypdf.PdfReader(entry.pdf).pages))
+                entry.sha256["pdf"] = sha256_of(entry.pdf)
+            if entry.docx is not None and "docx" not in self.options.formats:
+                entry.docx.unlink(missing_ok=True)  # only the PDF was asked for
+                entry.docx = None
+            if entry.docx is not None:
+                entry.sha256["docx"] = sha256_of(entry.docx)
+            self.report.written += 1
+        else:
+            self.report.skipped += 1
+        self._settle(entry, status)
 
     def _fail(self, entry: _Letter, error: str) -> None:
-        entry.status, entry.error = "failed", error
         if entry.docx is not None and "docx" not in self.options.formats:
             entry.docx.unlink(missing_ok=True)
-        entry.docx = None
+        entry.docx = entry.pdf = None
+        entry.error = error
         self.report.failed += 1
         self.report.problems.append(Problem(f"record {entry.number} ({entry.id})", "", error))
-        self._progress()
+        self._settle(entry, "failed")
 
-    def _progress(self) -> None:
-        self.done += 1
+    def _settle(self, entry: _Letter, status: str) -> None:
+        with self.lock:
+            entry.status = status
+            self.done += 1
+            self._drain()
+            done, total = self.done, self.report.total - self.report.invalid
         if self.on_progress:
-            self.on_progress(self.done, self.report.total - self.report.invalid)
+            self.on_progress(done, total)
 
-    def _write_manifest(self) -> None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, MANIFEST_COLUMNS, quoting=csv.QUOTE_MINIMAL)
-        writer.writeheader()
-        for number in sorted([*self.order, *self.report.rejected]):
-            if number in self.report.rejected:
-                record_id, why = self.report.rejected[number]
-                writer.writerow({"number": str(number), "id": _cell(record_id),
-                                 "status": "invalid", "error": _cell(why)})
-                continue
-            entry = self.rows[number]
-            docx_ok = entry.docx is not None and entry.docx.is_file() and entry.docx.parent == \
-                self.outdir
-            pdf_ok = entry.pdf is not None and entry.pdf.is_file()
-            status = entry.status if entry.status != "written" or (
-                (docx_ok or "docx" not in self.options.formats)
-                and (pdf_ok or not self.wants_pdf)) else "interrupted"
-            writer.writerow({
-                "number": str(entry.number), "id": _cell(entry.id),
-                "recipient": _cell(entry.recipient), "locale": entry.locale,
-                "docx": entry.docx.name if docx_ok and entry.docx else "",
-                "docx_sha256": sha256_of(entry.docx) if docx_ok and entry.docx else "",
-                "pdf": entry.pdf.name if pdf_ok and entry.pdf else "",
-                "pdf_sha256": sha256_of(entry.pdf) if pdf_ok and entry.pdf else "",
-                "pages": entry.pages if pdf_ok else "", "status": status,
-                "error": _cell(entry.error), "inputs": entry.inputs,
-            })
-        path = self.outdir / MANIFEST
-        write_atomic(path, buffer.getvalue().encode("utf-8"))
-        self.report.manifest = path
+    def _drain(self, final: bool = False) -> None:
+        """Write the finished letters at the head of the queue, and invalid records before
+        them, to the manifest, in file order."""
+        while self.in_flight and self.in_flight[0].status:
+            entry = self.in_flight.popleft()
+            self._write_rejected(before=entry.number)
+            self.manifest.writerow(entry.row())
+        if final:
+            self._write_rejected(before=None)
+
+    def _write_rejected(self, before: int | None) -> None:
+        while self.next_rejected and (before is None or self.next_rejected[0] < before):
+            number, (record_id, why) = self.next_rejected
+            self.manifest.writerow({"number": str(number), "id": _cell(record_id),
+                                    "status": "invalid", "error": _cell(why)})
+            self.next_rejected = next(self.rejected, None)
 
     def _combine(self) -> None:
         from .combine import combine_docx, combine_pdf
 
-        entries = [self.rows[n] for n in self.order if self.rows[n].status != "failed"]
-        pdfs = [e.pdf for e in entries if e.pdf is not None]
-        docxs = [e.docx for e in entries if e.docx is not None]
+        rows = _read_manifest(self.outdir / MANIFEST).values()
+        finished = [row for row in rows if row["status"] in ("written", "skipped")]
+        pdfs = [self.outdir / row["pdf"] for row in finished if row["pdf"]]
+        docxs = [self.outdir / row["docx"] for row in finished if row["docx"]]
         if pdfs:
             self.report.combined.append(combine_pdf(pdfs, self.outdir / "combined.pdf"))
         if docxs:

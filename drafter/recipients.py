@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import DataError, Problem
-from .loading import FieldPath, dotted, load_yaml, read_text
+from .loading import FieldPath, dotted, load_yaml
 from .markup import has_control_characters, strip_control_characters
 from .model import CONTACT_KINDS, Letter
 
@@ -97,13 +96,29 @@ def _from_yaml(path: Path) -> Iterator[Record]:
 
 
 def _from_csv(path: Path) -> Iterator[Record]:
-    text = read_text(path)
-    sample = text[:8192]
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+        f = path.open(encoding="utf-8-sig", newline="")  # a BOM, as Excel writes, is dropped
+        sample = f.read(8192)
+    except UnicodeDecodeError as e:
+        raise DataError([Problem(str(path), "", "the file is not UTF-8 text; save it as "
+                                 "UTF-8 (in Excel: CSV UTF-8)")]) from e
+    except OSError as e:
+        raise DataError([Problem(str(path), "", f"cannot read the file: {e.strerror}")]) from e
+    with f:
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        f.seek(0)
+        reader = csv.reader(f, dialect)
+        try:
+            yield from _csv_records(path, reader)
+        except UnicodeDecodeError as e:
+            raise DataError([Problem(f"{path}:{reader.line_num + 1}", "", "the file is not "
+                                     "UTF-8 text; save it as UTF-8 (in Excel: CSV UTF-8)")]) from e
+
+
+def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
     header = next(reader, None)
     if not header:
         raise DataError([Problem(str(path), "", "the file is empty; the first row must name "
