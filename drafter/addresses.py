@@ -52,8 +52,10 @@ def _language_of(country: str) -> str:
 def layout_for(address: Address, loc: Localizer) -> Layout:
     """The address format a letter in ``loc``'s language uses for ``address``."""
     local, latin = _rules(address.country)
-    if address.layout:
-        fmt = loc.text(address.layout)
+    # A layout is only used in the languages it was written for: the English way of writing a
+    # Beijing address is no fallback for a Chinese letter.
+    fmt = loc.text(address.layout) if loc.has_text_for(address.layout) else ""
+    if fmt.strip():
         return Layout(fmt, _is_big_to_small(fmt))
     home = get_global("likely_subtags").get(loc.locale.language, "en_Latn_US").split("_")[-1]
     writes_big_to_small = _is_big_to_small(_rules(home)[0]) if home.isalpha() else False

@@ -103,6 +103,8 @@ def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
                            on_progress=progress.update if progress else None)
     if progress:
         progress.close()
+    for warning in report.warnings:
+        click.secho(str(warning), fg="yellow", err=True)
     for path in report.planned:
         click.echo(f"would write {path}")
     for problem in report.problems:

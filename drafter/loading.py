@@ -266,10 +266,12 @@ def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
         letter = letter.model_copy(update={"signatory": letter.signatory.model_copy(
             update={"signature": str(image)})})
     warnings = [p for p in source.problems if p.severity == "warning"]
-    return letter, warnings + list(_contact_warnings(letter, source))
+    return letter, warnings + list(contact_warnings(letter, source.where))
 
 
-def _contact_warnings(letter: Letter, source: SourceData) -> Iterator[Problem]:
+def contact_warnings(letter: Letter, locate: Callable[[FieldPath], str],
+                     label: str = "") -> Iterator[Problem]:
+    """Warnings for phone and fax numbers that are not valid numbers (printed as given)."""
     people: list[tuple[FieldPath, Any]] = [(("sender",), letter.sender),
                                            (("recipient",), letter.recipient)]
     people += [(("cc", i), person) for i, person in enumerate(letter.cc)]
@@ -278,5 +280,6 @@ def _contact_warnings(letter: Letter, source: SourceData) -> Iterator[Problem]:
         for i, contact in enumerate(person.contacts):
             if contact.kind != "email" and format_phone(contact.value, country) is None:
                 at = (*field, "contacts", i)
-                yield Problem(source.where(at), dotted(at), f"{contact.value!r} is not a valid "
-                              "phone number; it is printed as given", severity="warning")
+                message = f"{contact.value!r} is not a valid phone number; it is printed as given"
+                yield Problem(locate(at), dotted(at), f"{label}: {message}" if label else message,
+                              severity="warning")

@@ -170,7 +170,8 @@ class Localizer:
         """Whether a text field has a form written for this locale (not a fallback)."""
         if isinstance(value, str) or value is None:
             return value is not None
-        return negotiate(self.locale, (k for k in value if k != "default")) is not None
+        return "default" in value or negotiate(
+            self.locale, (k for k in value if k != "default")) is not None
 
     def date(self, value: dt.date, format: str = "long") -> str:
         """A date as the language writes it: November 24, 2015 · 2015年11月24日."""

@@ -16,6 +16,7 @@ The steps, in order:
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -38,7 +39,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .context import build_context
 from .errors import ConversionError, DataError, Problem, TemplateError
-from .loading import load_yaml, validate, validate_value
+from .loading import contact_warnings, load_yaml, validate, validate_value
 from .locales import Localizer
 from .markup import ParagraphWriter
 from .model import Case, Letter
@@ -85,6 +86,7 @@ class MergeReport:
     failed: int = 0  # rendering or conversion failed
     invalid: int = 0  # did not validate (with --keep-going)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # the first MAX_REPORTED
     rejected: dict[int, tuple[str, str]] = field(default_factory=dict)  # number -> (id, why)
     planned: list[str] = field(default_factory=list)  # --dry-run: the files it would write
     manifest: Path | None = None
@@ -122,8 +124,14 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
                 f"{p.field}: {p.message}" for p in letter_or_error.problems))
             if len(report.problems) < MAX_REPORTED:
                 report.problems.extend(letter_or_error.problems)
-        elif options.dry_run:
-            report.planned += [f"{outdir / letter_or_error[0]}.{fmt}" for fmt in options.formats]
+        else:
+            name, letter = letter_or_error
+            if len(report.warnings) < MAX_REPORTED:
+                locate = functools.partial(where_in_record, record, case_source.where)
+                report.warnings += [*record.warnings,
+                                    *contact_warnings(letter, locate, record.label)]
+            if options.dry_run:
+                report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
     if report.problems and not options.keep_going:
         raise DataError(_capped(report.problems, report.invalid))
     if options.dry_run:

@@ -15,6 +15,12 @@ This is the one module that knows LibreOffice is a subprocess. A PDF is PDF/A-2b
   ``styles.xml`` defines (Word's "Hyperlink" style). Without one the import gives the link the
   default character style, and Writer's PDF export never looks at links in that style: the
   text shows but there is no link annotation.
+- It puts "Asian/non-Asian spacing" between CJK characters and Latin letters or digits, so
+  ``2015年11月24日`` prints (and extracts) as ``2015 年 11 月 24 日``. Its DOCX import ignores
+  Word's switch for it (``w:autoSpaceDE``/``w:autoSpaceDN``), so no DOCX setting turns it off;
+  only its own format can (ODF ``style:text-autospace="none"``). A DOCX with CJK text therefore
+  goes DOCX -> ODT, which keeps the core properties and links, -> PDF, with that switch set in
+  the ODT between the two; other DOCX files go straight to PDF.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pypdf
@@ -46,6 +54,18 @@ SOFFICE_PATHS = (
 )
 MAX_BATCH = 200  # files per LibreOffice process; the launcher drops those past about 250
 DEFAULT_TIMEOUT = 300.0  # seconds per LibreOffice process
+
+DOCX_FILTER = "MS Word 2007 XML"  # LibreOffice's import filter for DOCX
+ODT_FILTER = "writer8"  # ... and its filter for ODT, import and export
+# Han, Hiragana, Katakana, Hangul, Bopomofo, their punctuation, fullwidth and compatibility forms.
+CJK_CHARACTER = (
+    "[\u1100-\u11ff\u2e80-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff"
+    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]"
+)
+# A CJK character in an XML part's text, not in its markup (such as a font name).
+_CJK_TEXT = re.compile(f">[^<]*?{CJK_CHARACTER}")
+# The DOCX parts whose text a letter shows.
+_DOCX_TEXT_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
 
 
 def find_soffice() -> str:
@@ -67,7 +87,11 @@ def find_soffice() -> str:
 
 
 class LibreOffice:
-    """A LibreOffice installation that converts DOCX files to PDF, one process per batch."""
+    """A LibreOffice installation that converts DOCX files to PDF, one process per batch.
+
+    DOCX files with CJK text take two processes per batch: DOCX to ODT, then ODT to PDF (see the
+    module docstring).
+    """
 
     def __init__(
         self,
@@ -83,7 +107,8 @@ class LibreOffice:
         :data:`MAX_BATCH` files). ``pdfa=False`` writes plain PDF 1.6 instead of PDF/A-2b;
         PDFs are tagged and embed their fonts either way. ``profile`` is a LibreOffice user
         profile folder to reuse across calls (saves its start-up on every batch of a merge); it
-        must not be shared by two processes at once. ``None``: a new one for each process.
+        must not be shared by two processes at once. ``None``: a new one for each call of
+        :meth:`convert`.
         """
         if soffice is None:
             self.soffice = find_soffice()
@@ -120,9 +145,7 @@ class LibreOffice:
 
         with staging_dir as staging_name:
             staging = Path(staging_name)
-            complaints: list[str] = []
-            for start in range(0, len(sources), MAX_BATCH):
-                complaints += self._run(sources[start : start + MAX_BATCH], staging)
+            complaints = self._convert_all(sources, staging)
             failures = [
                 f"  {source}: {problem}"
                 for source in sources
@@ -139,29 +162,82 @@ class LibreOffice:
                     raise OutputError(f"{target}: cannot write: {e.strerror or e}") from e
         return targets
 
-    def _run(self, sources: Sequence[Path], staging: Path) -> list[str]:
-        """Run one LibreOffice process converting ``sources`` into ``staging``.
+    def _convert_all(self, sources: Sequence[Path], staging: Path) -> list[str]:
+        """Convert every DOCX file into a PDF of the same name in ``staging``, in batches.
 
+        Returns what LibreOffice complained of, as lines for an error message.
+        """
+        cjk = {source for source in sources if _has_cjk_text(source)}
+        one_step = [source for source in sources if source not in cjk]
+        two_step = [source for source in sources if source in cjk]
+        pdf_filter = _export_filter(pdfa=self.pdfa)
+        to_odt = f"odt:{ODT_FILTER}"
+        complaints: list[str] = []
+        with self._profile() as profile:
+            for batch in _batches(one_step):
+                complaints += self._run(batch, staging, profile, DOCX_FILTER, pdf_filter, batch)
+            for batch in _batches(two_step):
+                # The ODTs go into the staging folder too: removed with it, never in outdir.
+                complaints += self._run(batch, staging, profile, DOCX_FILTER, to_odt, batch)
+                odts: list[Path] = []
+                converted: list[Path] = []
+                for source in batch:
+                    odt = staging / f"{source.stem}.odt"
+                    if not odt.is_file():
+                        continue  # no PDF either: reported as such by convert()
+                    try:
+                        _turn_off_autospace(odt)
+                    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+                        complaints.append(f"{source}: LibreOffice wrote an unusable ODT ({e})")
+                        continue
+                    odts.append(odt)
+                    converted.append(source)
+                if odts:
+                    complaints += self._run(
+                        odts, staging, profile, ODT_FILTER, pdf_filter, converted
+                    )
+        return complaints
+
+    @contextlib.contextmanager
+    def _profile(self) -> Iterator[Path]:
+        """The LibreOffice user profile folder for the processes of one :meth:`convert`.
+
+        A profile of its own lets them run beside any other LibreOffice, drafter's or not; one
+        for all of them saves its start-up on every process after the first.
+        """
+        if self.profile:
+            yield Path(self.profile)
+        else:
+            with tempfile.TemporaryDirectory(prefix="drafter-lo-profile-") as profile:
+                yield Path(profile)
+
+    def _run(
+        self,
+        inputs: Sequence[Path],
+        staging: Path,
+        profile: Path,
+        infilter: str,
+        convert_to: str,
+        sources: Sequence[Path],
+    ) -> list[str]:
+        """Run one LibreOffice process converting ``inputs`` (of ``sources``) into ``staging``.
+
+        ``infilter`` is the import filter for every input, ``convert_to`` the export filter.
         Returns what it complained of, as lines for an error message.
         """
-        # A user profile of its own lets this run beside any other LibreOffice, drafter's or not.
-        with (
-            contextlib.nullcontext(str(self.profile)) if self.profile
-            else tempfile.TemporaryDirectory(prefix="drafter-lo-profile-") as profile,
-            tempfile.TemporaryFile() as stderr,
-        ):
+        with tempfile.TemporaryFile() as stderr:
             command = [
                 self.soffice,
-                f"-env:UserInstallation={Path(profile).as_uri()}",
+                f"-env:UserInstallation={profile.resolve().as_uri()}",
                 "--headless",
                 "--norestore",
                 # Else a broken file is taken for plain text and "converted" (module docstring).
-                "--infilter=MS Word 2007 XML",
+                f"--infilter={infilter}",
                 "--convert-to",
-                _export_filter(pdfa=self.pdfa),
+                convert_to,
                 "--outdir",
                 str(staging),
-                *map(str, sources),
+                *map(str, inputs),
             ]
             try:
                 # Its own process group, so that a timeout can stop every process it started.
@@ -206,6 +282,78 @@ def _export_filter(*, pdfa: bool) -> str:
     if pdfa:
         options["SelectPdfVersion"] = {"type": "long", "value": "2"}  # PDF/A-2b
     return "pdf:writer_pdf_Export:" + json.dumps(options, separators=(",", ":"))
+
+
+def _batches(files: Sequence[Path]) -> Iterator[Sequence[Path]]:
+    """``files`` in batches of at most :data:`MAX_BATCH`, one per LibreOffice process."""
+    for start in range(0, len(files), MAX_BATCH):
+        yield files[start : start + MAX_BATCH]
+
+
+def _has_cjk_text(docx: Path) -> bool:
+    """Whether a DOCX file's text (body, headers, footers, notes) has a CJK character.
+
+    ``False`` for a file that is no DOCX: LibreOffice, converting it straight, says what is wrong.
+    """
+    try:
+        with zipfile.ZipFile(docx) as archive:
+            for name in archive.namelist():
+                if _DOCX_TEXT_PARTS.fullmatch(name):
+                    text = archive.read(name).decode("utf-8", errors="replace")
+                    if _CJK_TEXT.search(text):
+                        return True
+    except (OSError, zipfile.BadZipFile, KeyError, RuntimeError):  # Runtime: encrypted
+        return False
+    return False
+
+
+def _turn_off_autospace(odt: Path) -> None:
+    """Switch off Asian/non-Asian spacing in an ODT LibreOffice wrote (module docstring).
+
+    Every ``style:text-autospace`` in ``styles.xml`` becomes ``none``, and the default paragraph
+    style gets one if it has none. The ODT is rewritten whole, ``mimetype`` first and stored as
+    ODF requires, and replaces the original only once complete.
+    """
+    patched = odt.with_name(f"{odt.name}.tmp")
+    with zipfile.ZipFile(odt) as source, zipfile.ZipFile(patched, "w") as target:
+        for info in sorted(source.infolist(), key=lambda info: info.filename != "mimetype"):
+            data = source.read(info)
+            if info.filename == "mimetype":
+                info.compress_type = zipfile.ZIP_STORED
+            elif info.filename == "styles.xml":
+                data = _no_autospace(data.decode("utf-8")).encode("utf-8")
+            target.writestr(info, data)
+    os.replace(patched, odt)
+
+
+def _no_autospace(styles: str) -> str:
+    """An ODT's ``styles.xml`` with Asian/non-Asian spacing switched off."""
+    styles = re.sub(r'style:text-autospace="[^"]*"', 'style:text-autospace="none"', styles)
+    default = re.search(
+        r'<style:default-style\b[^>]*\bstyle:family="paragraph"[^>]*(?<!/)>(.*?)</style:default-style>',
+        styles,
+        re.S,
+    )
+    if default is None:  # LibreOffice always writes one; just in case, add one
+        return re.sub(
+            r"(<office:styles\b[^>]*>)",
+            r'\1<style:default-style style:family="paragraph"><style:paragraph-properties '
+            r'style:text-autospace="none"/></style:default-style>',
+            styles,
+            count=1,
+        )
+    body = default.group(1)
+    if "style:text-autospace=" in body:
+        return styles
+    properties = re.search(r"<style:paragraph-properties\b", body)
+    if properties:
+        insert = default.start(1) + properties.end()
+        return f'{styles[:insert]} style:text-autospace="none"{styles[insert:]}'
+    insert = default.start(1)
+    return (
+        f'{styles[:insert]}<style:paragraph-properties style:text-autospace="none"/>'
+        f"{styles[insert:]}"
+    )
 
 
 def _check_sources(sources: Sequence[Path]) -> None:
