@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up drafter on a fresh Debian/Ubuntu machine, then runs one task:
-#   ./setup.sh demo   render the example letters into out/ (DOCX and PDF)
+#   ./setup.sh demo   render the example letters into out/ (DOCX and PDF), and merge the
+#                     campaign example into out/campaign/ (a letter per official, combined.pdf)
 #   ./setup.sh test   lint, type-check and run the test suite
 #   ./setup.sh        only set up
 # Installs what is missing and nothing else: LibreOffice Writer, fonts and poppler-utils through
@@ -45,6 +46,8 @@ case "${1:-}" in
     for data in data/examples/letter-*.yaml; do
       .venv/bin/drafter render "$data" -o out
     done
+    .venv/bin/drafter merge data/examples/campaign/case.yaml \
+      data/examples/campaign/recipients.csv -o out/campaign --combine
     ;;
   test)
     .venv/bin/ruff check .

@@ -85,16 +85,17 @@ def test_chinese_addresses_run_big_to_small_without_spaces(
 
 def test_korean_addresses_run_big_to_small_with_spaces(examples: dict[str, list[str]]) -> None:
     assert has_block(examples["ko"], [
-        "중화인민공화국", "100017", "베이징시 시청구", "푸유가 중난하이 시먼", "중국공산당 중앙위원회",
-        "총서기 판공실", "시진핑 주석", "팩스: +86 10 6307 0900; +011 10 6238 1025"])
+        "중화인민공화국", "100017", "베이징시 시청구", "푸유가 중난하이 시먼",
+        "중국공산당 중앙위원회", "총서기 판공실", "시진핑 주석",
+        "팩스: +86 10 6307 0900; +011 10 6238 1025"])
 
 
 def test_a_person_block_puts_the_name_last_in_a_big_to_small_layout() -> None:
     person = Person(honorific="主席", name="习近平", office="总书记办公室",
-                    organization="中国共产党中央委员会", address=Address(**BEIJING_ZH))
+                    organization="中国共产党中央委员会", address=Address.model_validate(BEIJING_ZH))
     assert person_lines(person, localizer("zh_Hans_CN")) == [
-        "中国", "100017", "北京市西城区", "府右街中南海西门", "中国共产党中央委员会", "总书记办公室",
-        "习近平主席"]
+        "中国", "100017", "北京市西城区", "府右街中南海西门", "中国共产党中央委员会",
+        "总书记办公室", "习近平主席"]
 
 
 def test_a_chinese_address_in_an_english_letter_is_small_to_big() -> None:

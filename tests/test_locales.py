@@ -7,6 +7,7 @@ import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
@@ -138,8 +139,9 @@ def test_no_catalog_folder_means_the_template_phrases(tmp_path: Path) -> None:
     assert loc.gettext("Re: %(subject)s") == "Re: %(subject)s"
 
 
-def _write_catalog(folder: Path, locale: str, messages: dict[str | tuple[str, str],
-                   str | tuple[str, ...]], *, fuzzy: tuple[str, ...] = ()) -> Path:
+def _write_catalog(folder: Path, locale: str, messages: dict[Any, Any], *,
+                   fuzzy: tuple[str, ...] = ()) -> Path:
+    """Write ``<folder>/<locale>/LC_MESSAGES/messages.po`` as Babel's tools would."""
     catalog = Catalog(locale=locale)
     for msgid, msgstr in messages.items():
         catalog.add(msgid, msgstr, flags=("fuzzy",) if msgid in fuzzy else ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.style import WD_STYLE_TYPE
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
@@ -28,6 +30,13 @@ from drafter.errors import ConversionError, LibreOfficeMissing, OutputError
 
 URL_TEXT_LINK = "https://example.com/claims?case=42"
 PHRASE_LINK = ("our claims portal", "https://example.org/portal")
+# The letter of the letter_pdf fixture: Latin text only (straight to PDF), or with CJK text too
+# (by way of ODT, so that LibreOffice puts no space between the digits and the CJK characters).
+LETTER_TEXTS = {
+    "latin": ["Dear Ms Example,", "Your claim has been approved.", "Vienna, 24 November 2015"],
+    "cjk": ["Dear Ms Example,", "Your claim has been approved.", "東京都の住所", "2015年11月24日"],
+}
+CJK_FONT = "Noto Sans CJK SC"
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
@@ -60,9 +69,13 @@ def make_letter(
     title: str = "",
     author: str = "",
     subject: str = "",
+    east_asia_font: str = "",
 ) -> Path:
     """A small DOCX letter: paragraphs, then one paragraph per (text, url) link."""
     doc = Document()
+    if east_asia_font:  # the font Word uses for CJK text, in the Normal style
+        fonts = doc.styles["Normal"].element.get_or_add_rPr().get_or_add_rFonts()
+        fonts.set(qn("w:eastAsia"), east_asia_font)
     doc.core_properties.title = title
     doc.core_properties.author = author
     doc.core_properties.subject = subject
@@ -98,20 +111,31 @@ def libreoffice() -> pdf.LibreOffice:
         pytest.skip(str(e))
 
 
-@pytest.fixture(scope="module")
-def letter_pdf(libreoffice: pdf.LibreOffice, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One letter with text, CJK text, two links and core properties, converted once."""
-    folder = tmp_path_factory.mktemp("letter")
+@pytest.fixture(scope="module", params=sorted(LETTER_TEXTS))
+def letter_pdf(
+    request: pytest.FixtureRequest,
+    libreoffice: pdf.LibreOffice,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A letter of LETTER_TEXTS with two links and core properties, converted once."""
+    folder = tmp_path_factory.mktemp(f"letter-{request.param}")
     docx = make_letter(
         folder / "letter.docx",
-        ["Dear Ms Example,", "Your claim has been approved.", "東京都の住所"],
+        LETTER_TEXTS[request.param],
         [(URL_TEXT_LINK, URL_TEXT_LINK), PHRASE_LINK],
         title="Claim 42 approved",
         author="Claims Team",
         subject="Claim decision",
+        east_asia_font=CJK_FONT if request.param == "cjk" else "",
     )
     [result] = libreoffice.convert([docx], folder / "out")
     return result
+
+
+@pytest.fixture
+def letter_paragraphs(request: pytest.FixtureRequest) -> list[str]:
+    """The paragraphs of the letter_pdf a test has (it must use letter_pdf too)."""
+    return LETTER_TEXTS[request.node.callspec.params["letter_pdf"]]
 
 
 def poppler(tool: str, *args: str) -> str:
@@ -149,11 +173,21 @@ def process_alive(pid: int) -> bool:
 
 
 @pytest.mark.libreoffice
-def test_pdf_holds_the_letter_text(letter_pdf: Path) -> None:
+def test_pdf_holds_the_letter_text(letter_pdf: Path, letter_paragraphs: list[str]) -> None:
     text = pdf_text(letter_pdf)
-    assert "Your claim has been approved." in text
-    assert "東京都の住所" in text
+    for paragraph in letter_paragraphs:
+        assert paragraph in text
     assert letter_pdf.name == "letter.pdf"
+
+
+@pytest.mark.libreoffice
+def test_no_space_is_put_between_cjk_and_digits(
+    letter_pdf: Path, letter_paragraphs: list[str]
+) -> None:
+    # LibreOffice's Asian/non-Asian spacing would make 2015年11月24日 "2015 年 11 月 24 日".
+    lines = poppler("pdftotext", "-raw", str(letter_pdf), "-").splitlines()
+    for paragraph in letter_paragraphs:
+        assert paragraph in lines
 
 
 @pytest.mark.libreoffice
@@ -250,6 +284,56 @@ def test_two_conversions_at_once_do_not_collide(
         results = list(pool.map(convert, ["one", "two"]))
 
     assert [pdf_text(r).strip() for r in results] == ["Letter one.", "Letter two."]
+
+
+@pytest.mark.libreoffice
+def test_only_letters_with_cjk_text_go_by_way_of_odt(
+    libreoffice: pdf.LibreOffice, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    logging_soffice = fake_soffice(  # logs its arguments, then is the real soffice
+        tmp_path,
+        f"""
+        import json, os, sys
+        with open({str(calls)!r}, "a") as log:
+            print(json.dumps(sys.argv[1:]), file=log)
+        os.execv({libreoffice.soffice!r}, [{libreoffice.soffice!r}, *sys.argv[1:]])
+        """,
+    )
+    office = pdf.LibreOffice(logging_soffice, timeout=120)
+    english = make_letter(tmp_path / "english.docx", ["Dated 24 November 2015."])
+    chinese = make_letter(
+        tmp_path / "chinese.docx", ["2015年11月24日"], [PHRASE_LINK],
+        title="Claim 42 approved", east_asia_font=CJK_FONT,
+    )
+
+    [result] = office.convert([english], tmp_path / "english")
+    assert len(calls.read_text().splitlines()) == 1, "English costs one LibreOffice process"
+    assert "Dated 24 November 2015." in pdf_text(result)
+    calls.unlink()
+    results = office.convert([chinese, english], tmp_path / "out")
+
+    steps = [
+        (
+            next(a.removeprefix("--infilter=") for a in args if a.startswith("--infilter=")),
+            args[args.index("--convert-to") + 1].split(":")[0],
+            [Path(a).name for a in args[args.index("--outdir") + 2 :]],
+        )
+        for args in map(json.loads, calls.read_text().splitlines())
+    ]
+    assert steps == [
+        ("MS Word 2007 XML", "pdf", ["english.docx"]),
+        ("MS Word 2007 XML", "odt", ["chinese.docx"]),
+        ("writer8", "pdf", ["chinese.odt"]),
+    ]
+    assert results == [tmp_path / "out" / "chinese.pdf", tmp_path / "out" / "english.pdf"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["chinese.pdf", "english.pdf"]
+    assert "2015年11月24日" in poppler("pdftotext", "-raw", str(results[0]), "-").splitlines()
+    info = PdfReader(results[0]).metadata
+    assert info is not None
+    assert info.title == "Claim 42 approved"
+    assert link_uris(results[0]) == [PHRASE_LINK[1]]
+    assert pdf_text(results[1]) == pdf_text(result)
 
 
 # ---- finding LibreOffice ------------------------------------------------------------------------
@@ -376,6 +460,131 @@ def test_large_batches_are_split(tmp_path: Path) -> None:
 
     assert [r.name for r in results] == [f"letter-{i:03}.pdf" for i in range(len(docs))]
     assert calls.read_text().split() == [str(pdf.MAX_BATCH), str(pdf.MAX_BATCH), "5"]
+
+
+ODT_STYLES = (
+    '<office:document-styles xmlns:office="o" xmlns:style="s"><office:styles>'
+    '<style:default-style style:family="graphic">'
+    '<style:paragraph-properties style:text-autospace="ideograph-alpha"/></style:default-style>'
+    '<style:default-style style:family="paragraph"><style:paragraph-properties '
+    'style:text-autospace="ideograph-alpha" style:line-break="strict"/></style:default-style>'
+    "</office:styles></office:document-styles>"
+)
+
+
+def test_cjk_letters_go_by_way_of_an_odt_without_autospace(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    soffice = fake_soffice(
+        tmp_path,
+        f"""
+        import json, sys, zipfile
+        from pathlib import Path
+        from pypdf import PdfWriter
+        args = sys.argv[1:]
+        with open({str(calls)!r}, "a") as log:
+            print(json.dumps(args), file=log)
+        outdir = Path(args[args.index("--outdir") + 1])
+        to = args[args.index("--convert-to") + 1].split(":")[0]
+        for source in map(Path, args[args.index("--outdir") + 2 :]):
+            if to == "odt":
+                with zipfile.ZipFile(outdir / (source.stem + ".odt"), "w") as odt:
+                    odt.writestr("styles.xml", {ODT_STYLES!r}, zipfile.ZIP_DEFLATED)
+                    odt.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+                continue
+            if source.suffix == ".odt":
+                with zipfile.ZipFile(source) as odt:
+                    assert odt.namelist()[0] == "mimetype", odt.namelist()
+                    assert odt.getinfo("mimetype").compress_type == zipfile.ZIP_STORED
+                    styles = odt.read("styles.xml").decode()
+                assert "ideograph-alpha" not in styles, styles
+                assert styles.count('style:text-autospace="none"') == 2, styles
+            writer = PdfWriter()
+            writer.add_blank_page(595, 842)
+            writer.write(outdir / (source.stem + ".pdf"))
+        """,
+    )
+    docs = [
+        make_letter(tmp_path / "ja.docx", ["東京都の住所"]),
+        make_letter(tmp_path / "en.docx", ["Dear Ms Example,"]),
+        make_letter(tmp_path / "ko.docx", ["2015년 11월 24일"]),
+    ]
+
+    results = pdf.LibreOffice(soffice).convert(docs, tmp_path / "out")
+
+    assert [r.name for r in results] == ["ja.pdf", "en.pdf", "ko.pdf"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["en.pdf", "ja.pdf", "ko.pdf"]
+    inputs = [
+        [Path(a).name for a in args[args.index("--outdir") + 2 :]]
+        for args in map(json.loads, calls.read_text().splitlines())
+    ]
+    assert inputs == [["en.docx"], ["ja.docx", "ko.docx"], ["ja.odt", "ko.odt"]]
+
+
+def test_failed_odt_step_names_the_docx(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    soffice = fake_soffice(
+        tmp_path,
+        f"""
+        import sys
+        with open({str(calls)!r}, "a") as log:
+            print(" ".join(sys.argv[1:]), file=log)
+        print("Error: source file could not be loaded", file=sys.stderr)
+        """,
+    )
+    doc = make_letter(tmp_path / "letter.docx", ["2015年11月24日"])
+
+    with pytest.raises(ConversionError) as caught:
+        pdf.LibreOffice(soffice).convert([doc], tmp_path / "out")
+
+    assert f"{doc}: LibreOffice wrote no PDF" in str(caught.value)
+    assert "LibreOffice said: Error: source file could not be loaded" in str(caught.value)
+    assert len(calls.read_text().splitlines()) == 1  # no ODT, so no second process
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_cjk_text_is_found_in_text_not_markup(tmp_path: Path) -> None:
+    def has_cjk(doc: DocxDocument) -> bool:
+        doc.save(str(tmp_path / "letter.docx"))
+        return pdf._has_cjk_text(tmp_path / "letter.docx")
+
+    latin = Document()
+    latin.add_paragraph("Dear Ms Example,").runs[0].font.name = "Arial"
+    latin.styles["Normal"].element.get_or_add_rPr().get_or_add_rFonts().set(
+        qn("w:eastAsia"), "宋体"  # a CJK font name is no CJK text
+    )
+    assert not has_cjk(latin)
+    for text in ("2015年11月24日", "とうきょう", "カタカナ", "서울특별시", "住所：", "𠀋"):
+        doc = Document()
+        doc.add_paragraph(f"Dear Ms Example, {text}")
+        assert has_cjk(doc), text
+    in_footer = Document()
+    in_footer.add_paragraph("Dear Ms Example,")
+    in_footer.sections[0].footer.paragraphs[0].text = "人权观察"
+    assert has_cjk(in_footer)
+    (tmp_path / "broken.docx").write_bytes(b"PK")
+    assert not pdf._has_cjk_text(tmp_path / "broken.docx")
+
+
+def test_autospace_is_added_to_the_default_paragraph_style() -> None:
+    head = '<office:styles><style:default-style style:family="paragraph">'
+    tail = "</style:default-style></office:styles>"
+    for before, after in [
+        (
+            f'{head}<style:paragraph-properties fo:x="1"/><style:text-properties/>{tail}',
+            f'{head}<style:paragraph-properties style:text-autospace="none" fo:x="1"/>'
+            f"<style:text-properties/>{tail}",
+        ),
+        (
+            f"{head}<style:text-properties/>{tail}",
+            f'{head}<style:paragraph-properties style:text-autospace="none"/>'
+            f"<style:text-properties/>{tail}",
+        ),
+        (
+            f'{head}<style:paragraph-properties style:text-autospace="ideograph-alpha"/>{tail}',
+            f'{head}<style:paragraph-properties style:text-autospace="none"/>{tail}',
+        ),
+    ]:
+        assert pdf._no_autospace(before) == after
 
 
 def test_missing_input_is_named(tmp_path: Path) -> None:
