@@ -20,6 +20,28 @@ from .locales import Localizer, paper_for
 from .markup import Hyperlinks, ParagraphWriter, xml_text
 from .model import Address, Letter, Person, Sender, Signatory
 
+_PERSON = ("honorific", "name", "title", "office", "organization", "address")
+
+# The data fields behind each derived value, so that `drafter check --data` knows a template
+# that prints `recipient.lines` uses the recipient's name, title and address.
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "recipient.lines": tuple(f"recipient.{f}" for f in _PERSON),
+    "recipient.full_name": ("recipient.honorific", "recipient.name"),
+    "recipient.address_lines": ("recipient.address",),
+    "recipient.contact_lines": ("recipient.contacts",),
+    "cc[].lines": tuple(f"cc[].{f}" for f in _PERSON),
+    "cc[].full_name": ("cc[].honorific", "cc[].name"),
+    "cc[].address_lines": ("cc[].address",),
+    "cc[].contact_lines": ("cc[].contacts",),
+    "sender.address_lines": ("sender.address",),
+    "sender.contact_lines": ("sender.contacts",),
+    "signatory.lines": ("signatory.name", "signatory.title", "signatory.division",
+                        "signatory.organization"),
+    "salutation": ("salutation", "recipient.honorific", "recipient.name"),
+    "close": ("close",),
+    "date": ("date", "locale"),  # the locale is everywhere: it picks every form and phrase
+}
+
 
 @dataclass(frozen=True)
 class LetterContext:

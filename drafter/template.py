@@ -235,7 +235,7 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
         # Jinja line number is always an editor's paragraph number.
         xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
         paragraphs = [_visible_text(line) for line in xml.split("\n")]
-        source = helper.patch_xml(xml)
+        source = helper.patch_xml(normalize_tag_characters(xml))
         try:
             templated[name] = _Part(label, env.from_string(source), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
@@ -287,6 +287,20 @@ def localize_styles(styles: bytes, loc: Localizer) -> bytes:
 def _part_label(name: str) -> str:
     return re.sub(r"\d+$", "", name.removeprefix("word/").removesuffix(".xml")).replace(
         "document", "body")
+
+
+_TAG_SPAN = re.compile(r"\{[{%](?:(?!</w:p>).)*?[}%]\}", re.DOTALL)
+_TAG_CHARACTERS = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ",
+                                 "\u202f": " "})
+
+
+def normalize_tag_characters(xml: str) -> str:
+    """Inside tags, Word's AutoCorrect quotes and non-breaking spaces made plain again.
+
+    Word turns "…" into “…” and puts non-breaking spaces before some punctuation; Jinja reads
+    neither. Text outside tags is left as written.
+    """
+    return _TAG_SPAN.sub(lambda m: m.group(0).translate(_TAG_CHARACTERS), xml)
 
 
 def _visible_text(xml: str) -> str:

@@ -120,9 +120,6 @@ def test_the_cjk_pdf_embeds_its_font_on_a4(render: Callable[[str, str], Path],
 
 
 @pytest.mark.libreoffice
-@pytest.mark.xfail(reason="LibreOffice leaves a gap between digits and CJK characters, so "
-                   "pdftotext prints '2015 年 11 月 24 日' / '2015 년 11 월 24 일'; under "
-                   "investigation: remove this mark when fixed", strict=False)
 @pytest.mark.parametrize("example", CJK)
 def test_the_cjk_pdf_has_the_local_date(render: Callable[[str, str], Path],
                                         example: str) -> None:
