@@ -8,6 +8,7 @@ message on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sys
 import time
@@ -18,11 +19,15 @@ from typing import Any, TypeVar
 
 import click
 
+from .authoring import check_template, template_variables
 from .errors import DrafterError
 from .loading import read_letter
 from .merge import DEFAULT_NAME, MergeOptions
 from .merge import merge as run_merge
+from .preview import preview as write_preview
 from .render import FORMATS, render_letter, write_letter
+from .scaffold import new_template
+from .template import find_template
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,3 +173,132 @@ def _stopped_by_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@main.command()
+@click.argument("template")
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also check the template against this letter's data.")
+@click.option("--json", "as_json", is_flag=True, help="Findings as JSON records.")
+@click.option("--strict", is_flag=True, help="Exit 2 when there are warnings only.")
+@reports_errors
+def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None:
+    """Check TEMPLATE (a built-in name, a folder or a .docx) for every mistake at once."""
+    findings = check_template(template, data)
+    errors = [f for f in findings if f.severity == "error"]
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2))
+    else:
+        for finding in findings:
+            click.secho(str(finding), fg="red" if finding.severity == "error" else "yellow")
+        warnings = len(findings) - len(errors)
+        click.echo(f"{len(errors)} error{'s' if len(errors) != 1 else ''}, "
+                   f"{warnings} warning{'s' if warnings != 1 else ''}")
+    sys.exit(1 if errors else 2 if strict and findings else 0)
+
+
+@main.command(name="vars")
+@click.argument("template")
+@reports_errors
+def variables(template: str) -> None:
+    """List the values TEMPLATE reads, as a tree, and where (loop, condition) it reads them."""
+    found = template_variables(template)
+    tree: dict[str, Any] = {}
+    for path in found:
+        node = tree
+        for part in path.split("."):
+            node = node.setdefault(part, {})
+
+    def show(node: dict[str, Any], prefix: str, depth: int) -> None:
+        for name in sorted(node, key=lambda n: n.removesuffix("[]")):
+            path = f"{prefix}{name}"
+            if name + "[]" in node:  # `cc` and its items `cc[]` are one line
+                continue
+            uses = found.get(path, set()) | found.get(path.removesuffix("[]"), set())
+            where = sorted(uses - {"plain"})
+            note = f"  ({', '.join('in a ' + w for w in where)})" if where else ""
+            click.echo(f"{'  ' * depth}{name}{note}")
+            show(node[name], f"{path}.", depth + 1)
+
+    show(tree, "", 0)
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+              help="The page to show.")
+@click.option("--all", "all_pages", is_flag=True, help="Every page (FILE-1.png, FILE-2.png…).")
+@click.option("-r", "--resolution", type=click.IntRange(min=10, max=600), default=60,
+              show_default=True, help="Dots per inch.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG file to write (default: the data file's name, .png).")
+@click.option("-l", "--locale", help="Render in this locale instead of the data's.")
+@reports_errors
+def preview(data: Path, template: str | None, page: int, all_pages: bool, resolution: int,
+            output: Path | None, locale: str | None) -> None:
+    """Render DATA and write a PNG of a page, for a quick look without Word."""
+    letter, warnings = read_letter(data)
+    for warning in warnings:
+        click.secho(str(warning), fg="yellow", err=True)
+    rendered = render_letter(letter, template, locale=locale)
+    target = output or data.with_suffix(".png")
+    for path in write_preview(rendered, target, pages=None if all_pages else [page],
+                              resolution=resolution):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file.")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True, help="Folder to write into.")
+@click.option("-f", "--format", "formats", type=click.Choice((*FORMATS, "png")), multiple=True,
+              help="What to write on every save (default: docx, pdf and png).")
+def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...]) -> None:
+    """Render DATA again whenever it or the template is saved; problems are printed, the
+    watch goes on. Stop with Ctrl-C."""
+    from watchfiles import watch as changes
+
+    formats = formats or (*FORMATS, "png")
+    found = find_template(template) if template else find_template(None)
+    watched = [data.resolve(), found.folder.resolve()]
+
+    def once() -> None:
+        try:
+            letter, warnings = read_letter(data)
+            for warning in warnings:
+                click.secho(str(warning), fg="yellow", err=True)
+            rendered = render_letter(letter, found)
+            for path in write_letter(rendered, outdir, data.stem,
+                                     [f for f in formats if f != "png"]):
+                click.echo(f"wrote {path}")
+            if "png" in formats:
+                for path in write_preview(rendered, outdir / f"{data.stem}.png"):
+                    click.echo(f"wrote {path}")
+        except DrafterError as e:
+            click.secho(f"error: {e}", fg="red", err=True)
+
+    click.echo(f"watching {', '.join(map(str, watched))} (Ctrl-C to stop)")
+    once()
+    try:
+        for _ in changes(*watched, watch_filter=lambda change, path: not Path(path).name
+                         .startswith((".", "~$"))):
+            once()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+@main.command()
+@click.argument("name", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--from", "source", default="advocacy-letter", show_default=True,
+              help="The template to start from.")
+@reports_errors
+def new(name: Path, source: str) -> None:
+    """Create the template folder NAME from a built-in template, ready to change in Word."""
+    written = new_template(name, source)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"\nOpen {name / 'letter.docx'} in Word or LibreOffice, then try:\n"
+               f"  drafter check {name} --data {name / 'sample.yaml'}\n"
+               f"  drafter render {name / 'sample.yaml'} -t {name}")
