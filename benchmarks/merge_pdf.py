@@ -57,7 +57,10 @@ def main() -> None:
         merge(case, recipients, folder / "docx", MergeOptions(formats=("docx",)))
         docx = sorted((folder / "docx").glob("*.docx"))
         warm = folder / "profile"
-        baseline(docx[:1], folder / "warm-up", warm)  # LibreOffice's first start makes a profile
+        # LibreOffice's first start builds a profile; both sides start warm.
+        baseline(docx[:1], folder / "warm-up", warm)
+        merge(case, write_recipients(folder, 2), folder / "warm-up-drafter",
+              MergeOptions(formats=("pdf",), jobs=2, batch_size=1))
         batch = baseline(docx, folder / "batch", warm)
         one = drafter_pdf(case, recipients, folder / "j1", 1)
         two = drafter_pdf(case, recipients, folder / "j2", 2)

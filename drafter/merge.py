@@ -43,7 +43,7 @@ from .loading import contact_warnings, load_yaml, validate, validate_value
 from .locales import Localizer
 from .markup import ParagraphWriter
 from .model import Case, Letter
-from .pdf import LibreOffice
+from .pdf import LibreOffice, reserved_profiles
 from .recipients import Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS, localizer_for, write_atomic
 from .template import CompiledTemplate, LetterTemplate, compile_template, find_template, render_docx
@@ -348,8 +348,9 @@ class _Run:
         self.batch_size = options.batch_size or min(200, max(10, -(-letters // (jobs * 3))))
         self.pool = ThreadPoolExecutor(jobs) if self.wants_pdf else None
         self.profiles: SimpleQueue[Path] = SimpleQueue()
-        for i in range(jobs if self.wants_pdf else 0):
-            self.profiles.put(self.work / f"profile-{i}")
+        self.holding = reserved_profiles(jobs if self.wants_pdf else 0)
+        for profile in self.holding.__enter__():
+            self.profiles.put(profile)
 
     def __enter__(self) -> _Run:
         return self
@@ -368,6 +369,7 @@ class _Run:
                     if not entry.status:
                         entry.status, entry.error = "interrupted", "the run was stopped"
                 self._drain(final=True)
+            self.holding.__exit__(None, None, None)
             self.manifest_file.close()
             os.replace(self.manifest_path, self.outdir / MANIFEST)
             self.report.manifest = self.outdir / MANIFEST

@@ -26,6 +26,7 @@ This is the one module that knows LibreOffice is a subprocess. A PDF is PDF/A-2b
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -391,3 +392,39 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
         os.killpg(process.pid, signal.SIGKILL)  # the group id is the pid: start_new_session
     process.wait()
+
+
+@contextlib.contextmanager
+def reserved_profiles(count: int) -> Iterator[list[Path]]:
+    """``count`` LibreOffice profile folders that no other process uses while they are held.
+
+    They live in the user's cache (``$XDG_CACHE_HOME/drafter/libreoffice``) and are kept
+    between runs, so LibreOffice's first start, which builds a profile, is paid once per machine
+    rather than once per merge. Each is held with an exclusive lock: a second drafter run at the
+    same time takes other ones. Where the cache cannot be written, temporary folders are used.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "drafter" / "libreoffice"
+    held: list[tuple[Path, int]] = []
+    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            index = 0
+            while len(held) < count and index < count + 64:
+                lock = os.open(folder / f"profile-{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(lock)  # another run holds this one
+                else:
+                    held.append((folder / f"profile-{index}", lock))
+                index += 1
+        except OSError:
+            pass  # no writable cache: temporary profiles below
+        with contextlib.ExitStack() as stack:
+            extra = [Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="drafter-lo-profile-"))) for _ in range(count - len(held))]
+            yield [path for path, _ in held] + extra
+    finally:
+        for _, lock in held:
+            os.close(lock)  # closing releases the lock
