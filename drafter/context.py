@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
@@ -183,4 +184,34 @@ def _signatory(signatory: Signatory, loc: Localizer) -> dict[str, Any]:
         "division": division,
         "organization": organization,
         "lines": [line for line in (name, position, organization) if line],
+        "signature": signature_drawing(Path(signatory.signature), name)
+        if signatory.signature else "",
     }
+
+
+SIGNATURE_HEIGHT = 548640  # EMU: 0.6 inch, a handwritten signature's usual height
+
+
+def signature_drawing(image: Path, name: str) -> Markup:
+    """A run showing the signature image inline, as tall as a handwritten signature.
+
+    The image itself is added to the document by the renderer, as ``rIdDrafterSignature``.
+    """
+    from docx.image.image import Image
+
+    picture = Image.from_file(str(image))
+    height = SIGNATURE_HEIGHT
+    width = int(height * picture.px_width / max(picture.px_height, 1))
+    return Markup(
+        '<w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0" xmlns:wp="'
+        'http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+        f'<wp:extent cx="{width}" cy="{height}"/><wp:docPr id="4242" name="Signature" '
+        f'descr="{xml_text(name)}"/><a:graphic xmlns:a="http://schemas.openxmlformats.org/'
+        'drawingml/2006/main"><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/'
+        '2006/picture"><pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/'
+        'picture"><pic:nvPicPr><pic:cNvPr id="0" name="signature"/><pic:cNvPicPr/>'
+        '</pic:nvPicPr><pic:blipFill><a:blip r:embed="rIdDrafterSignature"/><a:stretch>'
+        '<a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/>'
+        f'<a:ext cx="{width}" cy="{height}"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/>'
+        '</a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline>'
+        '</w:drawing></w:r>')

@@ -260,9 +260,12 @@ def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
     letter = validate(Letter, source)
     if letter.signatory.signature:
         image = (path.parent / letter.signatory.signature).resolve()
+        where = source.where(("signatory", "signature"))
         if not image.is_file():
-            raise DataError([Problem(source.where(("signatory", "signature")),
-                                     "signatory.signature", f"no image file at {image}")])
+            raise DataError([Problem(where, "signatory.signature", f"no image file at {image}")])
+        if image.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif"):
+            raise DataError([Problem(where, "signatory.signature", "the signature must be a "
+                                     "PNG, JPEG or GIF image")])
         letter = letter.model_copy(update={"signatory": letter.signatory.model_copy(
             update={"signature": str(image)})})
     warnings = [p for p in source.problems if p.severity == "warning"]

@@ -139,6 +139,9 @@ def build(target: Path) -> None:
     add(doc, "{{r paragraph }}", "Letter Body")
     add(doc, "{%p endfor %}", "Letter Body")
     add(doc, "{{ close }}", "Closing")
+    add(doc, "{%p if signatory.signature %}", "Signature Block")
+    add(doc, "{{r signatory.signature }}", "Signature Block")
+    add(doc, "{%p endif %}", "Signature Block")
     loop(doc, "signatory.lines", "{{ line }}", "Signature Block")
 
     add(doc, "{%p if cc %}", "CC Heading")

@@ -152,3 +152,44 @@ def test_the_output_is_a_valid_archive_with_content_types_first(letter: Letter) 
     archive = zipfile.ZipFile(io.BytesIO(render_letter(letter).docx))
     assert archive.testzip() is None
     assert archive.namelist()[0] == "[Content_Types].xml"
+
+
+def _png(path: Path, width: int = 30, height: int = 10) -> Path:
+    """A small opaque PNG image, written without any imaging library."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x20\x30\x80" * width for _ in range(height))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
+        ">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_signature_image_sits_above_the_signatory(tmp_path: Path, write_data,
+                                                    example_data) -> None:
+    _png(tmp_path / "signature.png")
+    example_data["signatory"]["signature"] = "signature.png"
+    letter = load_letter(write_data(example_data))
+    document = docx.Document(io.BytesIO(render_letter(letter).docx))
+    (shape,) = document.inline_shapes
+    assert shape.height.emu == 548640 and shape.width.emu == 548640 * 3  # 0.6 in, 3:1
+    paragraphs = [p for p in document.paragraphs if p.text or p._p.xpath(".//w:drawing")]
+    index = next(i for i, p in enumerate(paragraphs) if p._p.xpath(".//w:drawing"))
+    assert paragraphs[index - 1].text == "Sincerely,"
+    assert paragraphs[index + 1].text == "Sophie Richardson"
+
+
+def test_a_missing_or_odd_signature_file_is_a_data_error(write_data, example_data,
+                                                         tmp_path: Path) -> None:
+    from drafter import DataError
+    example_data["signatory"]["signature"] = "nowhere.png"
+    with pytest.raises(DataError, match=r"signatory\.signature: no image file at"):
+        load_letter(write_data(example_data))
+    (tmp_path / "signature.bmp").write_bytes(b"BM")
+    example_data["signatory"]["signature"] = "signature.bmp"
+    with pytest.raises(DataError, match="PNG, JPEG or GIF"):
+        load_letter(write_data(example_data))
