@@ -8,27 +8,19 @@ templates as it reads Python or Jinja files. ``docs/translating.md`` has the who
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Collection, Iterator, Mapping
 from typing import IO, Any
 
-from docxtpl import DocxTemplate
 from jinja2.ext import babel_extract
-from lxml import etree
 
-_TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+from .template import TEMPLATED_PARTS, jinja_source
 
 
 def docx_jinja_source(archive: zipfile.ZipFile) -> str:
     """The Jinja source of a DOCX's templated parts, one paragraph a line, tags unsplit."""
-    helper = DocxTemplate(io.BytesIO())  # only for docxtpl's XML patching, which keeps no state
-    sources = []
-    for name in archive.namelist():
-        if _TEMPLATED_PARTS.fullmatch(name):
-            xml = etree.tostring(etree.fromstring(archive.read(name)), encoding="unicode")
-            sources.append(re.sub(r"<w:p([ >])", r"\n<w:p\1", helper.patch_xml(xml)))
-    return "\n".join(sources)
+    return "\n".join(jinja_source(archive.read(name))[0] for name in archive.namelist()
+                     if TEMPLATED_PARTS.fullmatch(name))
 
 
 def extract_docx(fileobj: IO[bytes], keywords: Collection[str], comment_tags: Collection[str],

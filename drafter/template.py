@@ -31,7 +31,7 @@ from markupsafe import Markup
 from .addresses import format_phone
 from .context import LetterContext
 from .errors import Problem, TemplateError
-from .locales import Localizer
+from .locales import Localizer, negotiate
 from .markup import xml_text
 from .package import Member, precompress, write_archive
 
@@ -48,7 +48,7 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _HYPERLINK = f"{_RELS}/hyperlink"
 _IMAGE = f"{_RELS}/image"
-_TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
 _PAPER = {"A4": (11906, 16838), "Letter": (12240, 15840)}  # twentieths of a point
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
@@ -79,8 +79,6 @@ class LetterTemplate:
 
     def docx_for(self, loc: Localizer) -> Path:
         """The layout for a locale: its own variant when there is one, else the default."""
-        from .locales import negotiate
-
         chosen = negotiate(loc.locale, [k for k in self.variants if k])
         return self.variants[chosen or ""]
 
@@ -219,23 +217,17 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
     path = template.docx_for(loc)
     parts = read_docx(path)
     env = make_environment(loc)
-    helper = DocxTemplate(path)  # only for docxtpl's XML patching, which keeps no state
     problems: list[Problem] = []
     templated: dict[str, _Part] = {}
     for name, data in parts.items():
-        if not _TEMPLATED_PARTS.fullmatch(name):
+        if not TEMPLATED_PARTS.fullmatch(name):
             continue
-        label = _part_label(name)
+        label = part_label(name)
         try:
-            xml = etree.tostring(etree.fromstring(data), encoding="unicode")
+            source, paragraphs = jinja_source(data)
         except etree.XMLSyntaxError as e:
             problems.append(Problem(f"{path}, {label}", "", f"damaged XML: {e}"))
             continue
-        # One line per paragraph *before* docxtpl removes the paragraphs of {%p %} tags: so a
-        # Jinja line number is always an editor's paragraph number.
-        xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
-        paragraphs = [_visible_text(line) for line in xml.split("\n")]
-        source = helper.patch_xml(normalize_tag_characters(xml))
         try:
             templated[name] = _Part(label, env.from_string(source), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
@@ -254,7 +246,6 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
 # The Noto CJK face for each Han-using script: Chinese glyphs differ between them.
 _CJK_FACES = {"Hans": "SC", "Hant": "TC", "Jpan": "JP", "Kore": "KR"}
 _CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
-_CJK_FONT_NAME = re.compile(r'w:eastAsia="(Noto (?:Sans|Serif) CJK (?:SC|TC|JP|KR|HK))"')
 
 
 def localize_styles(styles: bytes, loc: Localizer) -> bytes:
@@ -267,11 +258,6 @@ def localize_styles(styles: bytes, loc: Localizer) -> bytes:
     face = _CJK_FACES.get(loc.script)
     if face:
         text = _CJK_FONT.sub(rf'\g<1>{face}"', text)
-        # Latin letters and digits in the CJK face too: one font per line keeps "2015年11月24日"
-        # one word for text extraction, and its Latin glyphs are designed to sit beside Han.
-        cjk = _CJK_FONT_NAME.search(text)
-        if cjk:
-            text = re.sub(r'w:(ascii|hAnsi)="[^"]*"', rf'w:\1="{cjk.group(1)}"', text)
     tag = loc.language_tag
     kind = ("eastAsia" if face else "bidi" if loc.right_to_left else "val")
     tree = etree.fromstring(text.encode("utf-8"))
@@ -284,7 +270,21 @@ def localize_styles(styles: bytes, loc: Localizer) -> bytes:
     return (_XML_DECLARATION + etree.tostring(tree, encoding="unicode")).encode("utf-8")
 
 
-def _part_label(name: str) -> str:
+def jinja_source(part: bytes) -> tuple[str, list[str]]:
+    """A Word XML part as Jinja source, and the visible text of each of its lines.
+
+    Line n + 1 of the source is the part's paragraph n, *before* docxtpl removes the paragraphs
+    of ``{%p %}`` tags: so a Jinja line number is always the paragraph number an editor counts.
+    """
+    xml = etree.tostring(etree.fromstring(part), encoding="unicode")
+    xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+    paragraphs = [_visible_text(line) for line in xml.split("\n")]
+    helper = DocxTemplate(None)  # only for docxtpl's XML patching, which keeps no state
+    return helper.patch_xml(normalize_tag_characters(xml)), paragraphs
+
+
+def part_label(name: str) -> str:
+    """What an editor calls a part: body, header, footer, footnotes, endnotes."""
     return re.sub(r"\d+$", "", name.removeprefix("word/").removesuffix(".xml")).replace(
         "document", "body")
 
