@@ -10,11 +10,17 @@ import copy
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from docx import Document
+from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import XmlPart
 from docx.oxml.ns import qn
 from docxcompose.composer import Composer
+from lxml import etree
 
 from .render import write_atomic
 
@@ -31,20 +37,63 @@ def combine_pdf(pdfs: Sequence[Path], target: Path) -> Path:
     return target
 
 
-def combine_docx(documents: Sequence[Path], target: Path) -> Path:
-    """The letters' DOCX files as one document, each letter a section starting on a new page
-    with its page numbers restarting at 1."""
-    first = Document(str(documents[0]))
-    composer = Composer(first)
-    for path in documents[1:]:
+def combine_docx(documents: Sequence[Path], target: Path,
+                 pages: Sequence[int] | None = None) -> Path:
+    """The letters' DOCX files as one document, each letter a section starting on a new page,
+    with its own footer ("Page 1 of 2", in its language) and page numbers restarting at 1.
+
+    ``pages``, each letter's page count when known (from its PDF), is shown until Word or
+    LibreOffice counts again: LibreOffice does not count a section's pages itself.
+    """
+    composer = Composer(Document(str(documents[0])))
+    _use_footers(composer, _footers(composer.doc, pages[0] if pages else None))
+    for index, path in enumerate(documents[1:], start=1):
+        letter = Document(str(path))
+        footers = _footers(letter, pages[index] if pages else None)
         _end_section(composer.doc)
-        composer.append(Document(str(path)))
+        composer.append(letter)
+        _use_footers(composer, footers)
     for section in composer.doc.sections:
         _restart_page_numbers(section._sectPr)
     buffer = io.BytesIO()
     composer.save(buffer)
     write_atomic(target, buffer.getvalue())
     return target
+
+
+def _footers(document: Any, pages: int | None) -> list[tuple[str, bytes]]:
+    """A document's footers (type and XML), counting the pages of its own section only."""
+    found = []
+    for reference in document.sections[-1]._sectPr.findall(qn("w:footerReference")):
+        footer = etree.fromstring(document.part.related_parts[reference.get(qn("r:id"))].blob)
+        for field in footer.iter(qn("w:fldSimple")):
+            if field.get(qn("w:instr")).strip() == "NUMPAGES":
+                # NUMPAGES would count the whole print run; SECTIONPAGES the letter's pages.
+                field.set(qn("w:instr"), " SECTIONPAGES ")
+                for text in field.iter(qn("w:t")):
+                    text.text = str(pages) if pages else text.text
+        found.append((reference.get(qn("w:type")), etree.tostring(footer)))
+    return found
+
+
+def _use_footers(composer: Composer, footers: list[tuple[str, bytes]]) -> None:
+    """Give the combined document's last section (the letter just added) these footers."""
+    properties = composer.doc.element.body.find(qn("w:sectPr"))
+    for reference in properties.findall(qn("w:footerReference")):
+        properties.remove(reference)
+        rel_id = reference.get(qn("r:id"))
+        if not composer.doc.element.xpath(f'//w:footerReference[@r:id="{rel_id}"]'):
+            composer.doc.part.rels.pop(rel_id)  # no section shows that footer any more
+    package = composer.doc.part.package
+    taken = {str(part.partname) for part in package.iter_parts()}
+    for kind, xml in reversed(footers):
+        number = next(n for n in range(1, 100_000) if f"/word/footer{n}.xml" not in taken)
+        taken.add(f"/word/footer{number}.xml")
+        part = XmlPart.load(PackURI(f"/word/footer{number}.xml"), CT.WML_FOOTER, xml, package)
+        rel_id = composer.doc.part.relate_to(part, RT.FOOTER)
+        reference = properties.makeelement(qn("w:footerReference"),
+                                           {qn("w:type"): kind, qn("r:id"): rel_id})
+        properties.insert(0, reference)
 
 
 def _end_section(document: object) -> None:

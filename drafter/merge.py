@@ -529,10 +529,12 @@ class _Run:
         finished = [row for row in rows if row["status"] in ("written", "skipped")]
         pdfs = [self.outdir / row["pdf"] for row in finished if row["pdf"]]
         docxs = [self.outdir / row["docx"] for row in finished if row["docx"]]
+        pages = [int(row["pages"]) for row in finished if row["docx"] and row["pages"]]
         if pdfs:
             self.report.combined.append(combine_pdf(pdfs, self.outdir / "combined.pdf"))
         if docxs:
-            self.report.combined.append(combine_docx(docxs, self.outdir / "combined.docx"))
+            self.report.combined.append(combine_docx(docxs, self.outdir / "combined.docx",
+                                                     pages if len(pages) == len(docxs) else None))
 
 
 __all__ = ["MergeOptions", "MergeReport", "merge", "safe_name"]

@@ -220,6 +220,14 @@ def test_pdfs_and_the_combined_pdf(case: Path, tmp_path: Path) -> None:
     assert len(combined.sections) == 3
     assert all(s._sectPr.find(docx.oxml.ns.qn("w:pgNumType")).get(
         docx.oxml.ns.qn("w:start")) == "1" for s in combined.sections)
+    footers = [s.footer._element.xml for s in combined.sections]
+    references = [s._sectPr.xpath("w:footerReference[@w:type='default']/@r:id")[0]
+                  for s in combined.sections]
+    assert len(set(references)) == 3  # a footer of its own for each letter
+    for footer, row in zip(footers, rows, strict=True):
+        assert 'w:instr=" SECTIONPAGES "' in footer  # the letter's pages, not the run's
+        assert f"<w:t>{row['pages']}</w:t>" in footer
+    assert "페이지" in footers[2] or "쪽" in footers[2]  # the Korean letter's own footer
 
 
 @pytest.mark.libreoffice
