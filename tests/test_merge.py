@@ -251,3 +251,25 @@ def test_a_hanging_conversion_is_killed_and_the_others_finish(case: Path,
     assert statuses == {"xi": "written", "wang": "written", "kim": "failed"}
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.csv", "wang-Wang Yi.pdf", "xi-Xi Jinping.pdf"]
+
+
+def test_the_cli_reports_progress_unless_quiet(run, case: Path, tmp_path: Path) -> None:
+    path = recipients(tmp_path, ROWS)
+    result = run("merge", case, path, "-o", tmp_path / "a", "-f", "docx")
+    assert result.exit_code == 0, result.output
+    assert "3/3 letters" in result.stderr  # plain lines when not on a terminal
+    assert "3 written, 0 unchanged (skipped), 0 failed, 0 invalid, of 3" in result.stdout
+    quiet = run("merge", case, path, "-o", tmp_path / "b", "-f", "docx", "--quiet")
+    assert "letters" not in quiet.stderr
+
+
+def test_the_cli_exits_1_when_a_record_is_bad(run, case: Path, tmp_path: Path) -> None:
+    path = recipients(tmp_path, [*ROWS, "bad1,,,en,X,CN"])
+    result = run("merge", case, path, "-o", tmp_path / "a", "-f", "docx", "--keep-going")
+    assert result.exit_code == 1
+    assert "record 4 (bad1): required field is missing" in result.stderr
+    assert "3 written" in result.stdout
+    dry = run("merge", case, recipients(tmp_path, ROWS), "-o", tmp_path / "b", "--dry-run")
+    assert dry.exit_code == 0
+    assert f"would write {tmp_path / 'b' / 'xi-Xi Jinping.pdf'}" in dry.stdout
+    assert not (tmp_path / "b").exists()
