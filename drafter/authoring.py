@@ -13,8 +13,9 @@ from __future__ import annotations
 import difflib
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from jinja2 import nodes
 from lxml import etree
 
 from .context import DERIVED_FROM, build_context
-from .errors import DrafterError, TemplateError
-from .loading import read_letter
+from .errors import DrafterError, Problem, TemplateError
+from .loading import load_yaml, read_letter
 from .locales import Localizer
 from .render import localizer_for
 from .template import (
@@ -37,8 +38,17 @@ from .template import (
 )
 
 _PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_OPEN_ONLY = re.compile(r"\{\{(?!.*?\}\})|\{%(?!.*?%\})", re.DOTALL)
+# A tag runs from its opening to its closing delimiter, never across another tag's opening: an
+# unclosed "{{ x }" must not swallow the tag after it. Quoted text may hold anything ("{{").
+_TAG = re.compile(r"""\{\{(?:"[^"]*"|'[^']*'|(?!\{[{%#]).)*?\}\}"""
+                  r"""|\{%(?:"[^"]*"|'[^']*'|(?!\{[{%#]).)*?%\}|\{#.*?#\}""", re.DOTALL)
+_OPENING = re.compile(r"\{[{%#]")
+_CLOSING = {"{{": "}}", "{%": "%}", "{#": "#}"}
+# docxtpl's own first step: braces of one delimiter joined when only markup lies between them.
+_JOIN_BRACES = re.compile(r"(?<={)(<[^>]*>)+(?=[\{%\#])|(?<=[%\}\#])(<[^>]*>)+(?=\})",
+                          re.DOTALL)
+_RUNS_ON = re.compile(r"\{\{(?:(?!\}\}).)*$|\{%(?:(?!%\}).)*$|\{#(?:(?!#\}).)*$", re.DOTALL)
+_MARKUP = re.compile(r"</?w:\w")
 _BLOCKS = {"for": "endfor", "if": "endif", "macro": "endmacro", "call": "endcall",
            "filter": "endfilter", "set": "endset", "with": "endwith", "raw": "endraw",
            "trans": "endtrans", "block": "endblock", "autoescape": "endautoescape"}
@@ -52,19 +62,21 @@ class Finding:
 
     severity: str  # "error" or "warning"
     kind: str  # syntax, unclosed-block, stray-end, unknown-filter, unknown-test, split-tag,
-    #            typographic-quotes, paragraph-tag, missing-value, unused-field
-    part: str  # body, header, footer, footnotes, endnotes
+    #            typographic-quotes, paragraph-tag, missing-value, unused-field, damaged
+    part: str  # body, header, footer, footnotes, endnotes; for a data field, file:line:column
     paragraph: int | None  # 1-based, within the part
     text: str  # the paragraph's visible text, the offending tag marked »like this«
     message: str
     in_table: bool = False
+    file: str = ""  # the layout (letter.zh_Hans.docx) when a template folder has several
 
     def where(self) -> str:
-        """``body paragraph 12 (in a table)``."""
+        """``body paragraph 12 (in a table)``; ``letter.ko.docx, body paragraph 3``."""
+        layout = f"{self.file}, " if self.file else ""
         if self.paragraph is None:
-            return self.part
+            return layout + self.part
         table = " (in a table)" if self.in_table else ""
-        return f"{self.part} paragraph {self.paragraph}{table}"
+        return f"{layout}{self.part} paragraph {self.paragraph}{table}"
 
     def __str__(self) -> str:
         quoted = f'\n    "{self.text}"' if self.text else ""
@@ -81,6 +93,9 @@ class _Paragraph:
     number: int
     text: str
     in_table: bool
+    xml: str = ""  # the paragraph's WordprocessingML, as Word saved it
+    row: int | None = None  # the table row it sits in, numbered within the part
+    cell: int | None = None  # the table cell it sits in, numbered within the part
 
 
 @dataclass
@@ -88,6 +103,7 @@ class _Checker:
     template: Path
     environment: jinja2.Environment
     findings: list[Finding] = field(default_factory=list)
+    paragraphs: list[_Paragraph] = field(default_factory=list)
 
     def add(self, severity: str, kind: str, paragraph: _Paragraph | None, message: str,
             tag: str = "", part: str = "body") -> None:
@@ -114,8 +130,14 @@ def check_template(template: str | Path | LetterTemplate, data: Path | None = No
         checker = _Checker(path, make_environment(loc))
         _check_docx(checker, path)
         if letter is not None and not any(f.severity == "error" for f in checker.findings):
-            _check_values(checker, template, path, letter, loc)
-        findings += checker.findings
+            _check_values(checker, template, path, letter, loc, data)
+        # In the order an editor reads: part by part, paragraph by paragraph; data last.
+        parts = list(dict.fromkeys(p.part for p in checker.paragraphs))
+        ordered = sorted(checker.findings, key=lambda f: (
+            parts.index(f.part) if f.part in parts else len(parts), f.paragraph or 0))
+        if len(template.variants) > 1:
+            ordered = [replace(f, file=path.name) for f in ordered]
+        findings += ordered
     return findings
 
 
@@ -126,30 +148,40 @@ def _check_docx(checker: _Checker, path: Path) -> None:
         if not _PARTS.fullmatch(name):
             continue
         label = re.sub(r"\d+$", "", name[5:-4]).replace("document", "body")
-        xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", etree.tostring(etree.fromstring(data),
-                                                                 encoding="unicode"))
+        try:
+            root = etree.fromstring(data)
+        except etree.XMLSyntaxError:
+            checker.add("error", "damaged", None, "this part of the file is damaged (it is not "
+                        "well-formed XML); open it in Word or LibreOffice and save it again",
+                        part=label)
+            continue
+        xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", etree.tostring(root, encoding="unicode"))
         paragraphs = list(_paragraphs(label, xml))
+        checker.paragraphs += paragraphs
         for paragraph in paragraphs:
             _check_paragraph(checker, paragraph)
-        patched = helper.patch_xml(normalize_tag_characters(xml)).split("\n")
-        for paragraph in paragraphs:
-            line = patched[paragraph.number] if paragraph.number < len(patched) else ""
-            for tag in _TAG.findall(line):
-                if "<" in tag and ">" in tag:
-                    visible = _TAG.search(paragraph.text)
-                    checker.add("error", "split-tag", paragraph, "Word split this tag with "
-                                "formatting, proofing or revision marks it cannot be read "
-                                "through; select the tag, clear its formatting and type it "
-                                "again in one go", visible.group(0) if visible else "")
+            _check_split_tags(checker, helper, paragraph)
+        _check_row_tags(checker, paragraphs)
         _check_blocks(checker, paragraphs)
 
 
 def _paragraphs(part: str, xml: str) -> Iterator[_Paragraph]:
-    depth = 0
+    # Line n is paragraph n, followed by the markup up to the next paragraph: the ends and
+    # starts of cells, rows and tables are read after the paragraph before them.
+    stacks: dict[str, list[int]] = {"tbl": [], "tr": [], "tc": []}  # what is open, innermost last
+    counts = {"tbl": 0, "tr": 0, "tc": 0}
     for number, line in enumerate(xml.split("\n")):
         if number:
-            yield _Paragraph(part, number, _visible(line), depth > 0)
-        depth += line.count("<w:tbl>") + line.count("<w:tbl ") - line.count("</w:tbl>")
+            rows, cells = stacks["tr"], stacks["tc"]
+            yield _Paragraph(part, number, _visible(line), bool(stacks["tbl"]), line,
+                             rows[-1] if rows else None, cells[-1] if cells else None)
+        for closing, element in re.findall(r"<(/?)w:(tbl|tr|tc)[ >]", line):
+            if closing:
+                if stacks[element]:
+                    stacks[element].pop()
+            else:
+                counts[element] += 1
+                stacks[element].append(counts[element])
 
 
 def _visible(xml: str) -> str:
@@ -161,53 +193,103 @@ def _visible(xml: str) -> str:
     return text
 
 
+_PREFIX = re.compile(r"^\{([{%#])(?:p|tr|tc|r)(?=\s)")  # docxtpl's {%p, {%tr, {%tc, {{r
+_APOSTROPHE = re.compile(r"(?<=\w)’(?=\w)")  # It’s, l’état: a letter on either side
+
+
 def _check_paragraph(checker: _Checker, paragraph: _Paragraph) -> None:
     text = paragraph.text
-    unclosed = _OPEN_ONLY.search(_TAG.sub("", text))
-    if unclosed:
-        checker.add("error", "syntax", paragraph, f"a tag opened with {unclosed.group(0)!r} is "
-                    "not closed in this paragraph", unclosed.group(0))
+    spans = [m.span() for m in _TAG.finditer(text)]
+    for opening in _OPENING.finditer(text):
+        if any(start <= opening.start() < end for start, end in spans):
+            continue
+        # The unclosed tag as far as it goes: to its first brace, or to the next tag.
+        rest = text[opening.start():]
+        following = _OPENING.search(rest, 2)
+        fragment = rest[:following.start() if following else len(rest)]
+        brace = re.search(r"[}%#]\}?", fragment[2:])
+        fragment = fragment[:brace.end() + 2] if brace else fragment.rstrip()
+        closing = _CLOSING[opening.group()]
+        checker.add("error", "syntax", paragraph, f"this tag is not closed: {opening.group()!r} "
+                    f"needs {closing!r} in the same paragraph", fragment)
     for tag in _TAG.findall(text):
         clean = normalize_tag_characters(tag)
+        source = _jinja_source(clean)
         if clean != tag:
-            checker.add("warning", "typographic-quotes", paragraph, "typographic quotes or "
-                        "non-breaking spaces in this tag (Word's AutoCorrect) are read as "
-                        "plain ones", tag)
-        kind = tag[:3]
-        if kind in ("{%p", "{%t", "{{p", "{{t") and re.match(r"\{[%{](p|tr|tc)\s", tag):
+            careful = _APOSTROPHE.sub("\0", tag).translate(_PLAIN).replace("\0", "’")
+            careful_source = _jinja_source(careful)
+            if source and not _parses(checker, source) and careful_source and _parses(
+                    checker, careful_source):
+                word = re.search(r"\w+’\w+", tag)
+                checker.add("error", "typographic-quotes", paragraph, "Word's typographic "
+                            f"quotes in this tag cannot be made plain safely: the apostrophe in "
+                            f"{word.group(0) if word else '’'!r} would end the quoted text early."
+                            " Put text with apostrophes in plain double quotes, e.g. "
+                            f"{{{{ \"{word.group(0) if word else 'It’s'}\" }}}} (in Word, press "
+                            "Ctrl+Z right after typing a quote to undo AutoCorrect)", tag)
+                continue
+            found = [what for chars, what in (("“”", "typographic double quotes"),
+                                              ("‘’", "typographic single quotes"),
+                                              ("\u00a0\u202f", "non-breaking spaces"))
+                     if any(c in tag for c in chars)]
+            checker.add("warning", "typographic-quotes", paragraph, f"{' and '.join(found)} "
+                        "in this tag (Word's AutoCorrect) are read as plain ones", tag)
+        if re.match(r"\{[%{#]p\s", tag):
             rest = text.replace(tag, "", 1).strip()
             if rest:
                 checker.add("error", "paragraph-tag", paragraph, f"{tag[:3]} tags replace "
-                            f"their whole paragraph (or table row): the text {rest[:40]!r} "
-                            "beside it would be lost; put the tag in a paragraph of its own",
-                            tag)
-        _check_tag(checker, paragraph, tag, clean)
+                            f"their whole paragraph: the text {rest[:40]!r} beside it would be "
+                            "lost; put the tag in a paragraph of its own", tag)
+        if source is None:
+            if not clean[2:-2].strip():
+                checker.add("error", "syntax", paragraph, "an empty tag", tag)
+            continue
+        _check_tag(checker, paragraph, tag, source)
 
 
-def _check_tag(checker: _Checker, paragraph: _Paragraph, tag: str, clean: str) -> None:
-    """A tag's own syntax, filters and tests, checked alone so every bad tag is found."""
-    body = re.sub(r"^\{([{%#])[ptrc]{0,2}(?=\s)", r"{\1", clean)
+_PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "\u202f": " "})
+
+
+def _jinja_source(tag: str) -> str | None:
+    """Jinja source that parses when the tag alone is right: a block's opening tag gets its
+    end tag. None for comments, end tags and docxtpl's own tags, checked elsewhere."""
+    body = _PREFIX.sub(r"{\1", tag)
     if body.startswith("{#"):
-        return
+        return None
     if body.startswith("{{"):
-        source = body
-    else:
-        words = body[2:-2].split()
-        if not words:
-            checker.add("error", "syntax", paragraph, "an empty {% %} tag", tag)
-            return
-        keyword = words[0].lstrip("-+")
-        if keyword in _BLOCKS:
-            source = body + ("{% " + _BLOCKS[keyword] + " %}" if keyword != "set" or
-                             "=" not in body else "")
-        elif keyword in _MIDDLES:
-            opener = _MIDDLES[keyword][0]
-            source = "{% " + opener + (" x in y" if opener == "for" else " x") + " %}" + \
-                body + "{% end" + opener + " %}"
-        elif keyword.startswith("end") or keyword in ("break", "continue", "vm", "hm"):
-            return  # checked by block matching
-        else:
-            source = body
+        return body if body[2:-2].strip() else None
+    keyword = _keyword(body)
+    if not keyword:
+        return None
+    if keyword in _BLOCKS:
+        return body + ("{% " + _BLOCKS[keyword] + " %}" if keyword != "set" or
+                       "=" not in body else "")
+    if keyword in _MIDDLES:
+        opener = _MIDDLES[keyword][0]
+        return ("{% " + opener + (" x in y" if opener == "for" else " x") + " %}" + body
+                + "{% end" + opener + " %}")
+    if keyword.startswith("end") or keyword in ("break", "continue", "vm", "hm", "colspan",
+                                                "cellbg"):
+        return None  # checked by block matching, or docxtpl's table-cell tags
+    return body
+
+
+def _keyword(tag: str) -> str:
+    """The statement of a {% %} tag: ``if`` in ``{%- if cc -%}``; "" when it is empty."""
+    words = tag[2:-2].strip(" \t\n-+").split()
+    return words[0] if words else ""
+
+
+def _parses(checker: _Checker, source: str) -> bool:
+    try:
+        checker.environment.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return False
+    return True
+
+
+def _check_tag(checker: _Checker, paragraph: _Paragraph, tag: str, source: str) -> None:
+    """A tag's own syntax, filters and tests, checked alone so every bad tag is found."""
     try:
         tree = checker.environment.parse(source)
     except jinja2.TemplateSyntaxError as e:
@@ -221,7 +303,75 @@ def _check_tag(checker: _Checker, paragraph: _Paragraph, tag: str, clean: str) -
                         f"unknown filter {node.name!r}{hint}", tag)
     for test in tree.find_all(nodes.Test):
         if test.name not in checker.environment.tests:
-            checker.add("error", "unknown-test", paragraph, f"unknown test {test.name!r}", tag)
+            close = difflib.get_close_matches(test.name, checker.environment.tests, 1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            checker.add("error", "unknown-test", paragraph, f"unknown test {test.name!r}{hint}",
+                        tag)
+
+
+def _canonical(tag: str) -> str:
+    # A tag as docxtpl leaves it for Jinja: no {%p/{%tr/{{r letter, no whitespace control.
+    body = _PREFIX.sub(r"{\1", normalize_tag_characters(tag))
+    return re.sub(r"\s+", "", body[2:-2]).strip("-+")
+
+
+def _check_split_tags(checker: _Checker, helper: DocxTemplate, paragraph: _Paragraph) -> None:
+    """Tags Word shows whole but the file holds in pieces docxtpl cannot join: a tracked
+    deletion or a field code between the two braces of ``{{`` or ``}}``."""
+    visible = _TAG.findall(normalize_tag_characters(paragraph.text))
+    if not visible:
+        return
+    xml = normalize_tag_characters(paragraph.xml)
+    if re.search(r"<w:(del|ins|moveFrom|moveTo)[ >]", xml):
+        cause = ("a tracked change (revision mark) inside it; accept or reject the changes in "
+                 "this paragraph (Review > Accept), or delete the tag and type it again")
+    elif re.search(r"<w:(instrText|fldChar|fldSimple)[ >]", xml):
+        cause = "a field inside it; move the field out of the tag"
+    else:
+        cause = ("formatting, proofing or revision marks inside it; select the tag, clear its "
+                 "formatting and type it again in one go")
+    read = Counter(_canonical(t) for t in _TAG.findall(helper.patch_xml(xml))
+                   if not _MARKUP.search(t))
+    for tag in visible:
+        if read[_canonical(tag)]:
+            read[_canonical(tag)] -= 1
+            continue
+        checker.add("error", "split-tag", paragraph, "Word shows this tag whole, but the file "
+                    f"holds it in pieces with {cause}. As it is, the tag would be printed as "
+                    "written", tag)
+    if not any(f.paragraph == paragraph.number and f.part == paragraph.part and f.kind in (
+            "syntax", "split-tag") for f in checker.findings):
+        runs_on = _RUNS_ON.search(_JOIN_BRACES.sub("", xml))
+        if runs_on:
+            index = len(_OPENING.findall(_JOIN_BRACES.sub("", xml)[:runs_on.start()]))
+            checker.add("error", "split-tag", paragraph, "Word shows this tag whole, but its "
+                        f"closing braces are held apart by {cause}. As it is, the tag would "
+                        "swallow the paragraphs after it, up to the next closing braces",
+                        visible[min(index, len(visible) - 1)])
+
+
+def _check_row_tags(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
+    """{%tr %} and {%tc %} tags replace their whole row or cell: alone there, and in a table."""
+    for paragraph in paragraphs:
+        for tag in _TAG.findall(paragraph.text):
+            scope = re.match(r"\{[%{#](tr|tc)\s", tag)
+            if not scope:
+                continue
+            name = "row" if scope.group(1) == "tr" else "cell"
+            key = paragraph.row if name == "row" else paragraph.cell
+            if key is None:
+                checker.add("error", "paragraph-tag", paragraph, f"{tag[:4]} tags belong in a "
+                            f"table {name}; this paragraph is not in a table (use {tag[:2]}p "
+                            "for a paragraph)", tag)
+                continue
+            texts = [paragraph.text.replace(tag, "", 1)] + [
+                p.text for p in paragraphs
+                if p is not paragraph and (p.row if name == "row" else p.cell) == key]
+            rest = " ".join(t.strip() for t in texts if t.strip())
+            if rest:
+                checker.add("error", "paragraph-tag", paragraph, f"{tag[:4]} tags replace "
+                            f"their whole table {name}: the text {rest[:40]!r} in the same "
+                            f"{name} would be lost; put the tag in a {name} of its own", tag)
 
 
 def _check_blocks(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
@@ -231,8 +381,8 @@ def _check_blocks(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
         for tag in _TAG.findall(paragraph.text):
             if not tag.startswith("{%"):
                 continue
-            words = re.sub(r"^\{%[ptrc]{0,2}(?=\s)", "{%", normalize_tag_characters(tag))
-            keyword = (words[2:-2].split() or [""])[0].lstrip("-+")
+            words = _PREFIX.sub("{%", normalize_tag_characters(tag))
+            keyword = _keyword(words)
             if keyword == "set" and "=" in words:
                 continue
             if keyword in _BLOCKS:
@@ -252,6 +402,13 @@ def _check_blocks(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
                                     f"never closed: no {{% end{opened} %}} before paragraph "
                                     f"{paragraph.number}'s {{% {keyword} %}}", opening)
                     stack.pop()
+                elif stack:
+                    # The wrong end tag for the innermost block: one mistake, reported once.
+                    opened, where, _ = stack.pop()
+                    checker.add("error", "stray-end", paragraph, f"{{% {keyword} %}} where "
+                                f"{{% end{opened} %}} was expected: the {{% {opened} %}} of "
+                                f"paragraph {where.number} is the innermost block still open",
+                                tag)
                 else:
                     checker.add("error", "stray-end", paragraph, f"{{% {keyword} %}} without a "
                                 f"{{% {keyword[3:]} %}} before it", tag)
@@ -262,9 +419,10 @@ def _check_blocks(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
 
 
 def _check_values(checker: _Checker, template: LetterTemplate, path: Path, letter: Any,
-                  loc: Localizer) -> None:
+                  loc: Localizer, data: Path | None = None) -> None:
     """Values the template reads that the letter's context lacks; data it never uses."""
     context = build_context(letter, loc).values
+    source = load_yaml(data) if data else None
     used = template_variables(template, path)
     available = set(_paths(context))
     for variable in sorted(used):
@@ -276,19 +434,38 @@ def _check_values(checker: _Checker, template: LetterTemplate, path: Path, lette
             continue  # an attribute of a value (a date's .year, a string's .upper)
         close = difflib.get_close_matches(variable, sorted(available), 1, 0.7)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        checker.add("error", "missing-value", None, f"the template reads {variable!r}, which "
-                    f"the letter does not provide{hint}")
+        paragraph, tag = _reading(checker.paragraphs, variable)
+        checker.add("error", "missing-value", paragraph, f"the template reads {variable!r}, "
+                    f"which the letter does not provide{hint}", tag)
     direct = {v.split("[]")[0] for v in used} | set(used)
     fed = {source for name, sources in DERIVED_FROM.items() if any(
         v == name or v.startswith(name + ".") or name.startswith(v + ".") for v in used)
         for source in sources}
     for field_path in _data_fields(letter):
         base = field_path.split("[]")[0]
-        if any(base == v or base.startswith(v + ".") or v.startswith(base + ".")
-               for v in direct | fed):
+        if base in _SETTINGS or any(base == v or base.startswith(v + ".") or
+                                    v.startswith(base + ".") for v in direct | fed):
             continue
+        keys = tuple(int(k) if k.isdigit() else k
+                     for k in field_path.replace("[]", ".0").split("."))
         checker.add("warning", "unused-field", None, f"the data's {field_path!r} is not used "
-                    "by the template")
+                    "by the template", part=source.where(keys) if source else "data")
+
+
+# Fields that shape the whole letter whatever its template prints: its language and its paper.
+_SETTINGS = frozenset({"locale", "paper"})
+
+
+def _reading(paragraphs: list[_Paragraph], variable: str) -> tuple[_Paragraph | None, str]:
+    """The first paragraph, and its tag, that reads ``variable`` (``cc[].nickname`` is read
+    as ``person.nickname`` in a loop: the last name is what the tag shows)."""
+    name = re.split(r"[.\]]", variable)[-1]
+    for paragraph in paragraphs:
+        for tag in _TAG.findall(paragraph.text):
+            if re.search(rf"(?<![\w.]){re.escape(variable)}\b" if "." not in variable
+                         else rf"\.{re.escape(name)}\b", normalize_tag_characters(tag)):
+                return paragraph, tag
+    return None, ""
 
 
 def _lookup(context: dict[str, Any], dotted: str) -> Any:
@@ -339,29 +516,29 @@ def template_variables(template: str | Path | LetterTemplate,
         for name, data in parts.items():
             if not _PARTS.fullmatch(name):
                 continue
-            xml = etree.tostring(etree.fromstring(data), encoding="unicode")
             try:
+                xml = etree.tostring(etree.fromstring(data), encoding="unicode")
                 tree = environment.parse(helper.patch_xml(normalize_tag_characters(xml)))
-            except jinja2.TemplateSyntaxError as e:
-                raise TemplateError(check_problems(path)) from e
+            except (jinja2.TemplateSyntaxError, etree.XMLSyntaxError) as e:
+                raise TemplateError(check_problems(path) or [Problem(
+                    f"{path}, {re.sub(r'[0-9]+$', '', name[5:-4])}", "", str(e))]) from e
             _walk(tree, {}, (), found)
     return found
 
 
 def check_problems(path: Path) -> list[Any]:
     """The errors of a template as problems, for callers that need a valid template."""
-    from .errors import Problem
     checker = _Checker(path, make_environment(localizer_for(find_template(path), "en")))
     _check_docx(checker, path)
-    return [Problem(f"{path}, {f.where()}", "", f"{f.message} — in \"{f.text}\"")
-            for f in checker.findings if f.severity == "error"]
+    return [Problem(f"{path}, {f.where()}", "", f"{f.message} — in \"{f.text}\"" if f.text
+                    else f.message) for f in checker.findings if f.severity == "error"]
 
 
 def _walk(node: nodes.Node, aliases: dict[str, list[str]], where: tuple[str, ...],
           found: dict[str, set[str]]) -> None:
     if isinstance(node, nodes.For):
         sources = _expressions(node.iter, aliases)
-        _walk(node.iter, aliases, where, found)
+        _walk(node.iter, aliases, (*where, "loop"), found)  # what a loop goes through
         inner = dict(aliases)
         if isinstance(node.target, nodes.Name):
             inner[node.target.name] = [f"{s}[]" for s in sources]

@@ -262,7 +262,21 @@ def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ..
 
     formats = formats or (*FORMATS, "png")
     found = find_template(template) if template else find_template(None)
-    watched = [data.resolve(), found.folder.resolve()]
+    data_file, folder, out = data.resolve(), found.folder.resolve(), outdir.resolve()
+    single_docx = Path(template).resolve() if template and Path(template).is_file() else None
+    # Folders, not files: editors save by writing a new file and renaming it over the old one,
+    # and a watch on the old file would see nothing after the first save. Not recursive: the
+    # data file may sit in a large folder; the template's own subfolders are listed instead.
+    watched = list(dict.fromkeys([data_file.parent, folder] + (
+        [] if single_docx else sorted(p for p in folder.rglob("*") if p.is_dir()))))
+
+    def relevant(change: Any, path: str) -> bool:
+        changed = Path(path)
+        if changed.name.startswith((".", "~$")) or changed == out or out in changed.parents:
+            return False  # hidden and temporary files, Word's lock files, our own output
+        if changed == data_file:
+            return True
+        return changed == single_docx if single_docx else folder in changed.parents
 
     def once() -> None:
         try:
@@ -279,12 +293,17 @@ def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ..
         except DrafterError as e:
             click.secho(f"error: {e}", fg="red", err=True)
 
-    click.echo(f"watching {', '.join(map(str, watched))} (Ctrl-C to stop)")
-    once()
+    click.echo(f"watching {data} and {found.variants[''] if single_docx else found.folder} "
+               "(Ctrl-C to stop)")
+    first = True
     try:
-        for _ in changes(*watched, watch_filter=lambda change, path: not Path(path).name
-                         .startswith((".", "~$"))):
-            once()
+        # The watch starts before the first render (the first, empty, yield comes on a short
+        # timeout), so a save made while a letter renders is seen afterwards.
+        for changed in changes(*watched, watch_filter=relevant, recursive=False,
+                               rust_timeout=200, yield_on_timeout=True):
+            if first or changed:
+                first = False
+                once()
     except KeyboardInterrupt:
         click.echo("stopped")
 
