@@ -66,12 +66,13 @@ def main() -> None:
 def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...],
            locale: str | None) -> None:
     """Render one letter from DATA (a YAML file) into DOCX and PDF."""
-    letter, warnings = read_letter(data)
-    for warning in warnings:
-        click.secho(str(warning), fg="yellow", err=True)
-    rendered = render_letter(letter, template, locale=locale)
-    for path in write_letter(rendered, outdir, data.stem, formats or FORMATS):
-        click.echo(f"wrote {path}")
+    with _stopped_by_sigterm():  # `kill` leaves no temporary folder and no LibreOffice behind
+        letter, warnings = read_letter(data)
+        for warning in warnings:
+            click.secho(str(warning), fg="yellow", err=True)
+        rendered = render_letter(letter, template, locale=locale)
+        for path in write_letter(rendered, outdir, data.stem, formats or FORMATS):
+            click.echo(f"wrote {path}")
 
 
 @main.command()

@@ -8,6 +8,7 @@ converts dates and numbers itself.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ import yaml
 
 from .addresses import format_phone
 from .errors import DataError, Problem
-from .markup import has_control_characters, strip_control_characters
+from .markup import find_control_characters, has_control_characters, strip_control_characters
 from .model import Letter
 
 FieldPath = tuple[str | int, ...]
@@ -32,6 +33,7 @@ MAX_BYTES = 20 * 1024 * 1024
 
 _PLAIN_TAGS = {"!", *(f"tag:yaml.org,2002:{name}" for name in
                       ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))}
+_CONTROL_REMOVED = "invisible control characters removed (they cannot be stored in a document)"
 
 
 class _SafeLoader(yaml.SafeLoader):
@@ -76,9 +78,15 @@ def read_text(path: Path) -> str:
 
 def load_yaml(path: Path) -> SourceData:
     """Read a YAML file into plain data and positions; syntax errors say line and column."""
-    text = read_text(path)
-    loader = _SafeLoader(text)
+    original = read_text(path)
+    # PyYAML refuses a file holding a raw control character (pasted from a PDF or a
+    # spreadsheet); drafter removes it with a warning naming the field, as for CSV cells.
+    found = find_control_characters(original)
+    text = strip_control_characters(original) if found else original
+    removed = [offset - i for i, offset in enumerate(found)]  # offsets in `text`
+    loader = None
     try:
+        loader = _SafeLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -86,13 +94,24 @@ def load_yaml(path: Path) -> SourceData:
         raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
     except yaml.YAMLError as e:
         raise DataError([Problem(str(path), "", f"YAML error: {e}")]) from e
+    except RecursionError as e:
+        raise DataError([Problem(str(path), "", "the values are nested too deeply")]) from e
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     positions: dict[FieldPath, tuple[int, int]] = {}
-    if node is None:
-        return SourceData(path, None, positions)
     problems: list[Problem] = []
-    value = _Builder(path, loader, positions, problems).build(node, ())
+    builder = _Builder(path, loader, positions, problems, removed)
+    try:
+        value = None if node is None else builder.build(node, ())
+    except RecursionError as e:
+        raise DataError([Problem(str(path), "", "the values are nested too deeply")]) from e
+    for offset, index in zip(found, removed, strict=True):
+        if index not in builder.claimed:  # in a key or a comment: no field to name
+            line = original.count("\n", 0, offset) + 1
+            column = offset - original.rfind("\n", 0, offset)
+            problems.append(Problem(f"{path}:{line}:{column}", "", _CONTROL_REMOVED,
+                                    severity="warning"))
     return SourceData(path, value, positions, tuple(problems))
 
 
@@ -100,12 +119,20 @@ class _Builder:
     """Turns composed YAML nodes into dicts, lists and strings, noting positions."""
 
     def __init__(self, path: Path, loader: _SafeLoader,
-                 positions: dict[FieldPath, tuple[int, int]], problems: list[Problem]) -> None:
+                 positions: dict[FieldPath, tuple[int, int]], problems: list[Problem],
+                 removed: list[int]) -> None:
         self.path = path
         self.loader = loader
         self.positions = positions
         self.problems = problems
         self.nodes = 0
+        self.removed = removed  # where raw control characters were taken out of the text
+        self.claimed: set[int] = set()  # ... those inside a value, warned about with its field
+        self.merged: dict[int, set[int]] = {}  # mapping node -> its pairs that `<<` brought in
+        self.building: set[int] = set()  # the nodes being built: an alias to one is a cycle
+
+    def _where(self, mark: yaml.Mark) -> str:
+        return f"{self.path}:{mark.line + 1}:{mark.column + 1}"
 
     def build(self, node: yaml.Node, field: FieldPath) -> Any:
         self.nodes += 1
@@ -114,40 +141,68 @@ class _Builder:
                                      "aliases expanding without bound?)")])
         self.positions.setdefault(field, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _PLAIN_TAGS:
-            mark = node.start_mark
-            self.problems.append(Problem(f"{self.path}:{mark.line + 1}:{mark.column + 1}",
-                                         dotted(field), f"unsupported YAML tag {node.tag} "
+            self.problems.append(Problem(self._where(node.start_mark), dotted(field),
+                                         f"unsupported YAML tag {node.tag} "
                                          "(drafter reads plain YAML only)"))
             return None
-        if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # resolves `<<: *defaults` merge keys
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node)
-                key = str(key) if not isinstance(key, str) else key
-                mark = key_node.start_mark
-                where = f"{self.path}:{mark.line + 1}:{mark.column + 1}"
-                if key in result:
-                    self.problems.append(Problem(where, dotted((*field, key)),
-                                                 "duplicate key (the earlier value would be lost)"))
-                    continue
-                self.positions[(*field, key)] = (key_node.start_mark.line + 1,
-                                                 key_node.start_mark.column + 1)
-                result[key] = self.build(value_node, (*field, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*field, i)) for i, item in enumerate(node.value)]
+        if id(node) in self.building:
+            self.problems.append(Problem(self._where(node.start_mark), dotted(field),
+                                         "an alias refers to the value that contains it"))
+            return None
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self.building.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, field)
+                return [self.build(item, (*field, i)) for i, item in enumerate(node.value)]
+            finally:
+                self.building.discard(id(node))
         if node.tag == "tag:yaml.org,2002:null" and getattr(node, "style", None) is None:
             return None
         text = str(node.value)
-        if has_control_characters(text):
-            mark = node.start_mark
-            self.problems.append(Problem(
-                f"{self.path}:{mark.line + 1}:{mark.column + 1}", dotted(field),
-                "invisible control characters removed (they cannot be stored in a document)",
-                severity="warning"))
+        start = bisect.bisect_left(self.removed, node.start_mark.index)
+        end = bisect.bisect_right(self.removed, node.end_mark.index)
+        self.claimed.update(self.removed[start:end])
+        if has_control_characters(text) or end > start:
+            self.problems.append(Problem(self._where(node.start_mark), dotted(field),
+                                         _CONTROL_REMOVED, severity="warning"))
             text = strip_control_characters(text)
         return text
+
+    def _mapping(self, node: yaml.MappingNode, field: FieldPath) -> dict[str, Any] | None:
+        merged = self.merged.get(id(node))
+        if merged is None:  # first visit: resolve `<<: *defaults` merge keys
+            given = {id(pair) for pair in node.value}
+            try:
+                self.loader.flatten_mapping(node)
+            except yaml.MarkedYAMLError as e:
+                mark = e.problem_mark or node.start_mark
+                self.problems.append(Problem(self._where(mark), dotted(field),
+                                             f"YAML error: {e.problem}"))
+                return None
+            merged = self.merged[id(node)] = {id(pair) for pair in node.value} - given
+        # Keys written in the mapping override merged ones, as in YAML; merged keys come first.
+        written = {pair[0].value for pair in node.value
+                   if id(pair) not in merged and isinstance(pair[0], yaml.ScalarNode)}
+        result: dict[str, Any] = {}
+        for pair in node.value:
+            key_node, value_node = pair
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                self.problems.append(Problem(self._where(key_node.start_mark), dotted(field),
+                                             "a key must be plain text"))
+                continue
+            key = str(key_node.value)  # as written: `no:` is Norwegian, not `False`
+            if id(pair) in merged and (key in written or key in result):
+                continue
+            if key in result:
+                self.problems.append(Problem(self._where(key_node.start_mark),
+                                             dotted((*field, key)),
+                                             "duplicate key (the earlier value would be lost)"))
+                continue
+            self.positions[(*field, key)] = (key_node.start_mark.line + 1,
+                                             key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, (*field, key))
+        return result
 
 
 def dotted(field: FieldPath) -> str:
@@ -173,7 +228,10 @@ def validate_value(model: type[ModelT], value: Any, locate: Callable[[FieldPath]
     try:
         result = model.model_validate(value)
     except pydantic.ValidationError as e:
-        problems = [*errors, *problems_in(model, e, locate, label)]
+        # A value refused while reading (a YAML tag) is missing here too: say it once.
+        refused = {p.field for p in errors}
+        problems = [*errors, *(p for p in problems_in(model, e, locate, label)
+                               if p.field not in refused)]
         raise DataError(sorted(problems, key=_position)) from e
     if errors:
         raise DataError(errors)

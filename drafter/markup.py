@@ -15,14 +15,24 @@ from xml.sax.saxutils import escape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-# XML 1.0 cannot hold most C0 control characters; copy-paste from PDFs and spreadsheets brings
-# them in. Tab and newline are kept (they become a tab and a line break).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 cannot hold most C0 control characters, U+FFFE, U+FFFF or lone surrogates (which a
+# YAML escape such as "\ud800" makes); copy-paste from PDFs and spreadsheets brings them in. The
+# C1 controls (and DEL) are legal XML but invisible junk from mis-decoded text; YAML refuses them.
+# Tab and line breaks are kept (they become a tab and a line break); NEL is a YAML line break.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff"
+                      "\ufffe\uffff]")
+_LINE_BREAK = re.compile("\r\n?")
 
 
 def strip_control_characters(text: str) -> str:
-    """``text`` without the characters an XML document cannot contain."""
+    """``text`` without invisible control characters: those an XML document cannot contain,
+    and C1 controls; tab and line breaks stay."""
     return _NOT_XML.sub("", text)
+
+
+def find_control_characters(text: str) -> list[int]:
+    """Where in ``text`` the characters :func:`strip_control_characters` removes are."""
+    return [match.start() for match in _NOT_XML.finditer(text)]
 
 
 def has_control_characters(text: str) -> bool:
@@ -31,8 +41,10 @@ def has_control_characters(text: str) -> bool:
 
 
 def xml_text(value: object) -> Markup:
-    """Any value as literal text inside a ``w:t``: escaped, control characters removed."""
-    return Markup(escape(strip_control_characters(str(value)), {'"': "&quot;"}))
+    """Any value as literal text inside a ``w:t``: escaped, control characters removed, and
+    every line break (LF, CR LF or CR) one LF, which becomes a ``w:br``."""
+    text = _LINE_BREAK.sub("\n", strip_control_characters(str(value)))
+    return Markup(escape(text, {'"': "&quot;"}))
 
 
 def link_id(url: str) -> str:

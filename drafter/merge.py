@@ -35,10 +35,9 @@ from typing import Any
 
 import jinja2
 import pypdf
-from jinja2.sandbox import SandboxedEnvironment
 
 from .context import build_context
-from .errors import ConversionError, DataError, Problem, TemplateError
+from .errors import ConversionError, DataError, OutputError, Problem, TemplateError
 from .loading import contact_warnings, load_yaml, validate, validate_value
 from .locales import Localizer
 from .markup import ParagraphWriter
@@ -46,7 +45,14 @@ from .model import Case, Letter
 from .pdf import LibreOffice, reserved_profiles
 from .recipients import Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS, localizer_for, write_atomic
-from .template import CompiledTemplate, LetterTemplate, compile_template, find_template, render_docx
+from .template import (
+    BoundedSandbox,
+    CompiledTemplate,
+    LetterTemplate,
+    compile_template,
+    find_template,
+    render_docx,
+)
 
 DEFAULT_NAME = "{{ id }}-{{ name }}"
 MANIFEST = "manifest.csv"
@@ -115,6 +121,7 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
     validate(Case, case_source)
     template = find_template(options.template)
     report = MergeReport()
+    report.warnings += [p for p in case_source.problems if p.severity == "warning"]
     letters = _Letters(case_source.value, case_source.where, recipients_path, options)
     for number, record, letter_or_error in letters:  # first pass: validate only
         report.total += 1
@@ -136,14 +143,19 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
         raise DataError(_capped(report.problems, report.invalid))
     if options.dry_run:
         return report
-    outdir.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(outdir)
-    previous = _read_manifest(outdir / MANIFEST)
-    with _Run(template, outdir, options, previous, report, on_progress) as run:
-        for number, record, letter_or_error in letters:  # second pass: render
-            if not isinstance(letter_or_error, DataError):
-                name, letter = letter_or_error
-                run.add(number, name, (record, letter))
+    if "pdf" in options.formats:
+        LibreOffice(options.soffice)  # LibreOfficeMissing now, before any letter is written
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(outdir)
+        previous = _read_manifest(outdir / MANIFEST)
+        with _Run(template, outdir, options, previous, report, on_progress) as run:
+            for number, record, letter_or_error in letters:  # second pass: render
+                if not isinstance(letter_or_error, DataError):
+                    name, letter = letter_or_error
+                    run.add(number, name, (record, letter))
+    except OSError as e:  # a full disk, a folder that cannot be written
+        raise OutputError(f"{e.filename or outdir}: cannot write: {e.strerror or e}") from e
     return report
 
 
@@ -160,8 +172,12 @@ class _Letters:
         self.case_where = case_where
         self.path = recipients_path
         self.options = options
-        self.pattern = SandboxedEnvironment(undefined=jinja2.StrictUndefined,
-                                            autoescape=False).from_string(options.name)
+        try:
+            self.pattern = BoundedSandbox(undefined=jinja2.StrictUndefined,
+                                          autoescape=False).from_string(options.name)
+        except jinja2.TemplateSyntaxError as e:
+            raise DataError([Problem("--name", "", f"the name pattern {options.name!r} is not "
+                                     f"a Jinja template: {e.message}")]) from e
 
     def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
         names = _Names()
@@ -232,7 +248,7 @@ def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Le
     }
     try:
         text = pattern.render(values)
-    except jinja2.TemplateError as e:
+    except (jinja2.TemplateError, TypeError, ValueError, OverflowError, RecursionError) as e:
         raise DataError([Problem(record.locate(()), "--name",
                                  f"{record.label}: the name pattern {source!r} fails: "
                                  f"{e}")]) from e
@@ -247,17 +263,26 @@ def _locale(letter: Letter) -> Any:
 def _remove_leftovers(outdir: Path) -> None:
     """Remove what an interrupted run left: temporary files and folders, never letters."""
     for leftover in outdir.glob(".drafter-*"):
-        if leftover.is_dir():
+        if leftover.is_symlink():
+            leftover.unlink()  # only the link: what it points to is not drafter's
+        elif leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
     for leftover in outdir.glob(".*.part"):
         leftover.unlink(missing_ok=True)
 
 
 def _read_manifest(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """The rows of the last run's manifest by (number, id); none when it cannot be read (then
+    every letter is done again)."""
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as f:
-        return {(row["number"], row["id"]): row for row in csv.DictReader(f)}
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [{key: _uncell(value or "") for key, value in row.items() if key}
+                    for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    return {(row.get("number", ""), row.get("id", "")): row for row in rows}
 
 
 def sha256_of(path: Path) -> str:
@@ -280,8 +305,17 @@ def _template_digest(template: LetterTemplate) -> str:
 
 
 def _cell(value: str) -> str:
-    """A manifest cell that a spreadsheet will not run as a formula (CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A manifest cell that a spreadsheet will not run as a formula (CSV injection); a cell
+    that starts with a quote gets one more, so that :func:`_uncell` reads back every value."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r", "'") else value
+
+
+_CELLS = ("id", "recipient", "docx", "pdf", "error")  # the columns that go through _cell
+
+
+def _uncell(value: str) -> str:
+    """A manifest cell's value, as it was before :func:`_cell`."""
+    return value[1:] if value[:1] == "'" else value
 
 
 @dataclass
@@ -304,8 +338,9 @@ class _Letter:
         """The letter's line in the manifest."""
         return {
             "number": str(self.number), "id": _cell(self.id), "recipient": _cell(self.recipient),
-            "locale": self.locale, "docx": self.docx.name if self.docx else "",
-            "docx_sha256": self.sha256.get("docx", ""), "pdf": self.pdf.name if self.pdf else "",
+            "locale": self.locale, "docx": _cell(self.docx.name) if self.docx else "",
+            "docx_sha256": self.sha256.get("docx", ""),
+            "pdf": _cell(self.pdf.name) if self.pdf else "",
             "pdf_sha256": self.sha256.get("pdf", ""), "pages": self.pages, "status": self.status,
             "error": _cell(self.error), "inputs": self.inputs,
         }
@@ -336,6 +371,10 @@ class _Run:
         self.in_flight: deque[_Letter] = deque()
         self.rejected = iter(sorted(report.rejected.items()))
         self.next_rejected = next(self.rejected, None)
+        # The records this run has listed, so that an interrupted run (or one with --only)
+        # keeps the last manifest's rows of the others: their letters are still done.
+        self.reached = {(str(number), record_id)
+                        for number, (record_id, _) in report.rejected.items()}
         self.manifest_path = self.work / MANIFEST
         self.manifest_file = self.manifest_path.open("w", newline="", encoding="utf-8")
         self.manifest = csv.DictWriter(self.manifest_file, MANIFEST_COLUMNS)
@@ -368,14 +407,20 @@ class _Run:
                 for entry in self.in_flight:
                     if not entry.status:
                         entry.status, entry.error = "interrupted", "the run was stopped"
+                        if "docx" not in self.options.formats:
+                            entry.docx = None  # it was in the work folder, removed below
                 self._drain(final=True)
+                if error is not None or self.options.only:
+                    self._keep_previous()
             self.holding.__exit__(None, None, None)
-            self.manifest_file.close()
-            os.replace(self.manifest_path, self.outdir / MANIFEST)
-            self.report.manifest = self.outdir / MANIFEST
-            if error is None and self.options.combine:
-                self._combine()
-            shutil.rmtree(self.work, ignore_errors=True)
+            try:
+                self.manifest_file.close()
+                os.replace(self.manifest_path, self.outdir / MANIFEST)
+                self.report.manifest = self.outdir / MANIFEST
+                if error is None and self.options.combine:
+                    self._combine()
+            finally:  # also when the disk is full: no hidden folder is left behind
+                shutil.rmtree(self.work, ignore_errors=True)
 
     def add(self, number: int, name: str, item: tuple[Record, Letter]) -> None:
         """Render one letter (or skip it, unchanged), and queue its PDF conversion."""
@@ -386,6 +431,7 @@ class _Run:
                         self._inputs(letter, name))
         with self.lock:
             self.in_flight.append(entry)
+            self.reached.add((str(number), record.id))
         if self._unchanged(entry, name):
             self._finish(entry, "skipped")
             return
@@ -395,8 +441,9 @@ class _Run:
             self._fail(entry, str(e))
             return
         target_dir = self.outdir if "docx" in self.options.formats else self.work
-        entry.docx = target_dir / f"{name}.docx"
-        write_atomic(entry.docx, docx, durable=False)
+        path = target_dir / f"{name}.docx"
+        write_atomic(path, docx, durable=False)
+        entry.docx = path  # only now: the manifest never names a file that is not there
         if self.wants_pdf:
             self.batch.append(entry)
             if len(self.batch) >= self.batch_size:
@@ -490,7 +537,8 @@ class _Run:
     def _fail(self, entry: _Letter, error: str) -> None:
         if entry.docx is not None and "docx" not in self.options.formats:
             entry.docx.unlink(missing_ok=True)
-        entry.docx = entry.pdf = None
+            entry.docx = None
+        entry.pdf = None  # a DOCX that was asked for stays, and its row names it
         entry.error = error
         self.report.failed += 1
         self.report.problems.append(Problem(f"record {entry.number} ({entry.id})", "", error))
@@ -521,6 +569,23 @@ class _Run:
             self.manifest.writerow({"number": str(number), "id": _cell(record_id),
                                     "status": "invalid", "error": _cell(why)})
             self.next_rejected = next(self.rejected, None)
+
+    def _keep_previous(self) -> None:
+        """Add the last manifest's rows of the records this run did not reach, as they were,
+        each in its place in file order."""
+        kept = [{column: _cell(row.get(column, "")) if column in _CELLS else row.get(column, "")
+                 for column in MANIFEST_COLUMNS}
+                for key, row in self.previous.items() if key not in self.reached]
+        if not kept:
+            return
+        self.manifest_file.flush()
+        with self.manifest_path.open(newline="", encoding="utf-8") as f:
+            rows = [*csv.DictReader(f), *kept]
+        rows.sort(key=lambda row: int(row["number"]) if row["number"].isdigit() else 0)
+        self.manifest_file.seek(0)
+        self.manifest_file.truncate()
+        self.manifest.writeheader()
+        self.manifest.writerows(rows)
 
     def _combine(self) -> None:
         from .combine import combine_docx, combine_pdf

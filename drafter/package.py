@@ -4,12 +4,13 @@ A DOCX is a zip archive. For a merge of thousands of letters most members (style
 table, settings) are the same in every letter, so they are deflated once when the template is
 compiled and copied as raw bytes into each letter's archive; only the parts a letter changes are
 compressed again. The archive written is an ordinary zip that Word, LibreOffice and python-docx
-read.
+read. Archives drafter reads (templates, spreadsheets) are checked against zip bombs first.
 """
 
 from __future__ import annotations
 
 import struct
+import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ _END_RECORD = struct.Struct("<IHHHHIIH")
 _DOS_DATE = (1980 - 1980) << 9 | 1 << 5 | 1  # 1980-01-01: reproducible archives
 _DEFLATED = 8
 _VERSION = 20  # zip 2.0: deflate
+
+# What drafter unpacks from a DOCX template or an XLSX sheet, at most: more is a zip bomb.
+MAX_PART_BYTES = 50 * 1024 * 1024  # one member (XML part, image), uncompressed
+MAX_TOTAL_BYTES = 200 * 1024 * 1024  # the whole archive, uncompressed
+MAX_RATIO = 200  # uncompressed/compressed of a member over 1 MB: zip bombs go far beyond
 
 
 @dataclass(frozen=True)
@@ -62,3 +68,54 @@ def write_archive(members: list[Member]) -> bytes:
 def precompress(parts: Mapping[str, bytes], level: int = 6) -> dict[str, Member]:
     """Every part deflated once, by name."""
     return {name: Member.deflate(name, content, level) for name, content in parts.items()}
+
+
+def unpacking_problem(archive: zipfile.ZipFile) -> str | None:
+    """Why an archive is refused before anything is unpacked (a zip bomb), or ``None``.
+
+    The sizes are those the archive declares: read members with :func:`read_member` (or check
+    them with :func:`verify_members`), which never unpack more than that.
+    """
+    total = 0
+    for member in archive.infolist():
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > MAX_PART_BYTES:
+            return (f"{member.filename} unpacks to {member.file_size} bytes "
+                    f"(limit: {MAX_PART_BYTES >> 20} MiB a member)")
+        if total > MAX_TOTAL_BYTES:
+            return f"the archive unpacks to more than {MAX_TOTAL_BYTES >> 20} MiB"
+        if member.file_size > 1_000_000 and ratio > MAX_RATIO:
+            return (f"{member.filename} unpacks to {member.file_size} bytes from "
+                    f"{member.compress_size} ({ratio:.0f} times; at most {MAX_RATIO} times for "
+                    "a member over 1 MB)")
+    return None
+
+
+# What reading a damaged archive raises: a failed CRC, a broken deflate stream, encryption, an
+# unknown compression method.
+DAMAGED = (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError)
+
+
+def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """A member's content, never more than the size it declares.
+
+    ``archive.read`` would inflate all of a member's compressed data before cutting it to the
+    declared size: a member that declares 1,000 bytes and holds gigabytes of zeros would fill
+    the memory. Read in bounded steps, it fails its CRC check instead (one of :data:`DAMAGED`).
+    """
+    with archive.open(member) as f:
+        return f.read(member.file_size)
+
+
+def verify_members(archive: zipfile.ZipFile) -> str | None:
+    """What is wrong with the content of an archive's members (a failed CRC check: damage, or a
+    member lying about its size), or ``None``; reads each in bounded steps and keeps nothing."""
+    for member in archive.infolist():
+        try:
+            with archive.open(member) as f:
+                while f.read(1 << 20):
+                    pass
+        except DAMAGED as e:
+            return f"the archive is damaged: {e}"
+    return None

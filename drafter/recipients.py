@@ -18,7 +18,9 @@ Columns are recipient fields (``name``, ``title``, ``address.city``…), except:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from .errors import DataError, Problem
 from .loading import FieldPath, dotted, load_yaml
 from .markup import has_control_characters, strip_control_characters
 from .model import CONTACT_KINDS, Letter
+from .package import DAMAGED, unpacking_problem, verify_members
 
 LETTER_FIELDS = frozenset(Letter.model_fields) - {"recipient", "body", "cc"}
 EXTRA_PARAGRAPH = "extra_paragraph"
@@ -72,8 +75,15 @@ def _from_yaml(path: Path) -> Iterator[Record]:
     if not isinstance(items, list):
         raise DataError([Problem(str(path), "", "expected a list of recipients (lines starting "
                                  "with `- `), or a `recipients:` key holding one")])
+    warnings = [p for p in source.problems if p.severity == "warning"]
     for index, item in enumerate(items):
         number = index + 1
+        # The warnings (control characters removed) about this record, named by its field.
+        prefix = dotted((*base, index))
+        mine = [p for p in warnings if p.field == prefix or p.field.startswith((f"{prefix}.",
+                                                                                 f"{prefix}["))]
+        if index == 0:  # those in no record (a comment, a key) come with the first
+            mine += [p for p in warnings if not p.field]
         if not isinstance(item, dict):
             raise DataError([Problem(source.where((*base, index)), f"recipients[{index}]",
                                      "expected the recipient's fields (`key: value` lines)")])
@@ -92,7 +102,8 @@ def _from_yaml(path: Path) -> Iterator[Record]:
                     return source.where(origin[field[:end]] + field[end:])
             return source.where((*base, index))
 
-        yield Record(number, record_id, data, locate)
+        yield Record(number, record_id, data, locate, tuple(
+            dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine))
 
 
 def _from_csv(path: Path) -> Iterator[Record]:
@@ -116,6 +127,9 @@ def _from_csv(path: Path) -> Iterator[Record]:
         except UnicodeDecodeError as e:
             raise DataError([Problem(f"{path}:{reader.line_num + 1}", "", "the file is not "
                                      "UTF-8 text; save it as UTF-8 (in Excel: CSV UTF-8)")]) from e
+        except csv.Error as e:  # a cell longer than the csv module's limit (128 KiB), …
+            raise DataError([Problem(f"{path}:{reader.line_num}", "", "cannot read this row "
+                                     f"of the CSV file: {e}")]) from e
 
 
 def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
@@ -126,11 +140,12 @@ def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
     header = [h.strip() for h in header]
     _check_header(path, header)
     number = 0
+    end = reader.line_num
     for row in reader:
+        line, end = end + 1, reader.line_num  # where the row starts: a cell may span lines
         if not any(cell.strip() for cell in row):
             continue  # blank lines between records
         number += 1
-        line = reader.line_num
         if len(row) > len(header):
             raise DataError([Problem(f"{path}:{line}", "", f"{len(row)} cells but only "
                                      f"{len(header)} column names in the first row")])
@@ -141,9 +156,18 @@ def _from_xlsx(path: Path) -> Iterator[Record]:
     import openpyxl  # only merges from spreadsheets need it
     from openpyxl.utils.exceptions import InvalidFileException
 
+    unreadable = (InvalidFileException, *DAMAGED, KeyError, ValueError,
+                  SyntaxError)  # SyntaxError: the XML parsers' errors
     try:
+        with zipfile.ZipFile(path) as archive:
+            bomb = unpacking_problem(archive)
+            # openpyxl reads whole members at once: each must be no bigger than it says.
+            damage = None if bomb else verify_members(archive)
+        if bomb or damage:
+            raise DataError([Problem(str(path), "", f"refused: {bomb}" if bomb else
+                                     f"cannot read the spreadsheet: {damage}")])
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as e:
+    except unreadable as e:
         raise DataError([Problem(str(path), "", f"cannot read the spreadsheet: {e}")]) from e
     try:
         sheet = workbook.worksheets[0]
@@ -160,6 +184,8 @@ def _from_xlsx(path: Path) -> Iterator[Record]:
                 continue
             number += 1
             yield _record(number, cells, f"{path}:{sheet.title}!{row_number}")
+    except unreadable as e:  # a damaged sheet, found only while reading it
+        raise DataError([Problem(str(path), "", f"cannot read the spreadsheet: {e}")]) from e
     finally:
         workbook.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,19 +61,25 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
 
     ``durable`` also waits until the data is on disk (fsync), so that even a power cut leaves
     the old file or the new one. A merge skips that per letter: its manifest records every
-    letter's SHA-256, and the next run redoes any letter that does not match.
+    letter's SHA-256, and the next run redoes any letter that does not match. Raises
+    :class:`OutputError` when the file cannot be written (a full disk, a read-only folder).
+    A symbolic link at ``path`` is replaced, never written through.
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
     try:
+        # Not mkstemp: its files are private (0600); letters get the permissions of the umask.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(handle, "wb") as f:
             f.write(data)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(e, OSError):
+            raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
         raise
 
 
@@ -81,20 +88,24 @@ def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
                  converter: LibreOffice | None = None) -> list[Path]:
     """Write a rendered letter as ``outdir/name.docx`` and/or ``.pdf``; returns the paths."""
     formats = list(dict.fromkeys(formats))
+    # LibreOfficeMissing before anything is written: a failed PDF leaves no DOCX either.
+    office = (converter or LibreOffice()) if "pdf" in formats else None
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{outdir}: cannot create the output folder: {e.strerror}") from e
     written: list[Path] = []
-    with tempfile.TemporaryDirectory(dir=outdir, prefix=".drafter-") as work:
-        docx = Path(work) / f"{name}.docx"
-        docx.write_bytes(rendered.docx)
-        if "pdf" in formats:
-            converter = converter or LibreOffice()
-            (pdf,) = converter.convert([docx], Path(work))
-            written.append(_place(pdf, outdir / f"{name}.pdf"))
-        if "docx" in formats:
-            written.insert(0, _place(docx, outdir / f"{name}.docx"))
+    try:
+        with tempfile.TemporaryDirectory(dir=outdir, prefix=".drafter-") as work:
+            docx = Path(work) / f"{name}.docx"
+            docx.write_bytes(rendered.docx)
+            if office is not None:
+                (pdf,) = office.convert([docx], Path(work))
+                written.append(_place(pdf, outdir / f"{name}.pdf"))
+            if "docx" in formats:
+                written.insert(0, _place(docx, outdir / f"{name}.docx"))
+    except OSError as e:  # a full disk: the temporary folder goes, no file is half-written
+        raise OutputError(f"{outdir}: cannot write {name}: {e.strerror or e}") from e
     return written
 
 

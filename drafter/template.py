@@ -15,10 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import quoteattr
 
 import jinja2
@@ -33,16 +33,20 @@ from .context import LetterContext
 from .errors import Problem, TemplateError
 from .locales import Localizer, negotiate
 from .markup import xml_text
-from .package import Member, precompress, write_archive
+from .package import (
+    DAMAGED,
+    MAX_PART_BYTES,
+    Member,
+    precompress,
+    read_member,
+    unpacking_problem,
+    write_archive,
+)
 
 DOCX_NAME = "letter.docx"
 SAMPLE_NAME = "sample.yaml"
 CATALOGS_DIR = "locales"
 BUILTIN_TEMPLATE = "advocacy-letter"
-
-MAX_PART_BYTES = 50 * 1024 * 1024  # one XML part or image, uncompressed
-MAX_TOTAL_BYTES = 200 * 1024 * 1024  # the whole archive, uncompressed
-MAX_RATIO = 200  # uncompressed/compressed of any member: zip bombs go far beyond this
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -122,8 +126,8 @@ def read_docx(path: Path) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise TemplateError([Problem(where, "", "not a Word document (.docx): the file is not a "
-                                     "zip archive, or it is truncated")]) from e
+        raise TemplateError([Problem(where, "", "not a Word document (.docx): "
+                                     + _what_it_is(path))]) from e
     with archive:
         members = archive.infolist()
         names = {m.filename for m in members}
@@ -133,20 +137,26 @@ def read_docx(path: Path) -> dict[str, bytes]:
         if any(name.lower().endswith("vbaproject.bin") for name in names):
             raise TemplateError([Problem(where, "", "the document contains macros "
                                          "(vbaProject.bin); save it as a plain .docx")])
-        total = 0
-        for member in members:
-            total += member.file_size
-            ratio = member.file_size / max(member.compress_size, 1)
-            if member.file_size > MAX_PART_BYTES or total > MAX_TOTAL_BYTES or (
-                    member.file_size > 1_000_000 and ratio > MAX_RATIO):
-                raise TemplateError([Problem(where, "", f"refused: {member.filename} unpacks to "
-                                             f"{member.file_size} bytes (limits: "
-                                             f"{MAX_PART_BYTES >> 20} MiB a part, "
-                                             f"{MAX_TOTAL_BYTES >> 20} MiB in all)")])
+        bomb = unpacking_problem(archive)
+        if bomb:
+            raise TemplateError([Problem(where, "", f"refused: {bomb}")])
         try:
-            return {m.filename: archive.read(m) for m in members}
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            return {m.filename: read_member(archive, m) for m in members}
+        except DAMAGED as e:
             raise TemplateError([Problem(where, "", f"the archive is damaged: {e}")]) from e
+
+
+def _what_it_is(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        return f"cannot read it: {e.strerror}"
+    if head.startswith(b"%PDF"):
+        return "it is a PDF file"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: Word 97-2003, or an encrypted DOCX
+        return "it is an old .doc or a password-protected document; save it as .docx"
+    return "the file is not a zip archive, or it is truncated"
 
 
 @dataclass(frozen=True)
@@ -172,15 +182,46 @@ class CompiledTemplate:
     variables: frozenset[str] = frozenset()  # the top-level names the template's tags read
 
 
+MAX_REPEAT = 1_000_000  # items or characters that one `*` in a template may make
+MAX_EXPONENT = 1_000  # of an integer `**`: 10**1000 prints; 10**10**10 would never end
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no Python internals, ``range`` bounded by ``MAX_RANGE``), and bounded
+    repetition and powers too: ``'x' * 10**9`` and ``10**10**10`` are refused, not computed.
+
+    Jinja never folds these operators into constants at compile time in a sandbox, so the bound
+    holds for literals as well.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
+                   right: Any) -> Any:
+        """``left operator right``, refused when its result would be absurdly large."""
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if (isinstance(sequence, str | list | tuple) and isinstance(count, int)
+                        and len(sequence) * count > MAX_REPEAT):
+                    raise jinja2.exceptions.SecurityError(
+                        f"a repetition of {len(sequence) * count} items or characters (at most "
+                        f"{MAX_REPEAT})")
+        elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
+              and abs(left) > 1 and right > MAX_EXPONENT):
+            raise jinja2.exceptions.SecurityError(f"a power of {right} (at most {MAX_EXPONENT})")
+        return super().call_binop(context, operator, left, right)
+
+
 def make_environment(loc: Localizer) -> SandboxedEnvironment:
     """The sandboxed Jinja environment of one locale: strict, escaping, with drafter's filters."""
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         finalize=_finalize,
         extensions=["jinja2.ext.i18n"],
         keep_trailing_newline=True,
     )
+    del env.globals["lipsum"]  # lipsum(10**6) would fill the memory; no letter needs it
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: xml_text(loc.gettext(message)),
         lambda singular, plural, n: xml_text(loc.ngettext(singular, plural, n)),
@@ -209,6 +250,13 @@ def _finalize(value: Any) -> Any:
     # Every printed value is literal text: escaped for XML, whatever it contains.
     if isinstance(value, Markup) or hasattr(value, "__html__"):
         return value
+    if isinstance(value, jinja2.Undefined):
+        return xml_text(value)  # StrictUndefined: raises, naming what is undefined
+    if callable(value) or isinstance(value, jinja2.runtime.TemplateReference):
+        # `{{ recipient.items }}`, `{{ self }}`: a Python object's repr is never letter text.
+        what = ("the template itself" if isinstance(value, jinja2.runtime.TemplateReference)
+                else f"a function ({getattr(value, '__name__', type(value).__name__)})")
+        raise TypeError(f"{what} is not a value to print")
     return xml_text(value)
 
 
@@ -232,6 +280,9 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
             templated[name] = _Part(label, env.from_string(source), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
             problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
+        except (RecursionError, SyntaxError) as e:  # Python's own limits on nesting
+            problems.append(Problem(f"{path}, {label}", "", "the tags are nested too deeply "
+                                    f"({e.msg if isinstance(e, SyntaxError) else e})"))
     if problems:
         raise TemplateError(problems)
     if "word/styles.xml" in parts:
@@ -335,8 +386,9 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
     rendered: dict[str, bytes] = {}
     for name, part in compiled.templated.items():
         try:
-            xml = part.template.render(context.values)
-        except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as e:
+            xml = _render_bounded(part.template, context.values)
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, OverflowError,
+                RecursionError, MemoryError) as e:
             problems.append(_located(compiled.source, part.label, part.paragraphs,
                                      _template_line(e), _describe(e)))
             continue
@@ -344,6 +396,22 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
     if problems:
         raise TemplateError(problems)
     return _zip(compiled, rendered, context)
+
+
+def _render_bounded(template: jinja2.Template, values: dict[str, Any]) -> str:
+    """The template rendered, stopped once it is larger than any DOCX part may be: a loop in
+    a template cannot fill the memory."""
+    chunks: list[str] = []
+    size = 0
+    generator = cast(Generator[str, None, None], template.generate(values))
+    for chunk in generator:
+        size += len(chunk)
+        if size > MAX_PART_BYTES:
+            # Thrown where the template is, so that the error names its paragraph.
+            generator.throw(OverflowError(f"the rendered part is larger than "
+                                          f"{MAX_PART_BYTES >> 20} MiB"))
+        chunks.append(chunk)
+    return "".join(chunks)
 
 
 def _template_line(error: BaseException) -> int | None:
@@ -363,6 +431,8 @@ def _describe(error: Exception) -> str:
         return f"undefined value: {error.message}"
     if isinstance(error, jinja2.exceptions.SecurityError):
         return f"refused by the template sandbox: {error}"
+    if isinstance(error, OverflowError | RecursionError | MemoryError):
+        return f"refused: the template makes too much ({error})"
     return f"{type(error).__name__}: {error}"
 
 

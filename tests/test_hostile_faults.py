@@ -1,0 +1,222 @@
+"""Fault injection: `drafter merge` and LibreOffice killed at random points of a 50-letter merge.
+
+The guarantees checked (docs/errors.md, "Interrupted runs"):
+
+1. Every visible file in the output folder is complete: a DOCX python-docx opens, a PDF whose
+   every page pypdf reads, or the manifest. Whatever is killed, whenever.
+2. The manifest is a complete CSV, replaced in one step: after SIGTERM (or Ctrl-C) it is that
+   run's; after SIGKILL it is the one before, or there is none.
+3. A manifest row marked ``written`` or ``skipped`` names files that exist with that SHA-256.
+4. After SIGTERM, every letter file the run wrote is named in its manifest.
+5. Only hidden temporaries (``.drafter-*``, ``.*.part``) are left behind; the next run removes
+   them.
+6. A run after the kills completes: every letter written or skipped, the manifest lists all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import docx
+import pytest
+from pypdf import PdfReader
+
+LETTERS = 50
+SEED = int(os.environ.get("FAULT_SEED", "20151124"))  # another seed, other kill points
+CASE = """\
+date: 2015-11-24
+sender: {name: Human Rights Watch, website: "https://www.hrw.org"}
+subject: Detention of Nine North Korean refugees
+body:
+  - We write to request that you stop the forced return; see https://www.hrw.org/news/x.
+signatory: {name: Sophie Richardson, title: China Director, organization: Human Rights Watch}
+"""
+
+pytestmark = pytest.mark.libreoffice
+
+
+def _letter_names() -> set[str]:
+    return {f"r{i:02d}-Person {i}.{fmt}" for i in range(LETTERS) for fmt in ("docx", "pdf")}
+
+
+def _office_processes(marker: str) -> list[int]:
+    """The LibreOffice processes whose command line holds ``marker`` (the run's folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in command and b"office" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_office(marker: str, wait: float = 0) -> int:
+    """SIGKILL every LibreOffice process of the run; how many there were. ``wait``: seconds to
+    wait for one to be running (between two batches there is none)."""
+    deadline = time.monotonic() + wait
+    pids = _office_processes(marker)
+    while not pids and time.monotonic() < deadline:
+        time.sleep(0.02)
+        pids = _office_processes(marker)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
+
+
+def _read_manifest(outdir: Path) -> list[dict[str, str]] | None:
+    path = outdir / "manifest.csv"
+    if not path.exists():
+        return None
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(set(row) == set(rows[0]) and None not in row.values() for row in rows)
+    return rows
+
+
+def _check_folder(outdir: Path) -> dict[str, tuple[int, int]]:
+    """Guarantees 1 to 3; returns every visible file's identity (inode, mtime)."""
+    seen = {}
+    for path in outdir.iterdir():
+        if path.name.startswith("."):
+            assert path.name.startswith(".drafter-") or path.name.endswith(".part"), path
+            continue
+        seen[path.name] = (path.stat().st_ino, path.stat().st_mtime_ns)
+        if path.name == "manifest.csv":
+            continue
+        assert path.name in _letter_names(), path
+        if path.suffix == ".docx":
+            assert docx.Document(str(path)).paragraphs, path
+        else:
+            reader = PdfReader(path)
+            assert len(reader.pages) >= 1
+            assert all(isinstance(page.extract_text(), str) for page in reader.pages), path
+    rows = _read_manifest(outdir) or []
+    for row in rows:
+        if row["status"] in ("written", "skipped"):
+            for fmt in ("docx", "pdf"):
+                file = outdir / row[fmt]
+                digest = hashlib.sha256(file.read_bytes()).hexdigest()
+                assert digest == row[f"{fmt}_sha256"], (row["id"], fmt)
+    return seen
+
+
+def _wait_for_pdfs(outdir: Path, before: dict[str, tuple[int, int]], count: int,
+                   run: subprocess.Popen[str], timeout: float = 40) -> int:
+    """Wait until the run has written ``count`` PDFs (or ended); returns how many it wrote.
+
+    Kill points are chosen by progress, not by time, so that they fall in the same phase of
+    the merge on a fast machine and on a slow one.
+    """
+    deadline = time.monotonic() + timeout
+    written = 0
+    while time.monotonic() < deadline and run.poll() is None:
+        written = 0
+        for path in outdir.glob("*.pdf") if outdir.exists() else []:
+            try:
+                identity = (path.stat().st_ino, path.stat().st_mtime_ns)
+            except FileNotFoundError:
+                continue
+            written += before.get(path.name) != identity
+        if written >= count:
+            break
+        time.sleep(0.02)
+    return written
+
+
+def _named_in(rows: list[dict[str, str]]) -> set[str]:
+    return {row[fmt] for row in rows for fmt in ("docx", "pdf") if row[fmt]}
+
+
+@pytest.fixture
+def merge_run(tmp_path: Path):
+    """Start `drafter merge` of 50 letters (DOCX and PDF) into a folder of a unique name."""
+    (tmp_path / "case.yaml").write_text(CASE, encoding="utf-8")
+    rows = ["id,name,address.country",
+            *(f"r{i:02d},Person {i},{('US', 'GB', 'FR')[i % 3]}" for i in range(LETTERS))]
+    (tmp_path / "recipients.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    outdir = tmp_path / f"out-{uuid.uuid4().hex}"
+    # LibreOffice profiles of this test's own, so that killing LibreOffice spoils nobody's.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    started: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        command = [sys.executable, "-c", "from drafter.cli import main; main()", "merge",
+                   str(tmp_path / "case.yaml"), str(tmp_path / "recipients.csv"),
+                   "-o", str(outdir), "-j", "2"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        started.append(process)
+        return process
+
+    yield outdir, start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    _kill_office(outdir.name)
+
+
+def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -> None:
+    outdir, start = merge_run
+    rng = random.Random(SEED)
+    began = time.monotonic()
+
+    # 1. SIGKILL drafter while it converts (its LibreOffice processes die too, as when the
+    #    machine stops: else they finish their batch on their own, into a hidden folder).
+    run = start()
+    _wait_for_pdfs(outdir, {}, rng.randint(3, 25), run)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=10)
+    _kill_office(outdir.name)
+    assert run.returncode == -signal.SIGKILL
+    _check_folder(outdir)
+    assert _read_manifest(outdir) is None  # the run never got to write one
+
+    # 2. LibreOffice killed under a run, then the run stopped with SIGTERM.
+    before = _check_folder(outdir)
+    run = start()
+    first = rng.randint(2, 15)
+    _wait_for_pdfs(outdir, before, first, run)
+    killed_office = _kill_office(outdir.name, wait=10)
+    _wait_for_pdfs(outdir, before, first + rng.randint(2, 10), run)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=90)
+    assert run.returncode in (130, 0), stderr  # 0: it finished before the signal came
+    if run.returncode == 130:
+        assert "interrupted: only complete files were kept" in stderr
+    after = _check_folder(outdir)
+    rows = _read_manifest(outdir)
+    assert rows is not None  # guarantee 2: this run's manifest
+    written_now = {name for name, identity in after.items()
+                   if before.get(name) != identity and name != "manifest.csv"}
+    assert written_now <= _named_in(rows)  # guarantee 4
+    assert {row["status"] for row in rows} <= {"written", "skipped", "interrupted", "failed"}
+
+    # 3. A run to the end completes the rest and cleans up what the kills left.
+    run = start()
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    final = _check_folder(outdir)
+    rows = _read_manifest(outdir)
+    assert rows is not None and len(rows) == LETTERS
+    assert {row["status"] for row in rows} <= {"written", "skipped"}
+    assert set(final) == _letter_names() | {"manifest.csv"}
+    assert [p.name for p in outdir.iterdir() if p.name.startswith(".")] == []
+    assert f"of {LETTERS}" in stdout
+    assert killed_office >= 1
+    assert time.monotonic() - began < 120
