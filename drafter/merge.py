@@ -371,10 +371,6 @@ class _Run:
         self.in_flight: deque[_Letter] = deque()
         self.rejected = iter(sorted(report.rejected.items()))
         self.next_rejected = next(self.rejected, None)
-        # The records this run has listed, so that an interrupted run (or one with --only)
-        # keeps the last manifest's rows of the others: their letters are still done.
-        self.reached = {(str(number), record_id)
-                        for number, (record_id, _) in report.rejected.items()}
         self.manifest_path = self.work / MANIFEST
         self.manifest_file = self.manifest_path.open("w", newline="", encoding="utf-8")
         self.manifest = csv.DictWriter(self.manifest_file, MANIFEST_COLUMNS)
@@ -431,7 +427,6 @@ class _Run:
                         self._inputs(letter, name))
         with self.lock:
             self.in_flight.append(entry)
-            self.reached.add((str(number), record.id))
         if self._unchanged(entry, name):
             self._finish(entry, "skipped")
             return
@@ -573,14 +568,18 @@ class _Run:
     def _keep_previous(self) -> None:
         """Add the last manifest's rows of the records this run did not reach, as they were,
         each in its place in file order."""
-        kept = [{column: _cell(row.get(column, "")) if column in _CELLS else row.get(column, "")
-                 for column in MANIFEST_COLUMNS}
-                for key, row in self.previous.items() if key not in self.reached]
-        if not kept:
+        if not self.previous:
             return
         self.manifest_file.flush()
         with self.manifest_path.open(newline="", encoding="utf-8") as f:
-            rows = [*csv.DictReader(f), *kept]
+            rows = list(csv.DictReader(f))  # what this run reached (held only on this path)
+        reached = {(row["number"], _uncell(row["id"])) for row in rows}
+        kept = [{column: _cell(row.get(column, "")) if column in _CELLS else row.get(column, "")
+                 for column in MANIFEST_COLUMNS}
+                for key, row in self.previous.items() if key not in reached]
+        if not kept:
+            return
+        rows += kept
         rows.sort(key=lambda row: int(row["number"]) if row["number"].isdigit() else 0)
         self.manifest_file.seek(0)
         self.manifest_file.truncate()

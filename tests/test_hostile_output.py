@@ -291,7 +291,7 @@ def small_disk(tmp_path: Path):
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=True)
+        subprocess.run(["umount", "-l", str(mount)], check=False)  # lazy: never left busy
 
 
 def test_a_real_full_disk(case: Path, tmp_path: Path, small_disk: Path, run) -> None:
