@@ -225,15 +225,21 @@ class _Names:
     """Hands out unique file names: a second "Wang Yi" becomes "Wang Yi-2"."""
 
     def __init__(self) -> None:
-        self.taken: set[str] = set()
+        # Digests, not the names: 100,000 recipients must not cost 100,000 strings of memory.
+        self.taken: set[bytes] = set()
 
     def unique(self, name: str) -> str:
         candidate, n = name, 1
-        while candidate.casefold() in self.taken:  # case-insensitive file systems
+        while self._key(candidate) in self.taken:
             n += 1
             candidate = f"{name}-{n}"
-        self.taken.add(candidate.casefold())
+        self.taken.add(self._key(candidate))
         return candidate
+
+    @staticmethod
+    def _key(name: str) -> bytes:
+        # case-insensitive, as the file systems of Windows and macOS are
+        return hashlib.blake2b(name.casefold().encode("utf-8"), digest_size=12).digest()
 
 
 def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Letter) -> str:
