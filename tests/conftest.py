@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -67,6 +68,30 @@ def write_data(tmp_path: Path) -> Callable[..., Path]:
         path.write_text(text, encoding="utf-8")
         return path
     return write
+
+
+# Merge cases: the shared part of a letter, without a recipient.
+SHORT_CASE = """\
+date: 2015-11-24
+sender: {name: Human Rights Watch}
+subject: Detention of refugees
+body: [We write to you.]
+signatory: {name: Sophie Richardson}
+"""
+LINKED_CASE = """\
+date: 2015-11-24
+sender: {name: Human Rights Watch, website: "https://www.hrw.org"}
+subject: Detention of Nine North Korean refugees
+body:
+  - We write to request that you stop the forced return; see https://www.hrw.org/news/x.
+signatory: {name: Sophie Richardson, title: China Director, organization: Human Rights Watch}
+"""
+
+
+def read_manifest(outdir: Path) -> list[dict[str, str]]:
+    """The rows of a merge's manifest.csv."""
+    with (outdir / "manifest.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def normalized(text: str) -> str:

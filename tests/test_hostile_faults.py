@@ -31,16 +31,11 @@ import docx
 import pytest
 from pypdf import PdfReader
 
+from .conftest import LINKED_CASE
+
 LETTERS = 50
 SEED = int(os.environ.get("FAULT_SEED", "20151124"))  # another seed, other kill points
-CASE = """\
-date: 2015-11-24
-sender: {name: Human Rights Watch, website: "https://www.hrw.org"}
-subject: Detention of Nine North Korean refugees
-body:
-  - We write to request that you stop the forced return; see https://www.hrw.org/news/x.
-signatory: {name: Sophie Richardson, title: China Director, organization: Human Rights Watch}
-"""
+CASE = LINKED_CASE
 
 pytestmark = pytest.mark.libreoffice
 

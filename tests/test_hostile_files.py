@@ -20,16 +20,10 @@ from drafter.loading import MAX_BYTES, load_yaml
 from drafter.merge import MergeOptions, merge
 from drafter.recipients import read_recipients
 
-from .conftest import EXAMPLES, docx_text
+from .conftest import EXAMPLES, SHORT_CASE, docx_text
 
 LETTER = (EXAMPLES / "letter-en.yaml").read_text(encoding="utf-8")
-CASE = """\
-date: 2015-11-24
-sender: {name: Human Rights Watch}
-subject: Detention of refugees
-body: [We write to you.]
-signatory: {name: Sophie Richardson}
-"""
+CASE = SHORT_CASE
 
 
 def problems(path: Path) -> list[str]:

@@ -6,7 +6,6 @@ hangs, or dies), so that they are fast and exact; those marked ``libreoffice`` u
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import signal
@@ -22,15 +21,9 @@ from pypdf import PdfReader, PdfWriter
 from drafter import LibreOfficeMissing, pdf
 from drafter.merge import MergeOptions, merge
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, SHORT_CASE, read_manifest
 
-CASE = """\
-date: 2015-11-24
-sender: {name: Human Rights Watch}
-subject: Detention of refugees
-body: [We write to you.]
-signatory: {name: Sophie Richardson}
-"""
+CASE = SHORT_CASE
 NAMES = ["a-Ann", "b-Bo", "c-Cy", "d-Di", "e-Ed", "f-Fay"]
 
 
@@ -49,9 +42,7 @@ def recipients(tmp_path: Path) -> Path:
     return path
 
 
-def manifest(outdir: Path) -> list[dict[str, str]]:
-    with (outdir / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+manifest = read_manifest
 
 
 def fake_soffice(tmp_path: Path, body: str) -> Path:

@@ -7,7 +7,6 @@ replaced, never written through; a full disk is an OutputError that leaves no pa
 
 from __future__ import annotations
 
-import csv
 import errno
 import os
 import shutil
@@ -21,15 +20,9 @@ from drafter import OutputError, load_letter, render_letter, write_letter
 from drafter.merge import MergeOptions, merge
 from drafter.render import write_atomic
 
-from .conftest import EXAMPLES, docx_text
+from .conftest import EXAMPLES, SHORT_CASE, docx_text, read_manifest
 
-CASE = """\
-date: 2015-11-24
-sender: {name: Human Rights Watch}
-subject: Detention of refugees
-body: [We write to you.]
-signatory: {name: Sophie Richardson}
-"""
+CASE = SHORT_CASE
 
 
 @pytest.fixture
@@ -50,9 +43,7 @@ def tree(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
-def manifest(outdir: Path) -> list[dict[str, str]]:
-    with (outdir / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+manifest = read_manifest
 
 
 def complete_letters(outdir: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from pathlib import Path
@@ -21,16 +20,9 @@ from drafter.merge import MergeOptions, merge, safe_name
 from drafter.render import localizer_for
 from drafter.template import compile_template, find_template, render_docx
 
-from .conftest import EXAMPLES, docx_text
+from .conftest import EXAMPLES, LINKED_CASE, docx_text, read_manifest
 
-CASE = """\
-date: 2015-11-24
-sender: {name: Human Rights Watch, website: "https://www.hrw.org"}
-subject: Detention of Nine North Korean refugees
-body:
-  - We write to request that you stop the forced return; see https://www.hrw.org/news/x.
-signatory: {name: Sophie Richardson, title: China Director, organization: Human Rights Watch}
-"""
+CASE = LINKED_CASE
 
 
 @pytest.fixture
@@ -47,9 +39,7 @@ def recipients(tmp_path: Path, rows: list[str], header: str = "id,honorific,name
     return path
 
 
-def manifest(outdir: Path) -> list[dict[str, str]]:
-    with (outdir / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+manifest = read_manifest
 
 
 ROWS = ["xi,President,Xi Jinping,en,Beijing,CN",
