@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -25,7 +24,7 @@ from jinja2 import nodes
 from lxml import etree
 
 from .context import DERIVED_FROM, build_context
-from .errors import DrafterError, Problem, TemplateError
+from .errors import Problem, TemplateError
 from .loading import load_yaml, read_letter
 from .locales import Localizer
 from .render import localizer_for
@@ -582,13 +581,4 @@ def _expressions(node: nodes.Node, aliases: dict[str, list[str]]) -> list[str]:
     return paths
 
 
-def archive_is_docx(path: Path) -> bool:
-    """Whether a file is a zip archive with a Word document inside."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return "word/document.xml" in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-__all__ = ["DrafterError", "Finding", "check_template", "template_variables"]
+__all__ = ["Finding", "check_template", "template_variables"]

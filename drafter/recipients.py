@@ -321,4 +321,4 @@ def _has(data: dict[str, Any], field: FieldPath) -> bool:
     return True
 
 
-__all__ = ["Record", "dotted", "letter_data", "read_recipients", "where_in_record"]
+__all__ = ["Record", "letter_data", "read_recipients", "where_in_record"]
