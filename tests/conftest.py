@@ -19,7 +19,7 @@ from drafter.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "data" / "examples"
-SOURCE_LETTER = ROOT.parent / "shared" / "source-letter" / "letter.txt"
+SOURCE_LETTER = ROOT / "tests" / "fixtures" / "source-letter" / "letter.txt"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
