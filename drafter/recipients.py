@@ -3,7 +3,8 @@
 Every format gives the same thing: a :class:`Record` per recipient, its fields as nested data
 (dotted headers such as ``address.city`` or ``name.zh`` become nested fields) and a way to say
 where any of its fields came from (``recipients.csv:7, column address.city``). CSV and XLSX are
-streamed: a list of 100,000 rows is never held in memory.
+streamed: a list of 100,000 rows is never held in memory. This module owns reading recipients
+files and placing their cells in a letter's data; validating them is the merge's job.
 
 Columns are recipient fields (``name``, ``title``, ``address.city``…), except:
 
@@ -21,13 +22,13 @@ import csv
 import dataclasses
 import datetime as dt
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, Problem
-from .loading import FieldPath, dotted, load_yaml
+from .errors import DataError, Location, Problem
+from .loading import FieldPath, Locate, dotted, load_yaml
 from .markup import has_control_characters, strip_control_characters
 from .model import CONTACT_KINDS, Letter
 from .package import DAMAGED, unpacking_problem, verify_members
@@ -44,13 +45,12 @@ class Record:
     number: int  # 1-based, in file order
     id: str
     data: dict[str, Any]  # {"recipient": {...}, "locale": ..., "extra_paragraph": ...}
-    locate: Callable[[FieldPath], str]  # where a field of `data` came from
+    where: Locate  # where a field of `data` came from
     warnings: tuple[Problem, ...] = ()
 
-    @property
-    def label(self) -> str:
-        """How messages name this record: ``record 5 (xi-jinping)``."""
-        return f"record {self.number} ({self.id})"
+    def locate(self, field: FieldPath) -> str:
+        """Where a field came from, as messages say it: ``recipients.csv:7, column name``."""
+        return str(self.where(field))
 
 
 def read_recipients(path: Path) -> Iterator[Record]:
@@ -62,7 +62,8 @@ def read_recipients(path: Path) -> Iterator[Record]:
         return _from_csv(path)
     if suffix in (".xlsx", ".xlsm"):
         return _from_xlsx(path)
-    raise DataError([Problem(str(path), "", "recipients must be a .yaml, .csv or .xlsx file")])
+    raise DataError([Problem(Location(str(path)), "",
+                             "recipients must be a .yaml, .csv or .xlsx file")])
 
 
 def _from_yaml(path: Path) -> Iterator[Record]:
@@ -73,7 +74,8 @@ def _from_yaml(path: Path) -> Iterator[Record]:
     items = source.value.get("recipients") if isinstance(source.value, dict) else source.value
     base: FieldPath = ("recipients",) if isinstance(source.value, dict) else ()
     if not isinstance(items, list):
-        raise DataError([Problem(str(path), "", "expected a list of recipients (lines starting "
+        raise DataError([Problem(Location(str(path)), "",
+                                 "expected a list of recipients (lines starting "
                                  "with `- `), or a `recipients:` key holding one")])
     warnings = [p for p in source.problems if p.severity == "warning"]
     for index, item in enumerate(items):
@@ -95,14 +97,14 @@ def _from_yaml(path: Path) -> Iterator[Record]:
                 origin[field] = (*base, index, str(key))
         record_id = str(item.get(RECORD_ID) or number)
 
-        def locate(field: FieldPath, origin: dict[FieldPath, FieldPath] = origin,
-                   index: int = index) -> str:
+        def where(field: FieldPath, origin: dict[FieldPath, FieldPath] = origin,
+                  index: int = index) -> Location:
             for end in range(len(field), 0, -1):
                 if field[:end] in origin:
                     return source.where(origin[field[:end]] + field[end:])
             return source.where((*base, index))
 
-        yield Record(number, record_id, data, locate, tuple(
+        yield Record(number, record_id, data, where, tuple(
             dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine))
 
 
@@ -111,10 +113,11 @@ def _from_csv(path: Path) -> Iterator[Record]:
         f = path.open(encoding="utf-8-sig", newline="")  # a BOM, as Excel writes, is dropped
         sample = f.read(8192)
     except UnicodeDecodeError as e:
-        raise DataError([Problem(str(path), "", "the file is not UTF-8 text; save it as "
+        raise DataError([Problem(Location(str(path)), "", "the file is not UTF-8 text; save it as "
                                  "UTF-8 (in Excel: CSV UTF-8)")]) from e
     except OSError as e:
-        raise DataError([Problem(str(path), "", f"cannot read the file: {e.strerror}")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"cannot read the file: {e.strerror}")]) from e
     with f:
         try:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
@@ -125,17 +128,20 @@ def _from_csv(path: Path) -> Iterator[Record]:
         try:
             yield from _csv_records(path, reader)
         except UnicodeDecodeError as e:
-            raise DataError([Problem(f"{path}:{reader.line_num + 1}", "", "the file is not "
-                                     "UTF-8 text; save it as UTF-8 (in Excel: CSV UTF-8)")]) from e
+            raise DataError([Problem(Location(str(path), reader.line_num + 1), "",
+                                     "the file is not UTF-8 text; save it as UTF-8 "
+                                     "(in Excel: CSV UTF-8)")]) from e
         except csv.Error as e:  # a cell longer than the csv module's limit (128 KiB), …
-            raise DataError([Problem(f"{path}:{reader.line_num}", "", "cannot read this row "
+            raise DataError([Problem(Location(str(path), reader.line_num), "",
+                                     "cannot read this row "
                                      f"of the CSV file: {e}")]) from e
 
 
 def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
     header = next(reader, None)
     if not header:
-        raise DataError([Problem(str(path), "", "the file is empty; the first row must name "
+        raise DataError([Problem(Location(str(path)), "",
+                                 "the file is empty; the first row must name "
                                  "the columns (name, title, address.city …)")])
     header = [h.strip() for h in header]
     _check_header(path, header)
@@ -147,9 +153,9 @@ def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
             continue  # blank lines between records
         number += 1
         if len(row) > len(header):
-            raise DataError([Problem(f"{path}:{line}", "", f"{len(row)} cells but only "
+            raise DataError([Problem(Location(str(path), line), "", f"{len(row)} cells but only "
                                      f"{len(header)} column names in the first row")])
-        yield _record(number, dict(zip(header, row, strict=False)), f"{path}:{line}")
+        yield _record(number, dict(zip(header, row, strict=False)), Location(str(path), line))
 
 
 def _from_xlsx(path: Path) -> Iterator[Record]:
@@ -164,17 +170,19 @@ def _from_xlsx(path: Path) -> Iterator[Record]:
             # openpyxl reads whole members at once: each must be no bigger than it says.
             damage = None if bomb else verify_members(archive)
         if bomb or damage:
-            raise DataError([Problem(str(path), "", f"refused: {bomb}" if bomb else
+            raise DataError([Problem(Location(str(path)), "", f"refused: {bomb}" if bomb else
                                      f"cannot read the spreadsheet: {damage}")])
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except unreadable as e:
-        raise DataError([Problem(str(path), "", f"cannot read the spreadsheet: {e}")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"cannot read the spreadsheet: {e}")]) from e
     try:
         sheet = workbook.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
         if not any(header):
-            raise DataError([Problem(f"{path}:{sheet.title}!1", "", "the first row must name "
+            raise DataError([Problem(Location(str(path), 1, sheet=sheet.title), "",
+                                     "the first row must name "
                                      "the columns (name, title, address.city …)")])
         _check_header(path, header)
         number = 0
@@ -183,9 +191,10 @@ def _from_xlsx(path: Path) -> Iterator[Record]:
             if not any(cells.values()):
                 continue
             number += 1
-            yield _record(number, cells, f"{path}:{sheet.title}!{row_number}")
+            yield _record(number, cells, Location(str(path), row_number, sheet=sheet.title))
     except unreadable as e:  # a damaged sheet, found only while reading it
-        raise DataError([Problem(str(path), "", f"cannot read the spreadsheet: {e}")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"cannot read the spreadsheet: {e}")]) from e
     finally:
         workbook.close()
 
@@ -206,11 +215,11 @@ def _check_header(path: Path, header: list[str]) -> None:
     seen: set[str] = set()
     for name in header:
         if name and name in seen:
-            raise DataError([Problem(str(path), "", f"column {name!r} appears twice")])
+            raise DataError([Problem(Location(str(path)), "", f"column {name!r} appears twice")])
         seen.add(name)
 
 
-def _record(number: int, cells: dict[str, str], where: str) -> Record:
+def _record(number: int, cells: dict[str, str], row: Location) -> Record:
     data: dict[str, Any] = {}
     columns: dict[FieldPath, str] = {}
     warnings: list[Problem] = []
@@ -218,21 +227,21 @@ def _record(number: int, cells: dict[str, str], where: str) -> Record:
         if not column or value is None or not value.strip():
             continue  # an empty cell leaves the case's value alone
         if has_control_characters(value):
-            warnings.append(Problem(f"{where}, column {column}", column, "invisible control "
-                                    "characters removed", severity="warning"))
+            warnings.append(Problem(dataclasses.replace(row, heading=column), column,
+                                    "invisible control characters removed", severity="warning"))
             value = strip_control_characters(value)
         for field, cell in _place(column, value.strip()):
             _set(data, field, cell)
             columns[field] = column
     record_id = str(cells.get(RECORD_ID) or number).strip()
 
-    def locate(field: FieldPath) -> str:
+    def where(field: FieldPath) -> Location:
         for end in range(len(field), 0, -1):
             if field[:end] in columns:
-                return f"{where}, column {columns[field[:end]]}"
-        return where
+                return dataclasses.replace(row, heading=columns[field[:end]])
+        return row
 
-    return Record(number, record_id, data, locate, tuple(warnings))
+    return Record(number, record_id, data, where, tuple(warnings))
 
 
 def _place(column: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
@@ -299,13 +308,12 @@ def _merged(base: Any, override: Any) -> Any:
     return override
 
 
-def where_in_record(record: Record, case_where: Callable[[FieldPath], str],
-                    field: FieldPath) -> str:
+def where_in_record(record: Record, case_where: Locate, field: FieldPath) -> Location:
     """Where a letter field came from: the record's row or YAML entry, or the case file."""
     for end in range(len(field), 0, -1):
         if _has(record.data, field[:end]) or (field[0] == "body" and EXTRA_PARAGRAPH in
                                                record.data and end == 1):
-            return record.locate(field)
+            return record.where(field)
     return case_where(field)
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from .context import build_context
 from .errors import OutputError
 from .loading import load_letter
-from .locales import Localizer, load_catalog, locale_for
-from .model import Letter
+from .locales import localizer_for
+from .model import Letter, PaperSize
 from .pdf import LibreOffice
 from .template import LetterTemplate, compile_template, find_template, render_docx
 
@@ -32,15 +32,9 @@ class RenderedLetter:
 
     docx: bytes
     locale: str
-    paper: str
+    paper: PaperSize
     properties: dict[str, str]  # title, subject, author, language
     links: tuple[str, ...]  # the URLs the letter links to
-
-
-def localizer_for(template: LetterTemplate, identifier: str) -> Localizer:
-    """The locale of a letter bound to the template's catalog for it."""
-    locale = locale_for(identifier)
-    return Localizer(locale, load_catalog(template.catalogs, locale))
 
 
 def render_letter(letter: Letter, template: LetterTemplate | str | Path | None = None, *,

@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from .addresses import format_phone
 from .context import LetterContext
-from .errors import Problem, TemplateError
+from .errors import Location, Problem, TemplateError
 from .locales import Localizer, negotiate
 from .markup import xml_text
 from .package import (
@@ -95,16 +95,17 @@ def find_template(spec: str | Path | None = None) -> LetterTemplate:
         path = builtin_templates_dir() / str(spec)
     if path.is_file():
         if path.suffix.lower() not in (".docx", ".dotx"):
-            raise TemplateError([Problem(str(path), "", _not_docx_message(path))])
+            raise TemplateError([Problem(Location(str(path)), "", _not_docx_message(path))])
         return LetterTemplate(path.stem, path.parent, {"": path})
     if path.is_dir():
         variants = {_variant_locale(p.name): p for p in sorted(path.glob("letter*.docx"))}
         if "" not in variants:
-            raise TemplateError([Problem(str(path), "", f"no {DOCX_NAME} in the template folder")])
+            raise TemplateError([Problem(Location(str(path)), "",
+                                         f"no {DOCX_NAME} in the template folder")])
         return LetterTemplate(path.name, path, variants)
     builtin = ", ".join(sorted(p.name for p in builtin_templates_dir().iterdir() if p.is_dir()
                                and (p / DOCX_NAME).is_file()))
-    raise TemplateError([Problem(str(spec), "", f"no such template; built-in templates: "
+    raise TemplateError([Problem(Location(str(spec)), "", f"no such template; built-in templates: "
                                  f"{builtin}, or give the path of a folder or .docx file")])
 
 
@@ -122,7 +123,7 @@ def _not_docx_message(path: Path) -> str:
 
 def read_docx(path: Path) -> dict[str, bytes]:
     """The members of a DOCX archive, refusing files that are not safe Word documents."""
-    where = str(path)
+    where = Location(str(path))
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -274,14 +275,15 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
         try:
             source, paragraphs = jinja_source(data)
         except etree.XMLSyntaxError as e:
-            problems.append(Problem(f"{path}, {label}", "", f"damaged XML: {e}"))
+            problems.append(Problem(Location(str(path), part=label), "", f"damaged XML: {e}"))
             continue
         try:
             templated[name] = _Part(label, env.from_string(source), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
             problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
         except (RecursionError, SyntaxError) as e:  # Python's own limits on nesting
-            problems.append(Problem(f"{path}, {label}", "", "the tags are nested too deeply "
+            problems.append(Problem(Location(str(path), part=label), "",
+                                    "the tags are nested too deeply "
                                     f"({e.msg if isinstance(e, SyntaxError) else e})"))
     if problems:
         raise TemplateError(problems)
@@ -366,12 +368,12 @@ def _located(path: Path, label: str, paragraphs: list[str], lineno: int | None,
              message: str) -> Problem:
     """A problem at a paragraph, told by its number and visible text, never an XML line."""
     if lineno is None or not 0 < lineno <= len(paragraphs):
-        return Problem(f"{path}, {label}", "", message)
+        return Problem(Location(str(path), part=label), "", message)
     paragraph = lineno - 1  # line 1 holds what precedes the first paragraph
     text = paragraphs[lineno - 1]
     text = text if len(text) <= 120 else text[:117] + "…"
-    return Problem(f"{path}, {label} paragraph {max(paragraph, 1)}", "",
-                   f'{message} — in "{text}"')
+    return Problem(Location(str(path), part=label, paragraph=max(paragraph, 1)), "", message,
+                   text=text)
 
 
 def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
@@ -379,7 +381,8 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
     missing = sorted(compiled.variables - set(context.values))
     if missing:
         known = ", ".join(sorted(context.values))
-        raise TemplateError([Problem(str(compiled.source), name, f"the template uses {name!r}, "
+        raise TemplateError([Problem(Location(str(compiled.source)), name,
+                                     f"the template uses {name!r}, "
                                      f"which no letter provides; available: {known}")
                              for name in missing])
     problems: list[Problem] = []
@@ -449,7 +452,7 @@ def _finish_part(xml: str, name: str, context: LetterContext, compiled: Compiled
     try:
         tree = etree.fromstring(xml.encode("utf-8"))
     except etree.XMLSyntaxError as e:
-        problems.append(Problem(f"{compiled.source}, {part.label}", "",
+        problems.append(Problem(Location(str(compiled.source), part=part.label), "",
                                 f"the rendered document is not valid XML ({e}); a tag "
                                 "probably sits inside a field or splits a table or paragraph"))
         return b""

@@ -24,8 +24,8 @@ from docx.oxml.ns import nsdecls
 from drafter import TemplateError, load_letter, render_letter
 from drafter.authoring import Finding, check_template, template_variables
 from drafter.context import build_context
+from drafter.locales import localizer_for
 from drafter.model import Letter
-from drafter.render import localizer_for
 from drafter.template import compile_template, find_template, render_docx
 
 from .conftest import EXAMPLES, ROOT, docx_text

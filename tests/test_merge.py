@@ -16,8 +16,8 @@ from pypdf import PdfReader
 
 from drafter import DataError, load_letter
 from drafter.context import build_context
+from drafter.locales import localizer_for
 from drafter.merge import MergeOptions, merge, safe_name
-from drafter.render import localizer_for
 from drafter.template import compile_template, find_template, render_docx
 
 from .conftest import EXAMPLES, LINKED_CASE, docx_text, read_manifest
