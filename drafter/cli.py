@@ -15,19 +15,18 @@ import time
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from .authoring import check_template, template_variables
-from .errors import DrafterError
-from .loading import read_letter
+from .errors import DrafterError, Problem
 from .merge import DEFAULT_NAME, MergeOptions
 from .merge import merge as run_merge
 from .preview import preview as write_preview
-from .render import FORMATS, render_letter, write_letter
+from .render import FORMATS, RenderedLetter, read_and_render, write_letter
 from .scaffold import new_template
-from .template import find_template
+from .watch import WATCH_FORMATS, Watch, WatchFormat
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,12 +38,33 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except DrafterError as e:
-            click.secho(f"error: {e}", fg="red", err=True)
+            _report(e)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.secho("interrupted: only complete files were kept", fg="red", err=True)
             sys.exit(130)
     return run  # type: ignore[return-value]
+
+
+def _warn(warning: Problem) -> None:
+    click.secho(str(warning), fg="yellow", err=True)
+
+
+def _report(error: DrafterError) -> None:
+    click.secho(f"error: {error}", fg="red", err=True)
+
+
+def _wrote(paths: list[Path]) -> None:
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
+def _rendered(data: Path, template: str | None, locale: str | None) -> RenderedLetter:
+    """Read the letter, show the warnings about its data, render it."""
+    rendered, warnings = read_and_render(data, template, locale=locale)
+    for warning in warnings:
+        _warn(warning)
+    return rendered
 
 
 @click.group()
@@ -67,12 +87,8 @@ def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, .
            locale: str | None) -> None:
     """Render one letter from DATA (a YAML file) into DOCX and PDF."""
     with _stopped_by_sigterm():  # `kill` leaves no temporary folder and no LibreOffice behind
-        letter, warnings = read_letter(data)
-        for warning in warnings:
-            click.secho(str(warning), fg="yellow", err=True)
-        rendered = render_letter(letter, template, locale=locale)
-        for path in write_letter(rendered, outdir, data.stem, formats or FORMATS):
-            click.echo(f"wrote {path}")
+        rendered = _rendered(data, template, locale)
+        _wrote(write_letter(rendered, outdir, data.stem, formats or FORMATS))
 
 
 @main.command()
@@ -110,7 +126,7 @@ def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
     if progress:
         progress.close()
     for warning in report.warnings:
-        click.secho(str(warning), fg="yellow", err=True)
+        _warn(warning)
     for path in report.planned:
         click.echo(f"would write {path}")
     for problem in report.problems:
@@ -239,14 +255,10 @@ def variables(template: str) -> None:
 def preview(data: Path, template: str | None, page: int, all_pages: bool, resolution: int,
             output: Path | None, locale: str | None) -> None:
     """Render DATA and write a PNG of a page, for a quick look without Word."""
-    letter, warnings = read_letter(data)
-    for warning in warnings:
-        click.secho(str(warning), fg="yellow", err=True)
-    rendered = render_letter(letter, template, locale=locale)
+    rendered = _rendered(data, template, locale)
     target = output or data.with_suffix(".png")
-    for path in write_preview(rendered, target, pages=None if all_pages else [page],
-                              resolution=resolution):
-        click.echo(f"wrote {path}")
+    _wrote(write_preview(rendered, target, pages=None if all_pages else [page],
+                         resolution=resolution))
 
 
 @main.command()
@@ -254,57 +266,20 @@ def preview(data: Path, template: str | None, page: int, all_pages: bool, resolu
 @click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True, help="Folder to write into.")
-@click.option("-f", "--format", "formats", type=click.Choice((*FORMATS, "png")), multiple=True,
+@click.option("-f", "--format", "formats", type=click.Choice(WATCH_FORMATS), multiple=True,
               help="What to write on every save (default: docx, pdf and png).")
-def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...]) -> None:
+@click.option("-l", "--locale", help="Render in this locale instead of the data's.")
+@reports_errors
+def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...],
+          locale: str | None) -> None:
     """Render DATA again whenever it or the template is saved; problems are printed, the
     watch goes on. Stop with Ctrl-C."""
-    from watchfiles import watch as changes
-
-    formats = formats or (*FORMATS, "png")
-    found = find_template(template) if template else find_template(None)
-    data_file, folder, out = data.resolve(), found.folder.resolve(), outdir.resolve()
-    single_docx = Path(template).resolve() if template and Path(template).is_file() else None
-    # Folders, not files: editors save by writing a new file and renaming it over the old one,
-    # and a watch on the old file would see nothing after the first save. Not recursive: the
-    # data file may sit in a large folder; the template's own subfolders are listed instead.
-    watched = list(dict.fromkeys([data_file.parent, folder] + (
-        [] if single_docx else sorted(p for p in folder.rglob("*") if p.is_dir()))))
-
-    def relevant(change: Any, path: str) -> bool:
-        changed = Path(path)
-        if changed.name.startswith((".", "~$")) or changed == out or out in changed.parents:
-            return False  # hidden and temporary files, Word's lock files, our own output
-        if changed == data_file:
-            return True
-        return changed == single_docx if single_docx else folder in changed.parents
-
-    def once() -> None:
-        try:
-            letter, warnings = read_letter(data)
-            for warning in warnings:
-                click.secho(str(warning), fg="yellow", err=True)
-            rendered = render_letter(letter, found)
-            for path in write_letter(rendered, outdir, data.stem,
-                                     [f for f in formats if f != "png"]):
-                click.echo(f"wrote {path}")
-            if "png" in formats:
-                for path in write_preview(rendered, outdir / f"{data.stem}.png"):
-                    click.echo(f"wrote {path}")
-        except DrafterError as e:
-            click.secho(f"error: {e}", fg="red", err=True)
-
-    click.echo(f"watching {data} and {found.variants[''] if single_docx else found.folder} "
-               "(Ctrl-C to stop)")
-    first = True
+    chosen = cast(tuple[WatchFormat, ...], formats) or WATCH_FORMATS  # click checked them
+    watching = Watch(data, outdir, template=template, locale=locale, formats=chosen)
+    click.echo(f"watching {data} and {watching.watched_template} (Ctrl-C to stop)")
     try:
-        # The watch starts before the first render (the first, empty, yield comes on a short
-        # timeout), so a save made while a letter renders is seen afterwards.
-        for changed in changes(*watched, watch_filter=relevant, recursive=False,
-                               rust_timeout=200, yield_on_timeout=True):
-            if first or changed:
-                first = False
-                once()
+        with _stopped_by_sigterm():  # `kill` stops it as Ctrl-C does: only whole files stay
+            watching.run(on_render=_wrote, on_warning=_warn, on_problem=_report)
     except KeyboardInterrupt:
         click.echo("stopped")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .context import build_context
-from .errors import OutputError
-from .loading import load_letter
+from .errors import OutputError, Problem
+from .loading import read_letter
 from .locales import localizer_for
 from .model import Letter, PaperSize
 from .pdf import LibreOffice
@@ -111,6 +111,14 @@ def _place(source: Path, target: Path) -> Path:
     return target
 
 
+def read_and_render(data: Path | str, template: LetterTemplate | str | Path | None = None, *,
+                    locale: str | None = None) -> tuple[RenderedLetter, list[Problem]]:
+    """Read and validate a letter data file and render it; returns the letter and the
+    warnings about its data (numbers printed as given, characters removed)."""
+    letter, warnings = read_letter(data)
+    return render_letter(letter, template, locale=locale), warnings
+
+
 def render_file(data: Path, outdir: Path, *, template: str | Path | None = None,
                 formats: Sequence[str] = FORMATS, locale: str | None = None,
                 converter: LibreOffice | None = None) -> list[Path]:
@@ -118,6 +126,5 @@ def render_file(data: Path, outdir: Path, *, template: str | Path | None = None,
 
     Everything is validated before anything is written: on any error no file appears.
     """
-    letter = load_letter(data)
-    rendered = render_letter(letter, template, locale=locale)
+    rendered, _ = read_and_render(data, template, locale=locale)
     return write_letter(rendered, outdir, data.stem, formats, converter=converter)

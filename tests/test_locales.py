@@ -18,11 +18,15 @@ from babel.messages.pofile import write_po
 from drafter import LocaleError, load_letter, render_letter
 from drafter.locales import (
     Localizer,
+    Subtags,
     fallback_chain,
+    likely_subtags,
     load_catalog,
     locale_for,
+    localizer_for,
     negotiate,
     paper_for,
+    territory_of,
 )
 from drafter.model import Letter
 from drafter.template import builtin_templates_dir, find_template
@@ -61,6 +65,45 @@ def letter() -> Letter:
 def test_the_fallback_chain_runs_from_specific_to_general(identifier: str,
                                                           chain: list[str]) -> None:
     assert fallback_chain(locale_for(identifier)) == chain
+
+
+@pytest.mark.parametrize(("given", "likely"), [
+    ("ko", Subtags("ko", "Kore", "KR")),  # Babel's Locale.parse("ko_Kore_KR") drops "Kore"
+    ("zh", Subtags("zh", "Hans", "CN")),
+    ("zh_Hant", Subtags("zh", "Hant", "TW")),  # the script decides the territory
+    ("zh_TW", Subtags("zh", "Hant", "TW")),  # …and the territory the script
+    ("sr_ME", Subtags("sr", "Latn", "ME")),  # not Serbian's own Cyrillic
+    ("ar", Subtags("ar", "Arab", "EG")),
+    ("en_GB", Subtags("en", "Latn", "GB")),  # what is given is kept
+    ("und_CN", Subtags("zh", "Hans", "CN")),  # a territory alone: its language
+    ("und_GB", Subtags("en", "Latn", "GB")),  # …also where Babel's table has no entry
+    ("und_US", Subtags("en", "Latn", "US")),
+    ("eo", Subtags("eo", "Latn", "001")),  # Esperanto belongs to the world
+])
+def test_likely_subtags_fill_in_what_a_locale_leaves_unsaid(given: str, likely: Subtags) -> None:
+    assert likely_subtags(given) == likely
+    if not given.startswith("und"):
+        assert likely_subtags(locale_for(given)) == likely
+
+
+def test_a_language_cldr_has_no_data_for_gets_no_guesses() -> None:
+    assert likely_subtags("xx") == Subtags("xx", "", "")
+
+
+@pytest.mark.parametrize(("identifier", "territory"), [
+    ("en", "US"), ("en_GB", "GB"), ("zh_Hant", "TW"), ("ko", "KR"), ("ar", "EG")])
+def test_a_locale_without_a_territory_gets_its_likely_one(identifier: str,
+                                                          territory: str) -> None:
+    assert territory_of(locale_for(identifier)) == territory
+
+
+def test_localizer_for_binds_the_templates_catalog_to_the_locale() -> None:
+    loc = localizer_for(find_template("advocacy-letter"), "zh_Hans_CN")
+    assert loc.identifier == "zh_Hans_CN"
+    assert loc.gettext("Sincerely,") != "Sincerely,"  # from locales/zh_Hans
+    assert loc.gettext("Sincerely,") == localizer("zh_Hans").gettext("Sincerely,")
+    with pytest.raises(LocaleError):
+        localizer_for(find_template("advocacy-letter"), "xx_nowhere")
 
 
 @pytest.mark.parametrize(("identifier", "available", "chosen"), [

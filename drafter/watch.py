@@ -1,0 +1,136 @@
+"""Watching a letter: render it again whenever its data or its template is saved.
+
+This module owns the watch loop: which folders are watched, which changes count (not hidden or
+temporary files, Word's lock files, nor the watch's own output), and one render per change. It
+never prints: what happens is told to callbacks (``on_render`` with the files written,
+``on_warning`` with each warning, ``on_problem`` with each error), and an error in the data or
+the template is reported and the watch goes on. The CLI's ``drafter watch`` only wires these
+callbacks to the terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import DataError, DrafterError, Location, Problem
+from .preview import preview
+from .render import FORMATS, read_and_render, write_letter
+from .template import LetterTemplate, find_template
+
+WatchFormat = Literal["docx", "pdf", "png"]
+WATCH_FORMATS: tuple[WatchFormat, ...] = ("docx", "pdf", "png")
+
+
+def _ignore(_: Any) -> None:
+    return None
+
+
+class Watch:
+    """A letter's data file and template, watched; :meth:`run` renders on every save.
+
+    Building one checks what can be checked before the first save: the template exists and
+    the data file's folder does (else :class:`DrafterError`, as for ``drafter render``).
+    """
+
+    def __init__(self, data: Path | str, outdir: Path | str, *,
+                 template: str | Path | None = None,
+                 formats: Iterable[WatchFormat] = WATCH_FORMATS,
+                 locale: str | None = None) -> None:
+        self.data = Path(data)
+        self.outdir = Path(outdir)
+        self.formats = tuple(dict.fromkeys(formats))
+        self.locale = locale
+        self.template: LetterTemplate = find_template(template)
+        if not self.data.resolve().parent.is_dir():
+            raise DataError([Problem(Location(str(self.data)), "",
+                                     "no such file, nor a folder to watch for it")])
+        given = Path(template) if template else None
+        # A single .docx is watched alone; a template folder with everything in it.
+        self.single_docx = given.resolve() if given is not None and given.is_file() else None
+
+    @property
+    def watched_template(self) -> Path:
+        """What is watched of the template: its .docx file, or its folder."""
+        return self.template.variants[""] if self.single_docx else self.template.folder
+
+    def folders(self) -> list[Path]:
+        """The folders to watch: the data file's, and the template's with its subfolders.
+
+        Folders, not files: editors save by writing a new file and renaming it over the old
+        one, and a watch on the old file would see nothing after the first save. Not
+        recursive: the data file may sit in a large folder."""
+        folder = self.template.folder.resolve()
+        subfolders = [] if self.single_docx else sorted(
+            p for p in folder.rglob("*") if p.is_dir())
+        return list(dict.fromkeys([self.data.resolve().parent, folder, *subfolders]))
+
+    def is_relevant(self, path: Path | str) -> bool:
+        """Whether a change to ``path`` calls for a new render."""
+        changed = Path(path)
+        out = self.outdir.resolve()
+        if changed.name.startswith((".", "~$")) or changed == out or out in changed.parents:
+            return False  # hidden and temporary files, Word's lock files, our own output
+        if changed == self.data.resolve():
+            return True
+        if self.single_docx:
+            return changed == self.single_docx
+        return self.template.folder.resolve() in changed.parents
+
+    def render_once(self, *, on_render: Callable[[list[Path]], None] = _ignore,
+                    on_warning: Callable[[Problem], None] = _ignore,
+                    on_problem: Callable[[DrafterError], None] = _ignore) -> list[Path]:
+        """Read, render and write the letter once: ``on_render`` hears of the files as they
+        are written; a :class:`DrafterError` goes to ``on_problem``, never up. Returns the
+        files written."""
+        written: list[Path] = []
+        try:
+            rendered, warnings = read_and_render(self.data, self.template, locale=self.locale)
+            for warning in warnings:
+                on_warning(warning)
+            office = [f for f in self.formats if f in FORMATS]
+            if office:
+                written += write_letter(rendered, self.outdir, self.data.stem, office)
+                on_render(written)
+            if "png" in self.formats:
+                pictures = preview(rendered, self.outdir / f"{self.data.stem}.png")
+                on_render(pictures)
+                written += pictures
+        except DrafterError as e:
+            on_problem(e)
+        return written
+
+    def run(self, *, on_render: Callable[[list[Path]], None] = _ignore,
+            on_warning: Callable[[Problem], None] = _ignore,
+            on_problem: Callable[[DrafterError], None] = _ignore,
+            stop: threading.Event | None = None) -> None:
+        """Render now, then after every relevant save, until ``stop`` is set (or Ctrl-C)."""
+        from watchfiles import watch as changes  # only the watch needs it
+
+        first = True
+        # The watch starts before the first render (the first, empty, yield comes on a short
+        # timeout), so a save made while a letter renders is seen afterwards.
+        for changed in changes(*self.folders(), watch_filter=lambda _, path: self.is_relevant(
+                path), recursive=False, rust_timeout=200, yield_on_timeout=True,
+                stop_event=stop):
+            if first or changed:
+                first = False
+                self.render_once(on_render=on_render, on_warning=on_warning,
+                                 on_problem=on_problem)
+
+
+def watch(data: Path | str, outdir: Path | str, *, template: str | Path | None = None,
+          formats: Sequence[WatchFormat] = WATCH_FORMATS, locale: str | None = None,
+          on_render: Callable[[list[Path]], None] = _ignore,
+          on_warning: Callable[[Problem], None] = _ignore,
+          on_problem: Callable[[DrafterError], None] = _ignore,
+          stop: threading.Event | None = None) -> None:
+    """Render ``data`` into ``outdir`` now and on every save of it or of its template, until
+    ``stop`` is set; see :class:`Watch`."""
+    Watch(data, outdir, template=template, formats=formats, locale=locale).run(
+        on_render=on_render, on_warning=on_warning, on_problem=on_problem, stop=stop)
+
+
+__all__ = ["WATCH_FORMATS", "Watch", "WatchFormat", "watch"]
