@@ -8,9 +8,11 @@ The pipeline, one module per stage:
     template  compile a DOCX template once, render it into DOCX bytes
     pdf       LibreOffice turns DOCX files into PDF/A
     render    one letter, end to end; the only layer that writes files
+    watch     render again on every save, telling callbacks what happened
     cli       the `drafter` command
 
-Everything a user can get wrong raises a :class:`DrafterError` whose message says where.
+Everything a user can get wrong raises a :class:`DrafterError` whose message says where; its
+problems keep the place (:class:`Location`), field and record as data.
 """
 
 from .errors import (
@@ -19,6 +21,7 @@ from .errors import (
     DrafterError,
     LibreOfficeMissing,
     LocaleError,
+    Location,
     OutputError,
     Problem,
     TemplateError,
@@ -36,6 +39,7 @@ __all__ = [
     "Letter",
     "LibreOfficeMissing",
     "LocaleError",
+    "Location",
     "OutputError",
     "Problem",
     "RenderedLetter",

@@ -2,7 +2,9 @@
 
 This is the only module that knows about click. Every command maps its options to keyword
 arguments of a core function, prints what happened, and turns a :class:`DrafterError` into its
-message on stderr and a non-zero exit status.
+message on stderr and a non-zero exit status. Warnings, errors and the files written are
+printed the same way by every command; the work itself (rendering, merging, watching) is done
+by the package's modules.
 """
 
 from __future__ import annotations

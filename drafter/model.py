@@ -3,6 +3,8 @@
 Text fields may be given once (``name: Xi Jinping``) or per locale
 (``name: {en: Xi Jinping, zh: 习近平, ko: 시진핑}``); the letter's locale picks the form when the
 letter is rendered. Unknown keys are errors, so a misspelt field never silently drops a line.
+The closed sets of values a letter may hold are ``Literal`` types here (:data:`ContactKind`,
+:data:`PaperSize`); other modules take them from this one.
 """
 
 from __future__ import annotations
