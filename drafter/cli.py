@@ -69,6 +69,26 @@ def _rendered(data: Path, template: str | None, locale: str | None) -> RenderedL
     return rendered
 
 
+# The options several commands share, each defined once.
+_template_option = click.option("-t", "--template", help="Template: a built-in name, a folder or "
+                               "a .docx file (default: advocacy-letter).")
+_locale_option = click.option("-l", "--locale",
+                             help="Render in this locale instead of the data's (e.g. en_GB).")
+
+
+def _outdir_option(what: str) -> Callable[[F], F]:
+    """``-o/--outdir``: the folder to write ``what`` into."""
+    return click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+                        default=Path("out"), show_default=True,
+                        help=f"Folder to write {what} into.")
+
+
+def _formats_option(choices: tuple[str, ...], help: str) -> Callable[[F], F]:
+    """``-f/--format``, repeatable."""
+    return click.option("-f", "--format", "formats", type=click.Choice(choices), multiple=True,
+                        help=help)
+
+
 @click.group()
 @click.version_option(package_name="drafter")
 def main() -> None:
@@ -77,13 +97,10 @@ def main() -> None:
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file "
-              "(default: advocacy-letter).")
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Folder to write the letter into.")
-@click.option("-f", "--format", "formats", type=click.Choice(FORMATS), multiple=True,
-              help="Output format; repeat for both (default: docx and pdf).")
-@click.option("-l", "--locale", help="Render in this locale instead of the data's (e.g. en_GB).")
+@_template_option
+@_outdir_option("the letter")
+@_formats_option(FORMATS, "Output format; repeat for both (default: docx and pdf).")
+@_locale_option
 @reports_errors
 def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...],
            locale: str | None) -> None:
@@ -96,11 +113,9 @@ def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, .
 @main.command()
 @click.argument("case", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file.")
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Folder to write the letters into.")
-@click.option("-f", "--format", "formats", type=click.Choice(FORMATS), multiple=True,
-              help="Output format; repeat for both (default: docx and pdf).")
+@_template_option
+@_outdir_option("the letters")
+@_formats_option(FORMATS, "Output format; repeat for both (default: docx and pdf).")
 @click.option("--name", "name_pattern", default=DEFAULT_NAME, show_default=True,
               help="File name pattern (Jinja): number, id, name, locale, date, recipient.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
@@ -244,7 +259,7 @@ def variables(template: str) -> None:
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file.")
+@_template_option
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
               help="The page to show.")
 @click.option("--all", "all_pages", is_flag=True, help="Every page (FILE-1.png, FILE-2.png…).")
@@ -252,7 +267,7 @@ def variables(template: str) -> None:
               show_default=True, help="Dots per inch.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="PNG file to write (default: the data file's name, .png).")
-@click.option("-l", "--locale", help="Render in this locale instead of the data's.")
+@_locale_option
 @reports_errors
 def preview(data: Path, template: str | None, page: int, all_pages: bool, resolution: int,
             output: Path | None, locale: str | None) -> None:
@@ -265,12 +280,11 @@ def preview(data: Path, template: str | None, page: int, all_pages: bool, resolu
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-t", "--template", help="Template: a built-in name, a folder or a .docx file.")
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Folder to write into.")
-@click.option("-f", "--format", "formats", type=click.Choice(WATCH_FORMATS), multiple=True,
-              help="What to write on every save (default: docx, pdf and png).")
-@click.option("-l", "--locale", help="Render in this locale instead of the data's.")
+@_template_option
+@_outdir_option("the letter")
+@_formats_option(WATCH_FORMATS, "What to write on every save; repeat for several (default: "
+                "docx, pdf and png).")
+@_locale_option
 @reports_errors
 def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...],
           locale: str | None) -> None:
