@@ -27,13 +27,12 @@ from .docx_parts import (
     TAG_CHARACTERS,
     Paragraph,
     docxtpl_source,
-    is_templated,
     jinja_source,
     normalize_tag_characters,
     paragraphs,
-    part_label,
     shortened,
     split_paragraphs,
+    templated_parts,
 )
 from .errors import Problem, TemplateError
 from .loading import load_yaml, read_letter
@@ -135,10 +134,7 @@ def check_template(template: str | Path | LetterTemplate, data: Path | None = No
 
 
 def _check_docx(checker: _Checker, path: Path) -> None:
-    for name, data in read_docx(path).items():
-        if not is_templated(name):
-            continue
-        label = part_label(name)
+    for _, label, data in templated_parts(read_docx(path)):
         try:
             lines = split_paragraphs(data)
         except etree.XMLSyntaxError:
@@ -478,14 +474,12 @@ def template_variables(template: str | Path | LetterTemplate,
     environment = make_environment(Localizer(localizer_for(template, "en").locale))
     found: dict[str, set[str]] = {}
     for path in [docx] if docx else list(template.variants.values()):
-        for name, data in read_docx(path).items():
-            if not is_templated(name):
-                continue
+        for _, label, data in templated_parts(read_docx(path)):
             try:
                 tree = environment.parse(jinja_source(data)[0])
             except (jinja2.TemplateSyntaxError, etree.XMLSyntaxError) as e:
                 raise TemplateError(check_problems(path) or [Problem(
-                    f"{path}, {part_label(name)}", "", str(e))]) from e
+                    f"{path}, {label}", "", str(e))]) from e
             _walk(tree, {}, (), found)
     return found
 

@@ -23,7 +23,7 @@ from lxml import etree
 
 from . import wordml
 from .context import LetterContext
-from .docx_parts import is_templated, jinja_source, part_label, shortened, word_xml
+from .docx_parts import jinja_source, shortened, templated_parts, word_xml
 from .errors import Problem, TemplateError
 from .locales import Localizer
 from .package import MAX_PART_BYTES, Member, precompress, read_docx, write_archive
@@ -61,10 +61,7 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
     env = make_environment(loc)
     problems: list[Problem] = []
     templated: dict[str, _Part] = {}
-    for name, data in parts.items():
-        if not is_templated(name):
-            continue
-        label = part_label(name)
+    for name, label, data in templated_parts(parts):
         try:
             source, paragraphs = jinja_source(data)
         except etree.XMLSyntaxError as e:

@@ -107,18 +107,21 @@ def _address(address: Address | None, loc: Localizer,
     }
 
 
-def _contacts(contacts_of: Person | Sender, loc: Localizer) -> dict[str, Any]:
-    country = contacts_of.address.country if contacts_of.address else None
+def _whereabouts(who: Person | Sender, loc: Localizer) -> dict[str, Any]:
+    """Where a person or the sender is, and how to reach them."""
+    lines = address_lines(who.address, loc) if who.address else []
+    country = who.address.country if who.address else None
     return {
-        "phones": [c.value for c in contacts_of.contacts if c.kind == "phone"],
-        "faxes": [c.value for c in contacts_of.contacts if c.kind == "fax"],
-        "emails": [c.value for c in contacts_of.contacts if c.kind == "email"],
-        "contact_lines": contact_lines(contacts_of.contacts, loc, country),
+        "address": _address(who.address, loc, lines),
+        "address_lines": lines,
+        "phones": [c.value for c in who.contacts if c.kind == "phone"],
+        "faxes": [c.value for c in who.contacts if c.kind == "fax"],
+        "emails": [c.value for c in who.contacts if c.kind == "email"],
+        "contact_lines": contact_lines(who.contacts, loc, country),
     }
 
 
 def _person(person: Person, loc: Localizer) -> dict[str, Any]:
-    lines = address_lines(person.address, loc) if person.address else []
     return {
         "honorific": loc.text(person.honorific),
         "name": loc.text(person.name),
@@ -126,21 +129,16 @@ def _person(person: Person, loc: Localizer) -> dict[str, Any]:
         "title": loc.text(person.title),
         "office": loc.text(person.office),
         "organization": loc.text(person.organization),
-        "address": _address(person.address, loc, lines),
-        "address_lines": lines,
         "lines": person_lines(person, loc),
-        **_contacts(person, loc),
+        **_whereabouts(person, loc),
     }
 
 
 def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
-    lines = address_lines(sender.address, loc) if sender.address else []
     return {
         "name": loc.text(sender.name),
-        "address": _address(sender.address, loc, lines),
-        "address_lines": lines,
         "website": sender.website or "",
-        **_contacts(sender, loc),
+        **_whereabouts(sender, loc),
     }
 
 
@@ -167,7 +165,8 @@ def fields_used(letter: Letter, loc: Localizer, variables: Collection[str],
 
     Each field is changed in turn (removed, or its text, date or items altered) and the context
     built again; a field reaches a variable when some change alters that variable's value. So
-    the answer follows what the builders compute for this letter, and cannot go stale.
+    the answer follows what the builders compute for this letter, and cannot go stale. A field
+    the letter does not set reaches nothing.
     """
     writer = ParagraphWriter(right_to_left=loc.right_to_left)
     paths = [variable.replace("[]", ".[]").split(".") for variable in sorted(variables)]

@@ -14,7 +14,7 @@ paragraph number an editor counts; rendering errors and ``drafter check`` quote 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import unescape
 
@@ -28,6 +28,13 @@ TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endn
 def is_templated(name: str) -> bool:
     """Whether the archive member ``name`` holds text with tags (body, headers, footers, notes)."""
     return bool(TEMPLATED_PARTS.fullmatch(name))
+
+
+def templated_parts(members: Mapping[str, bytes]) -> Iterator[tuple[str, str, bytes]]:
+    """The templated parts of an archive's members: name, label and content of each."""
+    for name, data in members.items():
+        if is_templated(name):
+            yield name, part_label(name), data
 
 
 def part_label(name: str) -> str:
