@@ -16,12 +16,13 @@ from pathlib import Path
 
 from docxtpl import DocxTemplate
 
+from drafter.compiled import compile_template
 from drafter.context import build_context
 from drafter.loading import load_yaml
 from drafter.merge import MergeOptions, _validated, merge
 from drafter.recipients import read_recipients
 from drafter.render import localizer_for
-from drafter.template import compile_template, find_template
+from drafter.template import find_template
 
 from common import write_case, write_recipients
 

@@ -5,7 +5,10 @@ The pipeline, one module per stage:
     loading   read YAML, keep line numbers, validate into the model   (model.py)
     context   the letter's values in its language                       (locales.py, addresses.py,
                                                                           markup.py)
-    template  compile a DOCX template once, render it into DOCX bytes
+    template  find a template: its layouts per language, catalogs, sample
+    compiled  compile a layout once per locale, render it into DOCX bytes    (docx_parts.py,
+                                                                          sandbox.py, wordml.py,
+                                                                          package.py)
     pdf       LibreOffice turns DOCX files into PDF/A
     render    one letter, end to end; the only layer that writes files
     watch     render again on every save, telling callbacks what happened

@@ -18,23 +18,28 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from docxtpl import DocxTemplate
 from jinja2 import nodes
 from lxml import etree
 
-from .context import DERIVED_FROM, build_context
+from .context import build_context, fields_used
+from .docx_parts import (
+    TAG_CHARACTERS,
+    Paragraph,
+    docxtpl_source,
+    jinja_source,
+    normalize_tag_characters,
+    paragraphs,
+    shortened,
+    split_paragraphs,
+    templated_parts,
+)
 from .errors import Location, Problem, Severity, TemplateError, did_you_mean
 from .loading import load_yaml, read_letter
 from .locales import Localizer, localizer_for
-from .template import (
-    LetterTemplate,
-    find_template,
-    make_environment,
-    normalize_tag_characters,
-    read_docx,
-)
+from .package import read_docx
+from .sandbox import make_environment
+from .template import LetterTemplate, find_template
 
-_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
 # A tag runs from its opening to its closing delimiter, never across another tag's opening: an
 # unclosed "{{ x }" must not swallow the tag after it. Quoted text may hold anything ("{{").
 _TAG = re.compile(r"""\{\{(?:"[^"]*"|'[^']*'|(?!\{[{%#]).)*?\}\}"""
@@ -50,7 +55,6 @@ _BLOCKS = {"for": "endfor", "if": "endif", "macro": "endmacro", "call": "endcall
            "filter": "endfilter", "set": "endset", "with": "endwith", "raw": "endraw",
            "trans": "endtrans", "block": "endblock", "autoescape": "endautoescape"}
 _MIDDLES = {"else": ("for", "if"), "elif": ("if",), "pluralize": ("trans",)}
-_TYPOGRAPHIC = "“”‘’\u00a0\u202f"
 
 
 FindingKind = Literal["syntax", "unclosed-block", "stray-end", "unknown-filter", "unknown-test",
@@ -88,31 +92,20 @@ class Finding:
         return {**asdict(self), "where": self.where()}
 
 
-@dataclass(frozen=True)
-class _Paragraph:
-    part: str
-    number: int
-    text: str
-    in_table: bool
-    xml: str = ""  # the paragraph's WordprocessingML, as Word saved it
-    row: int | None = None  # the table row it sits in, numbered within the part
-    cell: int | None = None  # the table cell it sits in, numbered within the part
-
-
 @dataclass
 class _Checker:
     template: Path
     environment: jinja2.Environment
     findings: list[Finding] = field(default_factory=list)
-    paragraphs: list[_Paragraph] = field(default_factory=list)
+    paragraphs: list[Paragraph] = field(default_factory=list)
 
-    def add(self, severity: Severity, kind: FindingKind, paragraph: _Paragraph | None,
+    def add(self, severity: Severity, kind: FindingKind, paragraph: Paragraph | None,
             message: str,
             tag: str = "", part: str = "body") -> None:
         text = ""
         if paragraph is not None:
             text = paragraph.text.replace(tag, f"»{tag}«", 1) if tag else paragraph.text
-            text = text if len(text) <= 160 else text[:157] + "…"
+            text = shortened(text, 160)
         self.findings.append(Finding(
             severity, kind, paragraph.part if paragraph else part,
             paragraph.number if paragraph else None, text, message,
@@ -144,62 +137,28 @@ def check_template(template: str | Path | LetterTemplate, data: Path | None = No
 
 
 def _check_docx(checker: _Checker, path: Path) -> None:
-    parts = read_docx(path)
-    helper = DocxTemplate(path)
-    for name, data in parts.items():
-        if not _PARTS.fullmatch(name):
-            continue
-        label = re.sub(r"\d+$", "", name[5:-4]).replace("document", "body")
+    for _, label, data in templated_parts(read_docx(path)):
         try:
-            root = etree.fromstring(data)
+            lines = split_paragraphs(data)
         except etree.XMLSyntaxError:
             checker.add("error", "damaged", None, "this part of the file is damaged (it is not "
                         "well-formed XML); open it in Word or LibreOffice and save it again",
                         part=label)
             continue
-        xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", etree.tostring(root, encoding="unicode"))
-        paragraphs = list(_paragraphs(label, xml))
-        checker.paragraphs += paragraphs
-        for paragraph in paragraphs:
+        found = list(paragraphs(label, lines))
+        checker.paragraphs += found
+        for paragraph in found:
             _check_paragraph(checker, paragraph)
-            _check_split_tags(checker, helper, paragraph)
-        _check_row_tags(checker, paragraphs)
-        _check_blocks(checker, paragraphs)
-
-
-def _paragraphs(part: str, xml: str) -> Iterator[_Paragraph]:
-    # Line n is paragraph n, followed by the markup up to the next paragraph: the ends and
-    # starts of cells, rows and tables are read after the paragraph before them.
-    stacks: dict[str, list[int]] = {"tbl": [], "tr": [], "tc": []}  # what is open, innermost last
-    counts = {"tbl": 0, "tr": 0, "tc": 0}
-    for number, line in enumerate(xml.split("\n")):
-        if number:
-            rows, cells = stacks["tr"], stacks["tc"]
-            yield _Paragraph(part, number, _visible(line), bool(stacks["tbl"]), line,
-                             rows[-1] if rows else None, cells[-1] if cells else None)
-        for closing, element in re.findall(r"<(/?)w:(tbl|tr|tc)[ >]", line):
-            if closing:
-                if stacks[element]:
-                    stacks[element].pop()
-            else:
-                counts[element] += 1
-                stacks[element].append(counts[element])
-
-
-def _visible(xml: str) -> str:
-    # The text of w:t elements only: deleted text (w:delText) and field codes are not seen.
-    texts = re.findall(r"<w:t(?: [^>]*)?>(.*?)</w:t>", xml, re.DOTALL)
-    text = "".join(texts)
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&amp;", "&")):
-        text = text.replace(entity, char)
-    return text
+            _check_split_tags(checker, paragraph)
+        _check_row_tags(checker, found)
+        _check_blocks(checker, found)
 
 
 _PREFIX = re.compile(r"^\{([{%#])(?:p|tr|tc|r)(?=\s)")  # docxtpl's {%p, {%tr, {%tc, {{r
 _APOSTROPHE = re.compile(r"(?<=\w)’(?=\w)")  # It’s, l’état: a letter on either side
 
 
-def _check_paragraph(checker: _Checker, paragraph: _Paragraph) -> None:
+def _check_paragraph(checker: _Checker, paragraph: Paragraph) -> None:
     text = paragraph.text
     spans = [m.span() for m in _TAG.finditer(text)]
     for opening in _OPENING.finditer(text):
@@ -218,7 +177,7 @@ def _check_paragraph(checker: _Checker, paragraph: _Paragraph) -> None:
         clean = normalize_tag_characters(tag)
         source = _jinja_source(clean)
         if clean != tag:
-            careful = _APOSTROPHE.sub("\0", tag).translate(_PLAIN).replace("\0", "’")
+            careful = _APOSTROPHE.sub("\0", tag).translate(TAG_CHARACTERS).replace("\0", "’")
             careful_source = _jinja_source(careful)
             if source and not _parses(checker, source) and careful_source and _parses(
                     checker, careful_source):
@@ -247,9 +206,6 @@ def _check_paragraph(checker: _Checker, paragraph: _Paragraph) -> None:
                 checker.add("error", "syntax", paragraph, "an empty tag", tag)
             continue
         _check_tag(checker, paragraph, tag, source)
-
-
-_PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ", "\u202f": " "})
 
 
 def _jinja_source(tag: str) -> str | None:
@@ -290,7 +246,7 @@ def _parses(checker: _Checker, source: str) -> bool:
     return True
 
 
-def _check_tag(checker: _Checker, paragraph: _Paragraph, tag: str, source: str) -> None:
+def _check_tag(checker: _Checker, paragraph: Paragraph, tag: str, source: str) -> None:
     """A tag's own syntax, filters and tests, checked alone so every bad tag is found."""
     try:
         tree = checker.environment.parse(source)
@@ -315,7 +271,7 @@ def _canonical(tag: str) -> str:
     return re.sub(r"\s+", "", body[2:-2]).strip("-+")
 
 
-def _check_split_tags(checker: _Checker, helper: DocxTemplate, paragraph: _Paragraph) -> None:
+def _check_split_tags(checker: _Checker, paragraph: Paragraph) -> None:
     """Tags Word shows whole but the file holds in pieces docxtpl cannot join: a tracked
     deletion or a field code between the two braces of ``{{`` or ``}}``."""
     visible = _TAG.findall(normalize_tag_characters(paragraph.text))
@@ -330,7 +286,7 @@ def _check_split_tags(checker: _Checker, helper: DocxTemplate, paragraph: _Parag
     else:
         cause = ("formatting, proofing or revision marks inside it; select the tag, clear its "
                  "formatting and type it again in one go")
-    read = Counter(_canonical(t) for t in _TAG.findall(helper.patch_xml(xml))
+    read = Counter(_canonical(t) for t in _TAG.findall(docxtpl_source(xml))
                    if not _MARKUP.search(t))
     for tag in visible:
         if read[_canonical(tag)]:
@@ -350,7 +306,7 @@ def _check_split_tags(checker: _Checker, helper: DocxTemplate, paragraph: _Parag
                         visible[min(index, len(visible) - 1)])
 
 
-def _check_row_tags(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
+def _check_row_tags(checker: _Checker, paragraphs: list[Paragraph]) -> None:
     """{%tr %} and {%tc %} tags replace their whole row or cell: alone there, and in a table."""
     for paragraph in paragraphs:
         for tag in _TAG.findall(paragraph.text):
@@ -374,9 +330,9 @@ def _check_row_tags(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
                             f"{name} would be lost; put the tag in a {name} of its own", tag)
 
 
-def _check_blocks(checker: _Checker, paragraphs: list[_Paragraph]) -> None:
+def _check_blocks(checker: _Checker, paragraphs: list[Paragraph]) -> None:
     """Every {% for %}/{% if %}… closed by its end tag, and no end tag without a start."""
-    stack: list[tuple[str, _Paragraph, str]] = []
+    stack: list[tuple[str, Paragraph, str]] = []
     for paragraph in paragraphs:
         for tag in _TAG.findall(paragraph.text):
             if not tag.startswith("{%"):
@@ -437,13 +393,14 @@ def _check_values(checker: _Checker, template: LetterTemplate, path: Path, lette
         checker.add("error", "missing-value", paragraph, f"the template reads {variable!r}, "
                     f"which the letter does not provide{hint}", tag)
     direct = {v.split("[]")[0] for v in used} | set(used)
-    fed = {source for name, sources in DERIVED_FROM.items() if any(
-        v == name or v.startswith(name + ".") or name.startswith(v + ".") for v in used)
-        for source in sources}
-    for field_path in _data_fields(letter):
-        base = field_path.split("[]")[0]
-        if base in _SETTINGS or any(base == v or base.startswith(v + ".") or
-                                    v.startswith(base + ".") for v in direct | fed):
+    unread = [field_path for field_path in _data_fields(letter)
+              if field_path.split("[]")[0] not in _SETTINGS and not any(
+                  _within(field_path.split("[]")[0], v) for v in direct)]
+    # The rest may still reach what the template prints through a derived value (a person's
+    # `lines` holds their title): the context builders are asked.
+    fed = fields_used(letter, loc, used, unread)
+    for field_path in unread:
+        if field_path in fed:
             continue
         keys = tuple(int(k) if k.isdigit() else k
                      for k in field_path.replace("[]", ".0").split("."))
@@ -451,11 +408,18 @@ def _check_values(checker: _Checker, template: LetterTemplate, path: Path, lette
                     "by the template", part=str(source.where(keys)) if source else "data")
 
 
+def _within(field_path: str, variable: str) -> bool:
+    """Whether a data field and a variable the template reads are the same value, or one
+    holds the other."""
+    return (field_path == variable or field_path.startswith(variable + ".")
+            or variable.startswith(field_path + "."))
+
+
 # Fields that shape the whole letter whatever its template prints: its language and its paper.
 _SETTINGS = frozenset({"locale", "paper"})
 
 
-def _reading(paragraphs: list[_Paragraph], variable: str) -> tuple[_Paragraph | None, str]:
+def _reading(paragraphs: list[Paragraph], variable: str) -> tuple[Paragraph | None, str]:
     """The first paragraph, and its tag, that reads ``variable`` (``cc[].nickname`` is read
     as ``person.nickname`` in a loop: the last name is what the tag shows)."""
     name = re.split(r"[.\]]", variable)[-1]
@@ -510,17 +474,12 @@ def template_variables(template: str | Path | LetterTemplate,
     environment = make_environment(Localizer(localizer_for(template, "en").locale))
     found: dict[str, set[str]] = {}
     for path in [docx] if docx else list(template.variants.values()):
-        parts = read_docx(path)
-        helper = DocxTemplate(path)
-        for name, data in parts.items():
-            if not _PARTS.fullmatch(name):
-                continue
+        for _, label, data in templated_parts(read_docx(path)):
             try:
-                xml = etree.tostring(etree.fromstring(data), encoding="unicode")
-                tree = environment.parse(helper.patch_xml(normalize_tag_characters(xml)))
+                tree = environment.parse(jinja_source(data)[0])
             except (jinja2.TemplateSyntaxError, etree.XMLSyntaxError) as e:
-                raise TemplateError(check_problems(path) or [Problem(Location(
-                    str(path), part=re.sub(r'[0-9]+$', '', name[5:-4])), "", str(e))]) from e
+                raise TemplateError(check_problems(path) or [Problem(
+                    Location(str(path), part=label), "", str(e))]) from e
             _walk(tree, {}, (), found)
     return found
 

@@ -14,13 +14,13 @@ from typing import IO, Any
 
 from jinja2.ext import babel_extract
 
-from .template import TEMPLATED_PARTS, jinja_source
+from .docx_parts import is_templated, jinja_source
 
 
 def docx_jinja_source(archive: zipfile.ZipFile) -> str:
     """The Jinja source of a DOCX's templated parts, one paragraph a line, tags unsplit."""
     return "\n".join(jinja_source(archive.read(name))[0] for name in archive.namelist()
-                     if TEMPLATED_PARTS.fullmatch(name))
+                     if is_templated(name))
 
 
 def extract_docx(fileobj: IO[bytes], keywords: Collection[str], comment_tags: Collection[str],

@@ -3,45 +3,29 @@
 The context mirrors the data file's own names (``recipient.name``, ``cc``, ``signatory.title``)
 and adds what a template would otherwise have to assemble: ``full_name``, ``lines`` (a person's
 whole block, laid out by the country's convention), ``contact_lines`` and the derived
-``salutation``. Body paragraphs arrive as Word runs, with their links.
+``salutation``. Body paragraphs arrive as Word runs, with their links; the page numbers and the
+signature as the WordprocessingML :mod:`drafter.wordml` writes.
+
+Which data fields a value is computed from is not written down anywhere: :func:`fields_used`
+finds out by building the context again with each field changed, so it always agrees with the
+builders here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
+from . import wordml
 from .addresses import address_lines, contact_lines, full_name, person_lines
 from .locales import Localizer, paper_for
-from .markup import Hyperlinks, ParagraphWriter, xml_text
+from .markup import Hyperlinks, ParagraphWriter
 from .model import Address, Letter, PaperSize, Person, Sender, Signatory
-
-_PERSON = ("honorific", "name", "title", "office", "organization", "address")
-
-# The data fields behind each derived value, so that `drafter check --data` knows a template
-# that prints `recipient.lines` uses the recipient's name, title and address.
-DERIVED_FROM: dict[str, tuple[str, ...]] = {
-    "recipient.lines": tuple(f"recipient.{f}" for f in _PERSON),
-    "recipient.full_name": ("recipient.honorific", "recipient.name"),
-    "recipient.address_lines": ("recipient.address",),
-    "recipient.contact_lines": ("recipient.contacts",),
-    "cc[].lines": tuple(f"cc[].{f}" for f in _PERSON),
-    "cc[].full_name": ("cc[].honorific", "cc[].name"),
-    "cc[].address_lines": ("cc[].address",),
-    "cc[].contact_lines": ("cc[].contacts",),
-    "sender.address_lines": ("sender.address",),
-    "sender.contact_lines": ("sender.contacts",),
-    "signatory.lines": ("signatory.name", "signatory.title", "signatory.division",
-                        "signatory.organization"),
-    "salutation": ("salutation", "recipient.honorific", "recipient.name"),
-    "close": ("close",),
-    "date": ("date", "locale"),  # the locale is everywhere: it picks every form and phrase
-}
 
 
 @dataclass(frozen=True)
@@ -103,21 +87,8 @@ def build_context(letter: Letter, loc: Localizer,
 
 
 def page_numbers(loc: Localizer) -> Markup:
-    """"Page 2 of 3" as runs with live PAGE and NUMPAGES fields, in the letter's language."""
-    phrase = loc.gettext("Page %(page)s of %(pages)s")
-    runs = []
-    for piece in re.split(r"(%\((?:page|pages)\)s)", phrase):
-        if piece == "%(page)s":
-            runs.append(_field("PAGE"))
-        elif piece == "%(pages)s":
-            runs.append(_field("NUMPAGES"))
-        elif piece:
-            runs.append(f'<w:r><w:t xml:space="preserve">{xml_text(piece)}</w:t></w:r>')
-    return Markup("".join(runs))
-
-
-def _field(instruction: str) -> str:
-    return (f'<w:fldSimple w:instr=" {instruction} "><w:r><w:t>1</w:t></w:r></w:fldSimple>')
+    """"Page 2 of 3" with live page fields, in the letter's language."""
+    return wordml.page_of_pages(loc.gettext("Page %(page)s of %(pages)s"))
 
 
 def _address(address: Address | None, loc: Localizer,
@@ -136,18 +107,21 @@ def _address(address: Address | None, loc: Localizer,
     }
 
 
-def _contacts(contacts_of: Person | Sender, loc: Localizer) -> dict[str, Any]:
-    country = contacts_of.address.country if contacts_of.address else None
+def _whereabouts(who: Person | Sender, loc: Localizer) -> dict[str, Any]:
+    """Where a person or the sender is, and how to reach them."""
+    lines = address_lines(who.address, loc) if who.address else []
+    country = who.address.country if who.address else None
     return {
-        "phones": [c.value for c in contacts_of.contacts if c.kind == "phone"],
-        "faxes": [c.value for c in contacts_of.contacts if c.kind == "fax"],
-        "emails": [c.value for c in contacts_of.contacts if c.kind == "email"],
-        "contact_lines": contact_lines(contacts_of.contacts, loc, country),
+        "address": _address(who.address, loc, lines),
+        "address_lines": lines,
+        "phones": [c.value for c in who.contacts if c.kind == "phone"],
+        "faxes": [c.value for c in who.contacts if c.kind == "fax"],
+        "emails": [c.value for c in who.contacts if c.kind == "email"],
+        "contact_lines": contact_lines(who.contacts, loc, country),
     }
 
 
 def _person(person: Person, loc: Localizer) -> dict[str, Any]:
-    lines = address_lines(person.address, loc) if person.address else []
     return {
         "honorific": loc.text(person.honorific),
         "name": loc.text(person.name),
@@ -155,21 +129,16 @@ def _person(person: Person, loc: Localizer) -> dict[str, Any]:
         "title": loc.text(person.title),
         "office": loc.text(person.office),
         "organization": loc.text(person.organization),
-        "address": _address(person.address, loc, lines),
-        "address_lines": lines,
         "lines": person_lines(person, loc),
-        **_contacts(person, loc),
+        **_whereabouts(person, loc),
     }
 
 
 def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
-    lines = address_lines(sender.address, loc) if sender.address else []
     return {
         "name": loc.text(sender.name),
-        "address": _address(sender.address, loc, lines),
-        "address_lines": lines,
         "website": sender.website or "",
-        **_contacts(sender, loc),
+        **_whereabouts(sender, loc),
     }
 
 
@@ -184,34 +153,84 @@ def _signatory(signatory: Signatory, loc: Localizer) -> dict[str, Any]:
         "division": division,
         "organization": organization,
         "lines": [line for line in (name, position, organization) if line],
-        "signature": signature_drawing(Path(signatory.signature), name)
+        "signature": wordml.signature_drawing(Path(signatory.signature), name)
         if signatory.signature else "",
     }
 
 
-SIGNATURE_HEIGHT = 548640  # EMU: 0.6 inch, a handwritten signature's usual height
+def fields_used(letter: Letter, loc: Localizer, variables: Collection[str],
+                fields: Iterable[str]) -> set[str]:
+    """Of the data ``fields`` (``recipient.title``, ``cc[].name``, ``body``), those that reach
+    one of the context ``variables`` (``recipient.lines``, ``cc[].full_name``, ``salutation``).
 
-
-def signature_drawing(image: Path, name: str) -> Markup:
-    """A run showing the signature image inline, as tall as a handwritten signature.
-
-    The image itself is added to the document by the renderer, as ``rIdDrafterSignature``.
+    Each field is changed in turn (removed, or its text, date or items altered) and the context
+    built again; a field reaches a variable when some change alters that variable's value. So
+    the answer follows what the builders compute for this letter, and cannot go stale. A field
+    the letter does not set reaches nothing.
     """
-    from docx.image.image import Image
+    writer = ParagraphWriter(right_to_left=loc.right_to_left)
+    paths = [variable.replace("[]", ".[]").split(".") for variable in sorted(variables)]
 
-    picture = Image.from_file(str(image))
-    height = SIGNATURE_HEIGHT
-    width = int(height * picture.px_width / max(picture.px_height, 1))
-    return Markup(
-        '<w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0" xmlns:wp="'
-        'http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
-        f'<wp:extent cx="{width}" cy="{height}"/><wp:docPr id="4242" name="Signature" '
-        f'descr="{xml_text(name)}"/><a:graphic xmlns:a="http://schemas.openxmlformats.org/'
-        'drawingml/2006/main"><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/'
-        '2006/picture"><pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/'
-        'picture"><pic:nvPicPr><pic:cNvPr id="0" name="signature"/><pic:cNvPicPr/>'
-        '</pic:nvPicPr><pic:blipFill><a:blip r:embed="rIdDrafterSignature"/><a:stretch>'
-        '<a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/>'
-        f'<a:ext cx="{width}" cy="{height}"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/>'
-        '</a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline>'
-        '</w:drawing></w:r>')
+    def read(candidate: Letter) -> list[str]:
+        values = build_context(candidate, loc, writer).values
+        return [repr(_values_at(values, path)) for path in paths]
+
+    original = read(letter)
+    data = letter.model_dump()
+    used = set()
+    for field_path in fields:
+        for changed in _changed(data, field_path.replace("[]", ".[]").split(".")):
+            try:
+                candidate = type(letter).model_validate(changed)
+                if read(candidate) != original:
+                    used.add(field_path)
+                    break
+            except Exception:  # a change the model or the builders refuse tells nothing
+                continue
+    return used
+
+
+def _values_at(value: Any, path: list[str]) -> Any:
+    """The value at a context path; ``[]`` goes through every item of a list."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        return [_values_at(item, rest) for item in value] if isinstance(value, list) else None
+    # An attribute of a value (a date's `year`) is read from the value.
+    return _values_at(value.get(head), rest) if isinstance(value, dict) else value
+
+
+def _changed(data: Any, path: list[str]) -> Iterator[Any]:
+    """Copies of ``data`` with the value at ``path`` changed, one way each (``[]``: the first
+    item of a list)."""
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        if isinstance(data, list) and data:
+            for item in _changed(data[0], rest) if rest else _changes(data[0]):
+                yield [item, *data[1:]]
+        return
+    if not isinstance(data, dict) or head not in data:
+        return
+    if not rest:
+        yield {key: value for key, value in data.items() if key != head}
+    for value in _changed(data[head], rest) if rest else _changes(data[head]):
+        yield {**data, head: value}
+
+
+def _changes(value: Any) -> Iterator[Any]:
+    """``value`` changed in each way it can be: text altered, a date moved, a part removed."""
+    if isinstance(value, str):
+        yield value + "x"
+    elif isinstance(value, dt.date):
+        yield value + dt.timedelta(days=1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield {k: v for k, v in value.items() if k != key}
+            for change in _changes(item):
+                yield {**value, key: change}
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield value[:index] + value[index + 1:]
+            for change in _changes(item):
+                yield [*value[:index], change, *value[index + 1:]]

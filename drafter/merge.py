@@ -36,6 +36,7 @@ from typing import Any
 import jinja2
 import pypdf
 
+from .compiled import CompiledTemplate, compile_template, render_docx
 from .context import build_context
 from .errors import ConversionError, DataError, Location, OutputError, Problem, TemplateError
 from .loading import Locate, contact_warnings, load_yaml, validate, validate_value
@@ -45,14 +46,8 @@ from .model import Case, Letter
 from .pdf import LibreOffice, reserved_profiles
 from .recipients import Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS, write_atomic
-from .template import (
-    BoundedSandbox,
-    CompiledTemplate,
-    LetterTemplate,
-    compile_template,
-    find_template,
-    render_docx,
-)
+from .sandbox import BoundedSandbox
+from .template import LetterTemplate, find_template
 
 DEFAULT_NAME = "{{ id }}-{{ name }}"
 MANIFEST = "manifest.csv"

@@ -1,4 +1,11 @@
-"""Writing DOCX archives fast: a template's unchanged members are compressed once, not per letter.
+"""DOCX archives read safely and written fast.
+
+Reading: :func:`read_docx` refuses what is no plain Word document (another format, macros, a
+damaged archive) and zip bombs, checked against the sizes an archive declares before anything is
+unpacked (:func:`unpacking_problem`); members are never unpacked beyond their declared size
+(:func:`read_member`). XLSX sheets are checked the same way.
+
+Writing: a template's unchanged members are compressed once, not per letter.
 
 A DOCX is a zip archive. For a merge of thousands of letters most members (styles, theme, fonts
 table, settings) are the same in every letter, so they are deflated once when the template is
@@ -14,6 +21,9 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Location, Problem, TemplateError
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -119,3 +129,42 @@ def verify_members(archive: zipfile.ZipFile) -> str | None:
         except DAMAGED as e:
             return f"the archive is damaged: {e}"
     return None
+
+
+def read_docx(path: Path) -> dict[str, bytes]:
+    """The members of a DOCX archive, refusing files that are not safe Word documents."""
+    where = Location(str(path))
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise TemplateError([Problem(where, "", "not a Word document (.docx): "
+                                     + _what_it_is(path))]) from e
+    with archive:
+        members = archive.infolist()
+        names = {m.filename for m in members}
+        if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+            raise TemplateError([Problem(where, "", "not a Word document (.docx): "
+                                         "word/document.xml is missing")])
+        if any(name.lower().endswith("vbaproject.bin") for name in names):
+            raise TemplateError([Problem(where, "", "the document contains macros "
+                                         "(vbaProject.bin); save it as a plain .docx")])
+        bomb = unpacking_problem(archive)
+        if bomb:
+            raise TemplateError([Problem(where, "", f"refused: {bomb}")])
+        try:
+            return {m.filename: read_member(archive, m) for m in members}
+        except DAMAGED as e:
+            raise TemplateError([Problem(where, "", f"the archive is damaged: {e}")]) from e
+
+
+def _what_it_is(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        return f"cannot read it: {e.strerror}"
+    if head.startswith(b"%PDF"):
+        return "it is a PDF file"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: Word 97-2003, or an encrypted DOCX
+        return "it is an old .doc or a password-protected document; save it as .docx"
+    return "the file is not a zip archive, or it is truncated"

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pypdf
 
+from .docx_parts import is_templated
 from .errors import ConversionError, LibreOfficeMissing, OutputError
 
 INSTALL_HINT = (
@@ -66,7 +67,6 @@ CJK_CHARACTER = (
 # A CJK character in an XML part's text, not in its markup (such as a font name).
 _CJK_TEXT = re.compile(f">[^<]*?{CJK_CHARACTER}")
 # The DOCX parts whose text a letter shows.
-_DOCX_TEXT_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
 
 
 def find_soffice() -> str:
@@ -299,7 +299,7 @@ def _has_cjk_text(docx: Path) -> bool:
     try:
         with zipfile.ZipFile(docx) as archive:
             for name in archive.namelist():
-                if _DOCX_TEXT_PARTS.fullmatch(name):
+                if is_templated(name):
                     text = archive.read(name).decode("utf-8", errors="replace")
                     if _CJK_TEXT.search(text):
                         return True

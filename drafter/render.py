@@ -15,13 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .compiled import compile_template, render_docx
 from .context import build_context
 from .errors import OutputError, Problem
 from .loading import read_letter
 from .locales import localizer_for
 from .model import Letter, PaperSize
 from .pdf import LibreOffice
-from .template import LetterTemplate, compile_template, find_template, render_docx
+from .template import LetterTemplate, find_template
 
 FORMATS = ("docx", "pdf")
 

@@ -23,10 +23,11 @@ from docx.oxml.ns import nsdecls
 
 from drafter import TemplateError, load_letter, render_letter
 from drafter.authoring import Finding, check_template, template_variables
+from drafter.compiled import compile_template, render_docx
 from drafter.context import build_context
 from drafter.locales import localizer_for
 from drafter.model import Letter
-from drafter.template import compile_template, find_template, render_docx
+from drafter.template import find_template
 
 from .conftest import EXAMPLES, ROOT, docx_text
 

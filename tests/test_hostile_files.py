@@ -97,10 +97,9 @@ def _laughs(levels: int, merge_keys: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_billion_laughs_stop_quickly_in_bounded_memory(tmp_path: Path) -> None:
+def test_a_billion_laughs_stop_in_bounded_memory(tmp_path: Path) -> None:
     path = write(tmp_path / "lol.yaml", _laughs(9))  # 9**10 "lol"s once expanded
     tracemalloc.start()
-    started = time.monotonic()
     try:
         with pytest.raises(DataError) as caught:
             load_yaml(path)
@@ -109,8 +108,7 @@ def test_a_billion_laughs_stop_quickly_in_bounded_memory(tmp_path: Path) -> None
         tracemalloc.stop()
     assert str(caught.value.problems[0]) == (
         f"{path}: more than 100000 values (are aliases expanding without bound?)")
-    assert time.monotonic() - started < 5
-    assert peak < 100 << 20
+    assert peak < 100 << 20  # refused long before the expansion: no timing, the memory says it
 
 
 def test_merge_key_laughs_do_not_multiply(tmp_path: Path) -> None:

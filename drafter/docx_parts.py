@@ -1,0 +1,147 @@
+"""The parts and paragraphs of a DOCX template, as an editor sees them, and their Jinja source.
+
+One home for what every reader of a template must agree on: which archive members hold text an
+editor writes tags in (:data:`TEMPLATED_PARTS`), what the editor calls each (:func:`part_label`),
+where its paragraphs begin (:func:`split_paragraphs`), the text Word shows of a paragraph
+(:func:`visible_text`: tracked deletions and field codes are not shown), the characters Word's
+AutoCorrect puts in tags (:func:`normalize_tag_characters`), and a part's Jinja source with
+docxtpl's own tag conventions (:func:`jinja_source`).
+
+Line n + 1 of a part's Jinja source is its paragraph n, so a Jinja line number is always the
+paragraph number an editor counts; rendering errors and ``drafter check`` quote the same text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from xml.sax.saxutils import unescape
+
+from docxtpl import DocxTemplate
+from lxml import etree
+
+# The body, headers, footers and notes: the parts whose text an editor writes.
+TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+
+
+def is_templated(name: str) -> bool:
+    """Whether the archive member ``name`` holds text with tags (body, headers, footers, notes)."""
+    return bool(TEMPLATED_PARTS.fullmatch(name))
+
+
+def templated_parts(members: Mapping[str, bytes]) -> Iterator[tuple[str, str, bytes]]:
+    """The templated parts of an archive's members: name, label and content of each."""
+    for name, data in members.items():
+        if is_templated(name):
+            yield name, part_label(name), data
+
+
+def part_label(name: str) -> str:
+    """What an editor calls a part: body, header, footer, footnotes, endnotes."""
+    stem = re.sub(r"\d+$", "", name.removeprefix("word/").removesuffix(".xml"))
+    return "body" if stem == "document" else stem
+
+
+# Word's AutoCorrect quotes and its non-breaking spaces, each with the plain character Jinja reads.
+TAG_CHARACTERS = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " ",
+                                "\u202f": " "})
+_TAG_SPAN = re.compile(r"\{[{%](?:(?!</w:p>).)*?[}%]\}", re.DOTALL)
+
+
+def normalize_tag_characters(xml: str) -> str:
+    """Inside tags, Word's AutoCorrect quotes and non-breaking spaces made plain again.
+
+    Word turns "…" into “…” and puts non-breaking spaces before some punctuation; Jinja reads
+    neither. Text outside tags is left as written.
+    """
+    return _TAG_SPAN.sub(lambda m: m.group(0).translate(TAG_CHARACTERS), xml)
+
+
+def split_paragraphs(part: bytes) -> list[str]:
+    """A Word XML part, one paragraph a line: line n (from 1) is paragraph n and the markup up
+    to the next paragraph; line 0 is what precedes the first paragraph.
+
+    Raises :class:`lxml.etree.XMLSyntaxError` when the part is not well-formed XML.
+    """
+    xml = etree.tostring(etree.fromstring(part), encoding="unicode")
+    return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml).split("\n")
+
+
+_TEXT = re.compile(r"<w:t(?: [^>]*)?>(.*?)</w:t>", re.DOTALL)
+
+
+def visible_text(xml: str) -> str:
+    """The text Word shows of a paragraph's XML: its ``w:t`` elements, ends trimmed.
+
+    Deleted text of tracked changes (``w:delText``) and field codes (``w:instrText``) are not
+    shown, so they are not part of it; a field's shown result is.
+    """
+    return unescape("".join(_TEXT.findall(xml)), {"&quot;": '"', "&apos;": "'"}).strip()
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when it was longer."""
+    return text if len(text) <= limit else text[:limit - 3] + "…"
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of a templated part, where an editor finds it."""
+
+    part: str  # the part's label: body, header, footer…
+    number: int  # 1-based, within the part
+    text: str  # what Word shows (:func:`visible_text`)
+    in_table: bool
+    xml: str = ""  # the paragraph's WordprocessingML, as Word saved it
+    row: int | None = None  # the table row it sits in, numbered within the part
+    cell: int | None = None  # the table cell it sits in, numbered within the part
+
+
+def paragraphs(label: str, lines: list[str]) -> Iterator[Paragraph]:
+    """The paragraphs of a part split by :func:`split_paragraphs`, with the table row and cell
+    each sits in."""
+    # The ends and starts of cells, rows and tables are read after the paragraph before them.
+    stacks: dict[str, list[int]] = {"tbl": [], "tr": [], "tc": []}  # what is open, innermost last
+    counts = {"tbl": 0, "tr": 0, "tc": 0}
+    for number, line in enumerate(lines):
+        if number:
+            rows, cells = stacks["tr"], stacks["tc"]
+            yield Paragraph(label, number, visible_text(line), bool(stacks["tbl"]), line,
+                            rows[-1] if rows else None, cells[-1] if cells else None)
+        for closing, element in re.findall(r"<(/?)w:(tbl|tr|tc)[ >]", line):
+            if closing:
+                if stacks[element]:
+                    stacks[element].pop()
+            else:
+                counts[element] += 1
+                stacks[element].append(counts[element])
+
+
+def docxtpl_source(xml: str) -> str:
+    """Word XML as Jinja source: tags made plain and docxtpl's conventions (``{%p %}``,
+    ``{%tr %}``, ``{{r }}``, tags split across runs) turned into plain Jinja."""
+    helper = DocxTemplate(None)  # only for docxtpl's XML patching, which keeps no state
+    return helper.patch_xml(normalize_tag_characters(xml))
+
+
+def jinja_source(part: bytes) -> tuple[str, list[str]]:
+    """A Word XML part as Jinja source, and the visible text of each of its lines.
+
+    Line n + 1 of the source is the part's paragraph n, *before* docxtpl removes the paragraphs
+    of ``{%p %}`` tags: so a Jinja line number is always the paragraph number an editor counts.
+    """
+    lines = split_paragraphs(part)
+    return docxtpl_source("\n".join(lines)), [visible_text(line) for line in lines]
+
+
+def word_xml(rendered: str) -> str:
+    """A part's rendered Jinja source as Word XML again: the line breaks :func:`jinja_source`
+    put between paragraphs removed, and tabs and line breaks in values as Word's own marks."""
+    # Text inside w:t is always followed by </w:t>, so a data value's own line breaks stay.
+    xml = re.sub(r"\n+(?=<w:|</w:(?!t>))", "", rendered)
+    # docxtpl would now turn "{_{" into "{{"; drafter does not, so that data containing "{_{"
+    # comes out literally. A template prints a literal "{{" with {{ "{{" }}.
+    if any(mark in xml for mark in "\t\n\a\f"):  # tabs and line breaks in values
+        xml = DocxTemplate(None).resolve_listing(xml)
+    return xml
