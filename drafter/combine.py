@@ -1,7 +1,9 @@
 """One file of many letters, for printing: a PDF (pikepdf) and a DOCX (docxcompose).
 
-Each letter starts on a new page; in the DOCX each letter is a section of its own whose page
-numbers restart at 1, so "Page 2 of 3" stays true for every letter.
+:func:`combine_letters` makes a merge's ``combined.pdf`` and ``combined.docx`` from the letters
+its manifest lists as finished. Each letter starts on a new page; in the DOCX each letter is a
+section of its own whose page numbers restart at 1, so "Page 2 of 3" stays true for every
+letter.
 """
 
 from __future__ import annotations
@@ -22,7 +24,27 @@ from docx.oxml.ns import qn
 from docxcompose.composer import Composer
 from lxml import etree
 
-from .render import write_atomic
+from .files import write_atomic
+from .manifest import FinishedLetter
+
+COMBINED_PDF = "combined.pdf"
+COMBINED_DOCX = "combined.docx"
+
+
+def combine_letters(letters: Sequence[FinishedLetter], outdir: Path) -> list[Path]:
+    """``outdir/combined.pdf`` of the letters that have a PDF and ``outdir/combined.docx`` of
+    those that have a DOCX, in the order given; returns what was written (nothing for a format
+    no letter has)."""
+    pdfs = [letter.pdf for letter in letters if letter.pdf]
+    docxs = [letter.docx for letter in letters if letter.docx]
+    pages = [letter.pages for letter in letters if letter.docx and letter.pages]
+    written = []
+    if pdfs:
+        written.append(combine_pdf(pdfs, outdir / COMBINED_PDF))
+    if docxs:
+        written.append(combine_docx(docxs, outdir / COMBINED_DOCX,
+                                    pages if len(pages) == len(docxs) else None))
+    return written
 
 
 def combine_pdf(pdfs: Sequence[Path], target: Path) -> Path:

@@ -1,7 +1,10 @@
 """Turning DOCX letters into ready-to-send PDFs with LibreOffice.
 
-This is the one module that knows LibreOffice is a subprocess. A PDF is PDF/A-2b, tagged
-(accessible) and has every font embedded. What LibreOffice 7.4 does, learned by trying it:
+This is the one module that knows LibreOffice is a subprocess. It owns finding ``soffice``, the
+processes and their user profiles, batches and their sizes, timeouts, the one-by-one retry of a
+batch that failed or hung (:class:`ConversionPool`), checking each PDF and counting its pages
+(:func:`page_count`). A PDF is PDF/A-2b, tagged (accessible) and has every font embedded.
+What LibreOffice 7.4 does, learned by trying it:
 
 - PDF export options are read only in the JSON filter-option syntax; ``key=value`` is ignored.
 - It exits 0 even when it converted nothing, so every PDF is checked.
@@ -36,13 +39,18 @@ import signal
 import subprocess
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from queue import SimpleQueue
+from typing import Generic, TypeVar
 
 import pypdf
 
 from .docx_parts import is_templated
 from .errors import ConversionError, LibreOfficeMissing, OutputError
+from .files import temporary_folder
 
 INSTALL_HINT = (
     "sudo apt-get install libreoffice-writer-nogui fonts-liberation "
@@ -55,6 +63,7 @@ SOFFICE_PATHS = (
     "/opt/libreoffice*/program/soffice",
 )
 MAX_BATCH = 200  # files per LibreOffice process; the launcher drops those past about 250
+MIN_BATCH = 10  # a pool's smallest batch by default: smaller ones pay LibreOffice's start-up
 DEFAULT_TIMEOUT = 300.0  # seconds per LibreOffice process
 
 DOCX_FILTER = "MS Word 2007 XML"  # LibreOffice's import filter for DOCX
@@ -140,7 +149,7 @@ class LibreOffice:
         outdir = Path(outdir)
         try:
             outdir.mkdir(parents=True, exist_ok=True)
-            staging_dir = tempfile.TemporaryDirectory(prefix=".drafter-pdf-", dir=outdir)
+            staging_dir = temporary_folder(outdir, "pdf")
         except OSError as e:
             raise OutputError(f"{outdir}: cannot write PDFs here: {e.strerror or e}") from e
 
@@ -381,10 +390,15 @@ def _pdf_problem(pdf: Path) -> str | None:
     if pdf.stat().st_size == 0:
         return "LibreOffice wrote an empty PDF"
     try:
-        pages = len(pypdf.PdfReader(pdf).pages)
+        pages = page_count(pdf)
     except Exception as e:  # pypdf raises many kinds of error on a damaged file
         return f"LibreOffice wrote a PDF that cannot be read ({e})"
     return None if pages else "LibreOffice wrote a PDF without pages"
+
+
+def page_count(pdf: Path) -> int:
+    """The number of pages of a PDF."""
+    return len(pypdf.PdfReader(pdf).pages)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -428,3 +442,115 @@ def reserved_profiles(count: int) -> Iterator[list[Path]]:
     finally:
         for _, lock in held:
             os.close(lock)  # closing releases the lock
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What became of one letter's conversion: its PDF and page count, or why there is none."""
+
+    pdf: Path | None
+    pages: int = 0
+    error: ConversionError | None = None  # names the file and what LibreOffice said
+
+
+Letter = TypeVar("Letter")  # whatever the caller tells its letters apart by
+
+
+class ConversionPool(Generic[Letter]):
+    """LibreOffice processes that convert letters' DOCX files into PDFs while the caller goes on.
+
+    Letters are added one at a time and converted in batches into ``outdir``, each batch by one
+    LibreOffice process with a profile of its own (:func:`reserved_profiles`), ``jobs``
+    processes at once. A batch that fails or hangs past the timeout is converted again letter by
+    letter, so a bad letter costs only itself. Each letter's :class:`Converted` is handed to
+    ``on_converted``, from a worker thread, as soon as it is known.
+
+    Use it in a ``with`` block. Leaving the block normally converts what is left and waits for
+    every letter; leaving it with an exception (Ctrl-C) lets the running batches finish and
+    drops the others, whose letters get no result. An error of ``outdir`` itself, or one raised
+    by ``on_converted``, is raised when the block ends.
+    """
+
+    def __init__(self, converter: LibreOffice, outdir: Path,
+                 on_converted: Callable[[Letter, Converted], None], *, jobs: int = 0,
+                 letters: int = 0, batch_size: int = 0) -> None:
+        """``converter`` says which LibreOffice, with which timeout and PDF version; each
+        process gets a copy of it with its own profile. ``jobs`` 0: one process per core.
+        ``batch_size`` 0: chosen from ``letters``, how many letters will be added, so that big
+        batches spare LibreOffice's start-up and enough of them keep every process busy."""
+        self.converter = converter
+        self.outdir = outdir
+        self.on_converted = on_converted
+        self.jobs = jobs or os.cpu_count() or 1
+        self.batch_size = batch_size or default_batch_size(letters, self.jobs)
+        self._batch: list[tuple[Path, Letter]] = []
+        self._futures: list[Future[None]] = []
+        self._profiles: SimpleQueue[Path] = SimpleQueue()
+        self._executor: ThreadPoolExecutor | None = None
+        self._resources = contextlib.ExitStack()
+
+    def __enter__(self) -> ConversionPool[Letter]:
+        with contextlib.ExitStack() as stack:
+            for profile in stack.enter_context(reserved_profiles(self.jobs)):
+                self._profiles.put(profile)
+            self._executor = ThreadPoolExecutor(self.jobs, thread_name_prefix="drafter-pdf")
+            # Before the profiles are released: the processes that use them finish first.
+            stack.callback(self._executor.shutdown, wait=True, cancel_futures=True)
+            self._resources = stack.pop_all()
+        return self
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        with self._resources:
+            if error is None:
+                self._submit_batch()
+                for future in self._futures:
+                    future.result()
+
+    def add(self, docx: Path, letter: Letter) -> None:
+        """Queue a letter's DOCX file; its batch starts once full (or when the block ends)."""
+        self._batch.append((docx, letter))
+        if len(self._batch) >= self.batch_size:
+            self._submit_batch()
+
+    def _submit_batch(self) -> None:
+        if self._batch:
+            assert self._executor is not None, "a ConversionPool is used in a with block"
+            batch, self._batch = self._batch, []
+            self._futures.append(self._executor.submit(self._convert, batch))
+
+    def _convert(self, batch: list[tuple[Path, Letter]]) -> None:
+        """Convert a batch in one LibreOffice process; when that fails, letter by letter."""
+        profile = self._profiles.get()
+        try:
+            office = LibreOffice(self.converter.soffice, timeout=self.converter.timeout,
+                                 pdfa=self.converter.pdfa, profile=profile)
+            try:
+                pdfs = office.convert([docx for docx, _ in batch], self.outdir)
+            except ConversionError:
+                _reset(profile)
+                for docx, letter in batch:
+                    self.on_converted(letter, self._convert_one(office, docx, profile))
+                return
+            for (_, letter), pdf in zip(batch, pdfs, strict=True):
+                self.on_converted(letter, Converted(pdf, page_count(pdf)))
+        finally:
+            self._profiles.put(profile)
+
+    def _convert_one(self, office: LibreOffice, docx: Path, profile: Path) -> Converted:
+        try:
+            (pdf,) = office.convert([docx], self.outdir)
+        except ConversionError as e:
+            _reset(profile)
+            return Converted(None, error=e)
+        return Converted(pdf, page_count(pdf))
+
+
+def default_batch_size(letters: int, jobs: int) -> int:
+    """Letters per LibreOffice process for ``letters`` letters on ``jobs`` processes: three
+    batches per process, between :data:`MIN_BATCH` and :data:`MAX_BATCH` letters each."""
+    return min(MAX_BATCH, max(MIN_BATCH, -(-letters // (jobs * 3))))
+
+
+def _reset(profile: Path) -> None:
+    """Empty a profile after a failure: a killed LibreOffice may have left its locks there."""
+    shutil.rmtree(profile, ignore_errors=True)

@@ -8,16 +8,11 @@ import tempfile
 from pathlib import Path
 
 from .errors import ConversionError, OutputError
-from .pdf import LibreOffice
-from .render import RenderedLetter, write_atomic, write_letter
+from .files import write_atomic
+from .pdf import LibreOffice, page_count
+from .render import RenderedLetter, write_letter
 
 PDFTOPPM_HINT = "sudo apt-get install poppler-utils"
-
-
-def page_count(pdf: Path) -> int:
-    """The number of pages of a PDF."""
-    import pypdf
-    return len(pypdf.PdfReader(pdf).pages)
 
 
 def pdf_to_png(pdf: Path, page: int, resolution: int) -> bytes:

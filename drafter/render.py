@@ -1,16 +1,14 @@
 """Rendering one letter: data and template in, DOCX bytes out, then files on disk.
 
 :func:`render_letter` is pure (a letter and a template give the bytes of a DOCX);
-:func:`write_letter` is the outermost layer, the only one that writes files: atomically, so a
-crash never leaves a half-written letter under its final name.
+:func:`write_letter` is the outermost layer, the only one that writes a letter's files: in a
+temporary folder (:mod:`drafter.files`), renamed into place when complete, so a crash never
+leaves a half-written letter under its final name.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 from .compiled import compile_template, render_docx
 from .context import build_context
 from .errors import OutputError, Problem
+from .files import temporary_folder
 from .loading import read_letter
 from .locales import localizer_for
 from .model import Letter, PaperSize
@@ -51,33 +50,6 @@ def render_letter(letter: Letter, template: LetterTemplate | str | Path | None =
                           context.properties, tuple(context.links.urls.values()))
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write a file under a temporary name beside it, then rename: never half a file.
-
-    ``durable`` also waits until the data is on disk (fsync), so that even a power cut leaves
-    the old file or the new one. A merge skips that per letter: its manifest records every
-    letter's SHA-256, and the next run redoes any letter that does not match. Raises
-    :class:`OutputError` when the file cannot be written (a full disk, a read-only folder).
-    A symbolic link at ``path`` is replaced, never written through.
-    """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        # Not mkstemp: its files are private (0600); letters get the permissions of the umask.
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        if isinstance(e, OSError):
-            raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
-        raise
-
-
 def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
                  formats: Iterable[str] = FORMATS, *,
                  converter: LibreOffice | None = None) -> list[Path]:
@@ -91,7 +63,7 @@ def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
         raise OutputError(f"{outdir}: cannot create the output folder: {e.strerror}") from e
     written: list[Path] = []
     try:
-        with tempfile.TemporaryDirectory(dir=outdir, prefix=".drafter-") as work:
+        with temporary_folder(outdir) as work:
             docx = Path(work) / f"{name}.docx"
             docx.write_bytes(rendered.docx)
             if office is not None:

@@ -17,8 +17,8 @@ import docx
 import pytest
 
 from drafter import OutputError, load_letter, render_letter, write_letter
+from drafter.files import write_atomic
 from drafter.merge import MergeOptions, merge
-from drafter.render import write_atomic
 
 from .conftest import EXAMPLES, SHORT_CASE, docx_text, read_manifest
 

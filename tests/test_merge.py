@@ -17,8 +17,9 @@ from pypdf import PdfReader
 from drafter import DataError, load_letter
 from drafter.compiled import compile_template, render_docx
 from drafter.context import build_context
+from drafter.files import safe_name
 from drafter.locales import localizer_for
-from drafter.merge import MergeOptions, merge, safe_name
+from drafter.merge import MergeOptions, merge
 from drafter.template import find_template
 
 from .conftest import EXAMPLES, LINKED_CASE, docx_text, read_manifest

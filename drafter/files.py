@@ -1,0 +1,121 @@
+"""Files on disk: atomic writes, safe and unique file names, temporaries and their cleanup.
+
+Every file drafter writes goes through here or through a temporary folder made here: it is
+written under a hidden temporary name (``.*.part``, or inside a ``.drafter-*`` folder) and
+renamed when complete, so a crash never leaves a half-written letter under its final name, and
+:func:`remove_leftovers` knows every name such a temporary can have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from .errors import OutputError
+
+TEMPORARY_PREFIX = ".drafter-"  # hidden temporary folders in an output folder
+MAX_NAME_BYTES = 150
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write a file under a temporary name beside it, then rename: never half a file.
+
+    ``durable`` also waits until the data is on disk (fsync), so that even a power cut leaves
+    the old file or the new one. A merge skips that per letter: its manifest records every
+    letter's SHA-256, and the next run redoes any letter that does not match. Raises
+    :class:`OutputError` when the file cannot be written (a full disk, a read-only folder).
+    A symbolic link at ``path`` is replaced, never written through.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        # Not mkstemp: its files are private (0600); letters get the permissions of the umask.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        if isinstance(e, OSError):
+            raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
+        raise
+
+
+def temporary_folder(parent: Path, purpose: str = "") -> tempfile.TemporaryDirectory[str]:
+    """A hidden folder in ``parent`` (``.drafter-PURPOSE-…``, or ``.drafter-…``), removed with
+    everything in it when its ``with`` block ends; :func:`remove_leftovers` removes one that a
+    killed run left."""
+    prefix = f"{TEMPORARY_PREFIX}{purpose}-" if purpose else TEMPORARY_PREFIX
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent)
+
+
+def remove_leftovers(outdir: Path) -> None:
+    """Remove what an interrupted run left in an output folder: temporary files and folders,
+    never letters. A symbolic link among them is removed, never followed."""
+    for leftover in outdir.glob(f"{TEMPORARY_PREFIX}*"):
+        if leftover.is_symlink():
+            leftover.unlink()  # only the link: what it points to is not drafter's
+        elif leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in outdir.glob(".*.part"):
+        leftover.unlink(missing_ok=True)
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_name(text: str) -> str:
+    """A file name made from data: no folders, no control characters, no reserved names,
+    bounded length; letters of any script are kept."""
+    name = unicodedata.normalize("NFC", text)
+    name = _UNSAFE.sub("-", name)
+    name = re.sub(r"\s+", " ", name).strip(" .-")
+    name = name.replace("..", ".")
+    if _RESERVED.match(name):
+        name = f"_{name}"
+    encoded = name.encode("utf-8")[:MAX_NAME_BYTES]
+    name = encoded.decode("utf-8", errors="ignore").rstrip(" .-")
+    return name or "letter"
+
+
+class UniqueNames:
+    """Hands out unique file names: a second "Wang Yi" becomes "Wang Yi-2".
+
+    Names differing only in case count as the same, as on the file systems of Windows and
+    macOS.
+    """
+
+    def __init__(self) -> None:
+        # Digests, not the names: 100,000 recipients must not cost 100,000 strings of memory.
+        self.taken: set[bytes] = set()
+
+    def unique(self, name: str) -> str:
+        """``name``, or ``name-2``, ``name-3``… when it was handed out before."""
+        candidate, n = name, 1
+        while self._key(candidate) in self.taken:
+            n += 1
+            candidate = f"{name}-{n}"
+        self.taken.add(self._key(candidate))
+        return candidate
+
+    @staticmethod
+    def _key(name: str) -> bytes:
+        return hashlib.blake2b(name.casefold().encode("utf-8"), digest_size=12).digest()
