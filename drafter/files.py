@@ -58,7 +58,7 @@ def temporary_folder(parent: Path, purpose: str = "") -> tempfile.TemporaryDirec
     everything in it when its ``with`` block ends; :func:`remove_leftovers` removes one that a
     killed run left."""
     prefix = f"{TEMPORARY_PREFIX}{purpose}-" if purpose else TEMPORARY_PREFIX
-    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent, ignore_cleanup_errors=True)
 
 
 def remove_leftovers(outdir: Path) -> None:

@@ -154,8 +154,8 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         remove_leftovers(outdir)
-        _write_letters(valid, report.total - report.invalid, _Templates(template), outdir,
-                       options, office, report, on_progress)
+        _write_letters(valid, report.total - report.invalid, report.rejected,
+                       _Templates(template), outdir, options, office, report, on_progress)
         report.manifest = outdir / MANIFEST
         if options.combine:
             report.combined += combine_letters(finished_letters(outdir), outdir)
@@ -165,16 +165,17 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
 
 
 def _write_letters(letters: Iterable[tuple[int, Record, str, Letter]], count: int,
-                   templates: _Templates, outdir: Path, options: MergeOptions,
-                   office: LibreOffice | None, report: MergeReport,
+                   rejected: dict[int, tuple[str, str]], templates: _Templates, outdir: Path,
+                   options: MergeOptions, office: LibreOffice | None, report: MergeReport,
                    on_progress: Progress | None) -> None:
     """Render ``count`` letters, convert them (with ``office``, when PDF is asked for) and
-    write the manifest, in a work folder that goes when they are done or stopped."""
+    write the manifest (with the ``rejected`` records in their places), in a work folder that
+    goes when they are done or stopped; ``report`` gets the counts and problems."""
     previous = read_manifest(outdir / MANIFEST)
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(temporary_folder(outdir, "merge")))
         manifest = stack.enter_context(ManifestWriter(
-            outdir, work, rejected=report.rejected, previous=previous,
+            outdir, work, rejected=rejected, previous=previous,
             keep_unreached=bool(options.only)))
         run = _Run(templates, outdir, work, options, previous, manifest, report, count,
                    on_progress)

@@ -88,6 +88,14 @@ signatory: {name: Sophie Richardson, title: China Director, organization: Human 
 """
 
 
+@pytest.fixture
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A merge case file in tmp_path: the test module's ``CASE``, else :data:`SHORT_CASE`."""
+    path = tmp_path / "case.yaml"
+    path.write_text(getattr(request.module, "CASE", SHORT_CASE), encoding="utf-8")
+    return path
+
+
 def read_manifest(outdir: Path) -> list[dict[str, str]]:
     """The rows of a merge's manifest.csv."""
     with (outdir / "manifest.csv").open(newline="", encoding="utf-8") as f:

@@ -28,13 +28,6 @@ NAMES = ["a-Ann", "b-Bo", "c-Cy", "d-Di", "e-Ed", "f-Fay"]
 
 
 @pytest.fixture
-def case(tmp_path: Path) -> Path:
-    path = tmp_path / "case.yaml"
-    path.write_text(CASE, encoding="utf-8")
-    return path
-
-
-@pytest.fixture
 def recipients(tmp_path: Path) -> Path:
     path = tmp_path / "recipients.csv"
     rows = [f"{name.split('-')[0]},{name.split('-')[1]},US" for name in NAMES]

@@ -25,13 +25,6 @@ from .conftest import EXAMPLES, SHORT_CASE, docx_text, read_manifest
 CASE = SHORT_CASE
 
 
-@pytest.fixture
-def case(tmp_path: Path) -> Path:
-    path = tmp_path / "case.yaml"
-    path.write_text(CASE, encoding="utf-8")
-    return path
-
-
 def recipients(tmp_path: Path, *rows: str) -> Path:
     path = tmp_path / "recipients.csv"
     path.write_text("\n".join(["id,name,address.country", *rows]) + "\n", encoding="utf-8")

@@ -27,13 +27,6 @@ from .conftest import EXAMPLES, LINKED_CASE, docx_text, read_manifest
 CASE = LINKED_CASE
 
 
-@pytest.fixture
-def case(tmp_path: Path) -> Path:
-    path = tmp_path / "case.yaml"
-    path.write_text(CASE, encoding="utf-8")
-    return path
-
-
 def recipients(tmp_path: Path, rows: list[str], header: str = "id,honorific,name,locale,"
                "address.city,address.country") -> Path:
     path = tmp_path / "recipients.csv"
