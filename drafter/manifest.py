@@ -134,9 +134,10 @@ class ManifestWriter:
     Letters are added in file order (:meth:`add`) and written as soon as they and every letter
     before them are finished (:meth:`finish`, safe from any thread); the records that did not
     validate (``rejected``: number -> (id, why)) go in between, in their places. It is written
-    in ``work`` and moved into place whole when the ``with`` block ends. A run that stopped
-    early (an exception) or that rendered only some records (``keep_unreached``) keeps the
-    ``previous`` rows of the records it did not reach, as they were.
+    in ``work`` and moved into place whole when the ``with`` block ends; letters never finished
+    by then are left out. A run that stopped early (an exception) or that rendered only some
+    records (``keep_unreached``) keeps the ``previous`` rows of the records it did not write,
+    as they were.
     """
 
     def __init__(self, outdir: Path, work: Path, *, rejected: Mapping[int, tuple[str, str]],
