@@ -23,7 +23,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import RGBColor
 from docx.text.paragraph import Paragraph
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 
 from drafter import pdf
 from drafter.errors import ConversionError, LibreOfficeMissing, OutputError
@@ -607,3 +607,129 @@ def test_two_inputs_for_one_pdf_name_are_refused(tmp_path: Path) -> None:
 def test_no_files_starts_nothing(tmp_path: Path) -> None:
     soffice = fake_soffice(tmp_path, "raise SystemExit('must not run')")
     assert pdf.LibreOffice(soffice).convert([], tmp_path / "out") == []
+
+
+# ---- the conversion pool ------------------------------------------------------------------------
+
+
+@pytest.mark.libreoffice
+def test_pool_hands_back_each_letters_pdf_and_pages(
+    libreoffice: pdf.LibreOffice, tmp_path: Path
+) -> None:
+    short = make_letter(tmp_path / "short.docx", ["Your claim has been approved."])
+    long = make_letter(tmp_path / "long.docx", [f"Paragraph {n}." for n in range(1, 80)])
+    outdir = tmp_path / "out"
+    results: dict[str, pdf.Converted] = {}
+
+    with pdf.ConversionPool(libreoffice, outdir, results.__setitem__, jobs=1) as pool:
+        pool.add(short, "short")
+        pool.add(long, "long")
+
+    assert results == {"short": pdf.Converted(outdir / "short.pdf", 1),
+                       "long": pdf.Converted(outdir / "long.pdf", results["long"].pages)}
+    assert results["long"].pages == len(PdfReader(outdir / "long.pdf").pages) > 1
+    assert "Your claim has been approved." in pdf_text(outdir / "short.pdf")
+    assert "Paragraph 79." in pdf_text(outdir / "long.pdf")
+    assert sorted(p.name for p in outdir.iterdir()) == ["long.pdf", "short.pdf"]
+
+
+def one_page_pdf(tmp_path: Path) -> Path:
+    page = tmp_path / "page.pdf"
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    with page.open("wb") as f:
+        writer.write(f)
+    return page
+
+
+def test_pool_retries_a_failed_batch_letter_by_letter(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    soffice = fake_soffice(  # converts nothing when given broken.docx, like a crash
+        tmp_path,
+        f"""
+        import json, shutil, sys
+        from pathlib import Path
+        outdir = Path(sys.argv[sys.argv.index("--outdir") + 1])
+        inputs = [Path(a) for a in sys.argv[sys.argv.index("--outdir") + 2:]]
+        with open({str(calls)!r}, "a") as log:
+            print(json.dumps([path.name for path in inputs]), file=log)
+        if any(path.name == "broken.docx" for path in inputs):
+            sys.exit(81)
+        for path in inputs:
+            shutil.copy({str(one_page_pdf(tmp_path))!r}, outdir / (path.stem + ".pdf"))
+        """,
+    )
+    letters = []
+    for name in ("a", "broken", "c", "d"):
+        letters.append(tmp_path / f"{name}.docx")
+        letters[-1].write_bytes(b"PK")
+    outdir = tmp_path / "out"
+    results: dict[str, pdf.Converted] = {}
+
+    with pdf.ConversionPool(pdf.LibreOffice(soffice), outdir, results.__setitem__, jobs=1,
+                            batch_size=3) as pool:
+        for letter in letters:
+            pool.add(letter, letter.stem)
+
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
+        ["a.docx", "broken.docx", "c.docx"], ["a.docx"], ["broken.docx"], ["c.docx"],
+        ["d.docx"]]
+    assert {name: result.pages for name, result in results.items()} == {
+        "a": 1, "broken": 0, "c": 1, "d": 1}
+    failed = results["broken"]
+    assert failed.pdf is None and isinstance(failed.error, ConversionError)
+    assert str(letters[1]) in str(failed.error) and "status 81" in str(failed.error)
+    assert sorted(p.name for p in outdir.iterdir()) == ["a.pdf", "c.pdf", "d.pdf"]
+
+
+def test_pool_left_by_an_error_converts_nothing_more(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    soffice = fake_soffice(tmp_path, f"open({str(calls)!r}, 'a').write('called\\n')")
+    letter = tmp_path / "letter.docx"
+    letter.write_bytes(b"PK")
+    results: list[pdf.Converted] = []
+
+    office = pdf.LibreOffice(soffice)
+    pool = pdf.ConversionPool(office, tmp_path / "out", lambda _, result: results.append(result),
+                              batch_size=5)
+    with pytest.raises(KeyboardInterrupt), pool:  # Ctrl-C while the batch is being filled
+        pool.add(letter, 1)
+        raise KeyboardInterrupt
+
+    assert results == [] and not calls.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_pool_raises_what_goes_wrong_with_its_results(tmp_path: Path) -> None:
+    page = one_page_pdf(tmp_path)
+    soffice = fake_soffice(tmp_path, f"""
+        import shutil, sys
+        from pathlib import Path
+        outdir = Path(sys.argv[sys.argv.index("--outdir") + 1])
+        for name in sys.argv[sys.argv.index("--outdir") + 2:]:
+            shutil.copy({str(page)!r}, outdir / (Path(name).stem + ".pdf"))
+        """)
+    letter = tmp_path / "letter.docx"
+    letter.write_bytes(b"PK")
+
+    def on_converted(_: object, result: pdf.Converted) -> None:
+        raise OSError(28, "No space left on device", str(result.pdf))
+
+    pool = pdf.ConversionPool(pdf.LibreOffice(soffice), tmp_path / "out", on_converted, jobs=1)
+    with pytest.raises(OSError, match="No space left"), pool:
+        pool.add(letter, 1)
+
+
+@pytest.mark.parametrize(("letters", "jobs", "size"), [
+    (0, 1, pdf.MIN_BATCH), (25, 2, pdf.MIN_BATCH), (1_000, 2, 167), (1_000, 1, pdf.MAX_BATCH),
+    (100_000, 16, pdf.MAX_BATCH)])
+def test_default_batches_keep_every_process_busy(letters: int, jobs: int, size: int) -> None:
+    assert pdf.default_batch_size(letters, jobs) == size
+
+
+def test_two_runs_at_once_never_share_a_profile(private_cache: Path) -> None:
+    with pdf.reserved_profiles(2) as first, pdf.reserved_profiles(2) as second:
+        assert len(set(first) | set(second)) == 4
+        assert all(path.parent == private_cache / "drafter" / "libreoffice" for path in first)
+    with pdf.reserved_profiles(1) as again:
+        assert again == first[:1]  # kept between runs, so LibreOffice builds it once
