@@ -9,8 +9,10 @@ The pipeline, one module per stage:
     compiled  compile a layout once per locale, render it into DOCX bytes    (docx_parts.py,
                                                                           sandbox.py, wordml.py,
                                                                           package.py)
-    pdf       LibreOffice turns DOCX files into PDF/A
-    render    one letter, end to end; the only layer that writes files
+    pdf       LibreOffice turns DOCX files into PDF/A, in a pool of processes for many
+    render    one letter, end to end, written to files                  (files.py)
+    merge     many letters from one case and a recipients file          (manifest.py,
+                                                                          combine.py)
     watch     render again on every save, telling callbacks what happened
     cli       the `drafter` command
 
