@@ -293,23 +293,21 @@ def _template_digest(template: LetterTemplate) -> str:
     return digest.hexdigest()
 
 
+@dataclass
 class _Run:
     """The letters of one merge on their way: rendered (or skipped, unchanged), converted
     elsewhere, then settled in the manifest and counted in the report."""
 
-    def __init__(self, templates: _Templates, outdir: Path, work: Path, options: MergeOptions,
-                 previous: Rows, manifest: ManifestWriter, report: MergeReport, count: int,
-                 on_progress: Progress | None) -> None:
-        self.templates = templates
-        self.outdir = outdir
-        self.work = work  # where a DOCX goes that only the PDF is made from
-        self.options = options
-        self.previous = previous
-        self.manifest = manifest
-        self.report = report
-        self.count = count
-        self.on_progress = on_progress
-        self.lock = threading.Lock()  # the report's counts, from the conversion threads too
+    templates: _Templates
+    outdir: Path
+    work: Path  # where a DOCX goes that only the PDF is made from
+    options: MergeOptions
+    previous: Rows
+    manifest: ManifestWriter
+    report: MergeReport
+    count: int  # letters in all, for progress
+    on_progress: Progress | None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the report, from threads
 
     def render(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Render one letter (or skip it, unchanged); the letter when its PDF is to be made."""

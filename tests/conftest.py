@@ -102,6 +102,17 @@ def read_manifest(outdir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def one_page_pdf(folder: Path) -> Path:
+    """A real PDF of one blank Letter page, for stand-ins of LibreOffice to hand out."""
+    from pypdf import PdfWriter
+    page = folder / "page.pdf"
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    with page.open("wb") as f:
+        writer.write(f)
+    return page
+
+
 def normalized(text: str) -> str:
     """Text with every run of whitespace made one space."""
     return re.sub(r"\s+", " ", text).strip()

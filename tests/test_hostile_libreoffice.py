@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 
 from drafter import LibreOfficeMissing, pdf
 from drafter.merge import MergeOptions, merge
 
-from .conftest import EXAMPLES, SHORT_CASE, read_manifest
+from .conftest import EXAMPLES, SHORT_CASE, one_page_pdf, read_manifest
 
 CASE = SHORT_CASE
 NAMES = ["a-Ann", "b-Bo", "c-Cy", "d-Di", "e-Ed", "f-Fay"]
@@ -41,11 +41,7 @@ manifest = read_manifest
 def fake_soffice(tmp_path: Path, body: str) -> Path:
     """A stand-in for soffice: ``body`` runs with ``outdir``, ``inputs`` (Paths), ``calls`` (how
     many times it ran before) and ``convert(paths)`` (writes a one-page PDF for each)."""
-    page = tmp_path / "page.pdf"
-    writer = PdfWriter()
-    writer.add_blank_page(612, 792)
-    with page.open("wb") as f:
-        writer.write(f)
+    page = one_page_pdf(tmp_path)
     script = tmp_path / "soffice"
     script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""\
         import os, shutil, signal, sys, time

@@ -23,10 +23,12 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import RGBColor
 from docx.text.paragraph import Paragraph
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 
 from drafter import pdf
 from drafter.errors import ConversionError, LibreOfficeMissing, OutputError
+
+from .conftest import one_page_pdf
 
 URL_TEXT_LINK = "https://example.com/claims?case=42"
 PHRASE_LINK = ("our claims portal", "https://example.org/portal")
@@ -631,15 +633,6 @@ def test_pool_hands_back_each_letters_pdf_and_pages(
     assert "Your claim has been approved." in pdf_text(outdir / "short.pdf")
     assert "Paragraph 79." in pdf_text(outdir / "long.pdf")
     assert sorted(p.name for p in outdir.iterdir()) == ["long.pdf", "short.pdf"]
-
-
-def one_page_pdf(tmp_path: Path) -> Path:
-    page = tmp_path / "page.pdf"
-    writer = PdfWriter()
-    writer.add_blank_page(612, 792)
-    with page.open("wb") as f:
-        writer.write(f)
-    return page
 
 
 def test_pool_retries_a_failed_batch_letter_by_letter(tmp_path: Path) -> None:
