@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,7 @@ def combine_pdf(pdfs: Sequence[Path], target: Path) -> Path:
         for path in pdfs:
             with pikepdf.Pdf.open(path) as letter:
                 combined.pages.extend(letter.pages)
-        buffer = io.BytesIO()
-        combined.save(buffer)
-    write_atomic(target, buffer.getvalue())
-    return target
+        return _write(combined.save, target)
 
 
 def combine_docx(documents: Sequence[Path], target: Path,
@@ -77,8 +74,13 @@ def combine_docx(documents: Sequence[Path], target: Path,
         _use_footers(composer, footers)
     for section in composer.doc.sections:
         _restart_page_numbers(section._sectPr)
+    return _write(composer.save, target)
+
+
+def _write(save: Callable[[io.BytesIO], object], target: Path) -> Path:
+    """Write what ``save`` puts in a buffer to ``target``, atomically."""
     buffer = io.BytesIO()
-    composer.save(buffer)
+    save(buffer)
     write_atomic(target, buffer.getvalue())
     return target
 
