@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ LETTER_TERRITORIES = frozenset(
     "BZ CA CL CO CR GT MX NI PA PH PR SV US VE".split()  # noqa: SIM905
 )
 CATALOG_DOMAIN = "messages"
+_PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+_LATIN_LETTER = re.compile("[A-Za-z]")
 
 
 def locale_for(identifier: str) -> Locale:
@@ -194,9 +197,24 @@ class Localizer:
             return text
         return f"\u2068{text}\u2069"
 
-    def gettext(self, message: str) -> str:
-        """A fixed phrase in the letter's language (the catalog's, or as written)."""
+    def gettext(self, message: str, context: str | None = None) -> str:
+        """A fixed phrase in the letter's language: the catalog's entry for ``context`` (gettext's
+        ``msgctxt``, e.g. a recipient's gender), else its entry without one, else as written."""
+        if context:
+            translated = self.translations.pgettext(context, message)
+            if translated != message:
+                return translated
         return self.translations.gettext(message)
+
+    def phrase(self, message: str, context: str | None = None) -> str:
+        """A fixed phrase as the letter prints it: :meth:`gettext`, and in a right-to-left letter
+        a phrase the catalog leaves in English is kept left to right (Unicode's left-to-right
+        isolate, LRI … PDI), so that "Re: …" never reads ":Re …" nor "Sincerely," ",Sincerely"."""
+        translated = self.gettext(message, context)
+        if (self.right_to_left and translated == message
+                and _LATIN_LETTER.search(_PLACEHOLDER.sub("", message))):
+            return f"\u2066{translated}\u2069"
+        return translated
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """A phrase with a count, following the language's plural rules."""

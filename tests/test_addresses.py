@@ -78,7 +78,7 @@ def test_chinese_addresses_run_big_to_small_without_spaces(
         examples: dict[str, list[str]]) -> None:
     assert has_block(examples["zh_Hans"], [
         "中华人民共和国", "100017", "北京市西城区", "府右街中南海西门", "中国共产党中央委员会",
-        "总书记办公室", "习近平主席", "传真：+86 10 6307 0900; +011 10 6238 1025"])
+        "总书记办公室", "习近平主席", "传真：+86 10 6307 0900；+011 10 6238 1025"])
     assert has_block(examples["zh_Hans"], [
         "中华人民共和国", "100741", "北京市东城区", "东长安街14号", "公安部部长", "郭声琨"])
 
@@ -87,7 +87,7 @@ def test_korean_addresses_run_big_to_small_with_spaces(examples: dict[str, list[
     assert has_block(examples["ko"], [
         "중화인민공화국", "100017", "베이징시 시청구", "푸유가 중난하이 시먼",
         "중국공산당 중앙위원회", "총서기 판공실", "시진핑 주석",
-        "팩스: +86 10 6307 0900; +011 10 6238 1025"])
+        "팩스: +86 10 6307 0900, +011 10 6238 1025"])
 
 
 def test_a_person_block_puts_the_name_last_in_a_big_to_small_layout() -> None:

@@ -171,7 +171,9 @@ def test_an_unknown_locale_in_the_data_names_the_field(run, write_data, example_
 
 @pytest.mark.parametrize(("identifier", "cc"), [
     ("zh_Hans_CN", "抄送："), ("zh", "抄送："), ("ko_KR", "참조:"), ("ar_EG", "نسخة إلى:"),
-    ("en_GB", "CC:"), ("fr_FR", "CC:"),  # no French catalog: the phrase as the template has it
+    ("en_GB", "CC:"), ("fr_FR", "Copie à\u00a0:"), ("pt_BR", "Com cópia para:"),
+    ("pt_PT", "Com conhecimento a:"), ("zh_Hant_TW", "副本："), ("ja_JP", "写し送付先："),
+    ("it_IT", "CC:"),  # no Italian catalog: the phrase as the template has it
 ])
 def test_load_catalog_picks_the_closest_catalog(identifier: str, cc: str) -> None:
     assert localizer(identifier).gettext("CC:") == cc
@@ -341,11 +343,14 @@ def test_the_examples_get_their_phrases_from_the_catalogs(
 
 # --- a new language or layout is files, not code ------------------------------------------------
 
+ITALIAN = {
+    "Re: %(subject)s": "Oggetto: %(subject)s",
+    "Dear %(form_of_address)s,": "Gentile %(form_of_address)s,",
+    "CC:": "Per conoscenza:",
+    "Sincerely,": "Distinti saluti,",
+}
 FRENCH = {
-    "Re: %(subject)s": "Objet : %(subject)s",
-    "Dear %(full_name)s,": "Madame, Monsieur %(full_name)s,",
-    "CC:": "Copie :",
-    "Sincerely,": "Veuillez agréer l’expression de notre haute considération.",
+    "CC:": "Copie à :",
     # CLDR gives French three plural forms (one, many, other): the header's Plural-Forms says so.
     ("%(count)s person in copy", "%(count)s people in copy"):
         ("%(count)s personne en copie", "%(count)s de personnes en copie",
@@ -360,21 +365,20 @@ def template_copy(tmp_path: Path) -> Path:
 
 def test_adding_a_locale_needs_no_code(template_copy: Path, example_data: dict,
                                        write_data: Callable[..., Path]) -> None:
-    _write_catalog(template_copy / "locales", "fr", FRENCH)
+    _write_catalog(template_copy / "locales", "it", ITALIAN)
     del example_data["close"]  # left to the catalog
     letter = load_letter(write_data(example_data))
-    rendered = render_letter(letter, template_copy, locale="fr_FR")
+    rendered = render_letter(letter, template_copy, locale="it_IT")
     text = lines_of(rendered.docx)
-    for line in ("Objet : Detention of Nine North Korean refugees",
-                 "Madame, Monsieur President Xi Jinping,", "Copie :",
-                 "Veuillez agréer l’expression de notre haute considération.",
+    for line in ("Oggetto: Detention of Nine North Korean refugees",
+                 "Gentile President Xi Jinping,", "Per conoscenza:", "Distinti saluti,",
                  "24 novembre 2015",
                  "Tel: +1 212 290 4700"):  # not translated: as the template writes it
         assert line in text
     assert rendered.paper == "A4"
     document = docx.Document(io.BytesIO(rendered.docx))
     assert document.sections[0].page_width.twips == 11906  # type: ignore[union-attr]
-    assert document.core_properties.language == "fr-FR"
+    assert document.core_properties.language == "it-IT"
 
 
 @pytest.mark.parametrize(("cc", "expected"), [
