@@ -130,6 +130,37 @@ def paper_for(locale: Locale) -> PaperSize:
     return "Letter" if territory_of(locale) in LETTER_TERRITORIES else "A4"
 
 
+def available_catalogs(catalog_dir: Path) -> list[str]:
+    """The locales a folder of ``<locale>/LC_MESSAGES/messages.po`` catalogs has, sorted."""
+    if not catalog_dir.is_dir():
+        return []
+    return sorted(p.name for p in catalog_dir.iterdir()
+                  if (p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po").is_file())
+
+
+def missing_catalog(catalog_dir: Path, locale: Locale) -> str | None:
+    """Why a letter in ``locale`` will print the template's English phrases, or None.
+
+    None when a catalog fits the locale, and when the template has no catalogs at all (its
+    phrases are then written in its own language). The message names the closest catalog there
+    is: one of the same language in another script or territory (zh_Hans for zh_Hant_TW), else
+    English.
+    """
+    available = available_catalogs(catalog_dir)
+    if not available or negotiate(locale, available) is not None:
+        return None
+    same_language = [name for name in available
+                     if _key(name).split("_")[0] == locale.language]
+    closest = (same_language or [name for name in available if _key(name) == "en"]
+               or available)[0]
+    name = locale.get_display_name("en") or str(locale)
+    return (f"no catalog for {locale} ({name}) in {catalog_dir}: the fixed phrases (\"Re:\", "
+            f"\"Dear …\", \"Sincerely,\", \"Page N of M\") will be printed in English; the closest "
+            f"catalog is {closest!r} (available: {', '.join(available)}). Add "
+            f"{catalog_dir.name}/{locale.language}/LC_MESSAGES/{CATALOG_DOMAIN}.po: see "
+            "docs/translating.md")
+
+
 def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     """The translations for a locale from a folder of ``<locale>/LC_MESSAGES/messages.po``.
 
@@ -137,11 +168,7 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     saved takes effect at once and no stale ``.mo`` can shadow it. No catalog: the phrases stay
     as written in the template.
     """
-    if not catalog_dir.is_dir():
-        return gettext.NullTranslations()
-    available = [p.name for p in catalog_dir.iterdir()
-                 if (p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po").is_file()]
-    chosen = negotiate(locale, available)
+    chosen = negotiate(locale, available_catalogs(catalog_dir))
     if chosen is None:
         return gettext.NullTranslations()
     po_path = catalog_dir / chosen / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"
