@@ -138,7 +138,7 @@ def with_every_field(fmt: str, big_to_small: bool, given: set[str]) -> str:
                 insert_before("C" if has("C") else "D", f"%{field}")
             else:
                 insert_before("A", f"%{field}%n")
-        return fmt
+        return _with_postal_code(fmt, given, big_to_small)
     for field in reversed(missing):  # smallest first
         if field == "D":
             line_ends = fmt.find("%n", fmt.find("%A"))
@@ -153,7 +153,18 @@ def with_every_field(fmt: str, big_to_small: bool, given: set[str]) -> str:
             insert_after("C", ", %S")  # e.g. the UK: the county after the post town
         else:
             insert_after("A", "%n%S")
-    return fmt
+    return _with_postal_code(fmt, given, big_to_small)
+
+
+def _with_postal_code(fmt: str, given: set[str], big_to_small: bool) -> str:
+    """A postal code the country's format has no place for (Hong Kong has none): first in a
+    big-to-small layout, after the biggest unit in a small-to-big one."""
+    if "Z" not in given or "%Z" in fmt:
+        return fmt
+    if big_to_small:
+        return "%Z%n" + fmt
+    anchor = next(f"%{f}" for f in ("S", "C", "D", "A") if f"%{f}" in fmt)
+    return fmt.replace(anchor, f"{anchor} %Z", 1)
 
 
 def _one(text: str) -> list[str]:
