@@ -120,7 +120,9 @@ class ParagraphWriter:
                     and i + 2 < len(tokens) and tokens[i + 1].type == "text"):
                 text = tokens[i + 1].content
                 end = url_end(text)
-                matches = self._markdown.linkify.match(text[:end]) if end < len(text) else None
+                linkify = self._markdown.linkify
+                matches = (linkify.match(text[:end])
+                           if linkify is not None and end < len(text) else None)
                 if matches and matches[0].index == 0:
                     token.attrs["href"] = self._markdown.normalizeLink(matches[0].url)
                     tokens[i + 1].content = text[:matches[0].last_index]

@@ -263,7 +263,8 @@ def test_a_taiwanese_district_follows_the_city_before_the_street() -> None:
 
 
 # The countries of the shipped examples, the campaign and the catalogs' languages.
-COUNTRIES = "US CN KR EG GB CH JP TW FR DE ES PT BR RU HK".split()
+COUNTRIES = ["US", "CN", "KR", "EG", "GB", "CH", "JP", "TW", "FR", "DE", "ES", "PT", "BR", "RU",
+             "HK"]
 
 
 @pytest.mark.parametrize("country", COUNTRIES)

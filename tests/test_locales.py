@@ -421,7 +421,8 @@ def _salutation_and_close(example_data: dict, write_data: Callable[..., Path], i
     text = lines_of(render_letter(load_letter(write_data(example_data)),
                                   locale=identifier).docx)
     subject = next(i for i, line in enumerate(text) if "Detention of Nine" in line)
-    close = next(i for i in range(len(text) - 1, 0, -1) if text[i + 1:i + 2] == ["Sophie Richardson"])
+    close = next(i for i in range(len(text) - 1, 0, -1)
+                 if text[i + 1:i + 2] == ["Sophie Richardson"])
     return text[subject + 1], text[close]
 
 
