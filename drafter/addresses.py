@@ -68,6 +68,8 @@ def address_lines(address: Address, loc: Localizer, *, name: list[str] | None = 
     """The lines of an address (and of the name and organization above it), in order.
 
     ``country`` adds the country's name: last in small-to-big layouts, first in big-to-small ones.
+    Domestic mail carries none: callers pass ``country=False`` when the sender is in the same
+    country (:func:`is_domestic`).
     """
     layout = layout_for(address, loc)
     if layout.big_to_small:  # office, title, then the name: the smallest unit comes last
@@ -84,19 +86,85 @@ def address_lines(address: Address, loc: Localizer, *, name: list[str] | None = 
     }
     country_name = loc.text(address.country_name) or loc.country(address.country)
     if "%K" in layout.format:  # the layout places the country itself ("New York, NY … USA")
-        values["K"], country = [country_name], False
-    if "%D" not in layout.format:  # e.g. Egypt: a district still belongs in the address
-        values["A"] += values.pop("D")
-    if "%S" not in layout.format and values["S"]:  # e.g. the UK: the county after the city
-        values["C"] = [", ".join(values["C"] + values.pop("S"))]
+        values["K"], country = ([country_name] if country else []), False
+    fmt = with_every_field(layout.format, layout.big_to_small,
+                           {key for key, given in values.items() if given})
     joiner = "" if loc.locale.language in _WRITTEN_WITHOUT_SPACES else " "
     lines: list[str] = []
-    for template in layout.format.split("%n"):
+    for template in fmt.split("%n"):
         lines.extend(_fill(template, values, joiner))
     lines = [loc.isolate(line) for line in lines]
     if country:
         lines.insert(0, country_name) if layout.big_to_small else lines.append(country_name)
     return lines
+
+
+def is_domestic(address: Address | None, home: Address | None) -> bool:
+    """Whether a letter from ``home`` to ``address`` is domestic mail (same country), which
+    carries no country line. Unknown sender's address: not domestic (the country is printed)."""
+    return address is not None and home is not None and address.country == home.country
+
+
+def with_every_field(fmt: str, big_to_small: bool, given: set[str]) -> str:
+    """A country's format with a place for each given field it lacks, next to its neighbour
+    in the hierarchy street < district < city < region.
+
+    Google's formats leave out what a country's post does not need (Japan: no city, whose ward
+    is part of the address all the same; Taiwan: no district; the UK: no county), but a field
+    the data gives is part of the address and is never dropped. Big-to-small layouts write a
+    missing field beside the bigger unit (東京都 + 千代田区, 臺北市 + 中正區); small-to-big
+    ones put a district on a line of its own under the street (Egypt, the UK), a city before
+    the region (1-6-1 Nagatacho, Chiyoda-ku, Tokyo) and a region after the city.
+    """
+    def has(field: str) -> bool:
+        return f"%{field}" in fmt
+
+    def insert_after(anchor: str, text: str) -> None:
+        nonlocal fmt
+        fmt = fmt.replace(f"%{anchor}", f"%{anchor}{text}", 1)
+
+    def insert_before(anchor: str, text: str) -> None:
+        nonlocal fmt
+        fmt = fmt.replace(f"%{anchor}", f"{text}%{anchor}", 1)
+
+    missing = [f for f in ("S", "C", "D") if f in given and not has(f)]
+    if big_to_small:
+        for field in missing:  # biggest first, so each finds its bigger neighbour in place
+            bigger = {"S": (), "C": ("S",), "D": ("C", "S")}[field]
+            anchor = next((b for b in bigger if has(b)), None)
+            if anchor is not None:
+                insert_after(anchor, f"%{field}")
+            elif has("C") or has("D"):  # a region before the city (or district)
+                insert_before("C" if has("C") else "D", f"%{field}")
+            else:
+                insert_before("A", f"%{field}%n")
+        return _with_postal_code(fmt, given, big_to_small)
+    for field in reversed(missing):  # smallest first
+        if field == "D":
+            line_ends = fmt.find("%n", fmt.find("%A"))
+            rest = fmt[fmt.find("%A") + 2:line_ends if line_ends != -1 else len(fmt)]
+            insert_after("A", "%n%D" if not rest.strip() else ", %D")
+        elif field == "C":
+            if has("S"):
+                insert_before("S", "%C, ")
+            else:
+                insert_after("D" if has("D") else "A", "%n%C")
+        elif has("C"):
+            insert_after("C", ", %S")  # e.g. the UK: the county after the post town
+        else:
+            insert_after("A", "%n%S")
+    return _with_postal_code(fmt, given, big_to_small)
+
+
+def _with_postal_code(fmt: str, given: set[str], big_to_small: bool) -> str:
+    """A postal code the country's format has no place for (Hong Kong has none): first in a
+    big-to-small layout, after the biggest unit in a small-to-big one."""
+    if "Z" not in given or "%Z" in fmt:
+        return fmt
+    if big_to_small:
+        return "%Z%n" + fmt
+    anchor = next(f"%{f}" for f in ("S", "C", "D", "A") if f"%{f}" in fmt)
+    return fmt.replace(anchor, f"{anchor} %Z", 1)
 
 
 def _one(text: str) -> list[str]:
@@ -123,7 +191,9 @@ def _fill(template: str, values: dict[str, list[str]], joiner: str) -> list[str]
         if value:
             separator = pending or (joiner if text else "")
             text += (separator if text else pending.lstrip(" ,")) + value
-            pending = ""
+        # An empty field takes the literal before it along: "%C, %S %Z" without a region is
+        # "Taipei City 100", and "CH-%Z" without a postal code is nothing.
+        pending = ""
     text = text.strip()
     return [text] if text else []
 
@@ -137,14 +207,17 @@ def full_name(person: Person, loc: Localizer) -> str:
     return loc.gettext("%(honorific)s %(name)s") % {"honorific": honorific, "name": name}
 
 
-def person_lines(person: Person, loc: Localizer) -> list[str]:
-    """A person's block: name, title, office, organization and address, laid out for the locale."""
+def person_lines(person: Person, loc: Localizer, *, country: bool = True) -> list[str]:
+    """A person's block: name, title, office, organization and address, laid out for the locale.
+
+    ``country``: whether the address ends (or, big-to-small, starts) with the country's name."""
     name = [line for line in (full_name(person, loc), loc.text(person.title),
                               loc.text(person.office)) if line]
     organization = _one(loc.text(person.organization))
     if person.address is None:
         return [*name, *organization]
-    return address_lines(person.address, loc, name=name, organization=organization)
+    return address_lines(person.address, loc, name=name, organization=organization,
+                         country=country)
 
 
 @functools.lru_cache(maxsize=4096)  # pure; a merge prints the same CC numbers in every letter
@@ -176,10 +249,12 @@ def contact_lines(contacts: list[Contact], loc: Localizer, country: str | None =
                   ) -> list[str]:
     """``Tel: …``, ``Fax: a; b``, ``Email: …`` lines, one per kind, in that order."""
     lines = []
+    # Between two numbers of one line: "; " in English, "；" in Chinese, "؛ " in Arabic.
+    separator = loc.gettext("; ", "separator")
     for kind, phrase in CONTACT_LINES.items():
         values = [loc.isolate(c.value if kind == "email"
                               else (format_phone(c.value, country) or c.value))
                   for c in contacts if c.kind == kind]
         if values:
-            lines.append(loc.gettext(phrase) % {"values": "; ".join(values)})
+            lines.append(loc.phrase(phrase) % {"values": separator.join(values)})
     return lines

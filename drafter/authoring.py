@@ -35,7 +35,7 @@ from .docx_parts import (
 )
 from .errors import Location, Problem, Severity, TemplateError, did_you_mean
 from .loading import load_yaml, read_letter
-from .locales import Localizer, localizer_for
+from .locales import Localizer, localizer_for, missing_catalog
 from .package import read_docx
 from .sandbox import make_environment
 from .template import LetterTemplate, find_template
@@ -59,7 +59,7 @@ _MIDDLES = {"else": ("for", "if"), "elif": ("if",), "pluralize": ("trans",)}
 
 FindingKind = Literal["syntax", "unclosed-block", "stray-end", "unknown-filter", "unknown-test",
                       "split-tag", "typographic-quotes", "paragraph-tag", "missing-value",
-                      "unused-field", "damaged"]
+                      "unused-field", "damaged", "no-catalog"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,11 @@ def check_template(template: str | Path | LetterTemplate, data: Path | None = No
         if len(template.variants) > 1:
             ordered = [replace(f, file=path.name) for f in ordered]
         findings += ordered
+    if letter is not None or locale:
+        identifier = locale or (letter.locale if letter else "en")
+        missing = missing_catalog(template.catalogs, localizer_for(template, identifier).locale)
+        if missing:
+            findings.append(Finding("warning", "no-catalog", "data", None, "", missing))
     return findings
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from markupsafe import Markup
 
 from . import wordml
-from .addresses import address_lines, contact_lines, full_name, person_lines
+from .addresses import address_lines, contact_lines, full_name, is_domestic, person_lines
 from .locales import Localizer, paper_for
 from .markup import Hyperlinks, ParagraphWriter
 from .model import Address, Letter, PaperSize, Person, Sender, Signatory
@@ -55,9 +55,9 @@ def build_context(letter: Letter, loc: Localizer,
         body.append(runs)
         for url in urls:
             links.add(url)
-    recipient = _person(letter.recipient, loc)
-    salutation = loc.text(letter.salutation) or loc.gettext("Dear %(full_name)s,") % {
-        "full_name": recipient["full_name"]}
+    home = letter.sender.address
+    recipient = _person(letter.recipient, loc, home)
+    salutation, close = salutation_and_close(letter.recipient, loc)
     subject = loc.text(letter.subject)
     values: dict[str, Any] = {
         "locale": loc.identifier,
@@ -65,11 +65,11 @@ def build_context(letter: Letter, loc: Localizer,
         "sender": _sender(letter.sender, loc),
         "recipient": recipient,
         "subject": subject,
-        "salutation": salutation,
+        "salutation": loc.text(letter.salutation) or salutation,
         "body": body,
-        "close": loc.text(letter.close) or loc.gettext("Sincerely,"),
+        "close": loc.text(letter.close) or close,
         "signatory": _signatory(letter.signatory, loc),
-        "cc": [_person(person, loc) for person in letter.cc],
+        "cc": [_person(person, loc, home) for person in letter.cc],
         "page_x_of_y": page_numbers(loc),
     }
     author = values["signatory"]["name"]
@@ -86,9 +86,27 @@ def build_context(letter: Letter, loc: Localizer,
                          loc.right_to_left, properties, letter.signatory.signature)
 
 
+def salutation_and_close(person: Person, loc: Localizer) -> tuple[str, str]:
+    """The salutation and close for writing to ``person``, by the language's etiquette.
+
+    The catalog chooses them by the person's gender (gettext context ``female`` or ``male``; an
+    unspecified gender uses the entries without context) and may repeat the form of address:
+    the data's ``form_of_address``, else the catalog's default form for the name ("President
+    Xi Jinping" in English, "Monsieur"/"Madame" in French). Both phrases may use
+    ``%(form_of_address)s``, ``%(full_name)s``, ``%(name)s`` and ``%(honorific)s``.
+    """
+    context = person.gender if person.gender in ("female", "male") else None
+    values = {"full_name": full_name(person, loc), "name": loc.text(person.name),
+              "honorific": loc.text(person.honorific)}
+    values["form_of_address"] = (loc.text(person.form_of_address)
+                                 or loc.gettext("%(full_name)s", context) % values)
+    return (loc.phrase("Dear %(form_of_address)s,", context) % values,
+            loc.phrase("Sincerely,", context) % values)
+
+
 def page_numbers(loc: Localizer) -> Markup:
     """"Page 2 of 3" with live page fields, in the letter's language."""
-    return wordml.page_of_pages(loc.gettext("Page %(page)s of %(pages)s"))
+    return wordml.page_of_pages(loc.phrase("Page %(page)s of %(pages)s"))
 
 
 def _address(address: Address | None, loc: Localizer,
@@ -107,30 +125,36 @@ def _address(address: Address | None, loc: Localizer,
     }
 
 
-def _whereabouts(who: Person | Sender, loc: Localizer) -> dict[str, Any]:
-    """Where a person or the sender is, and how to reach them."""
-    lines = address_lines(who.address, loc) if who.address else []
-    country = who.address.country if who.address else None
+def _whereabouts(who: Person | Sender, loc: Localizer, *, country: bool = True
+                 ) -> dict[str, Any]:
+    """Where a person or the sender is, and how to reach them; ``country``: whether the
+    address shows the country's name."""
+    lines = address_lines(who.address, loc, country=country) if who.address else []
+    home_country = who.address.country if who.address else None
     return {
         "address": _address(who.address, loc, lines),
         "address_lines": lines,
         "phones": [c.value for c in who.contacts if c.kind == "phone"],
         "faxes": [c.value for c in who.contacts if c.kind == "fax"],
         "emails": [c.value for c in who.contacts if c.kind == "email"],
-        "contact_lines": contact_lines(who.contacts, loc, country),
+        "contact_lines": contact_lines(who.contacts, loc, home_country),
     }
 
 
-def _person(person: Person, loc: Localizer) -> dict[str, Any]:
+def _person(person: Person, loc: Localizer, home: Address | None) -> dict[str, Any]:
+    # Domestic mail carries no country line (a letter from New York to Washington).
+    country = not is_domestic(person.address, home)
     return {
         "honorific": loc.text(person.honorific),
         "name": loc.text(person.name),
+        "gender": person.gender or "unspecified",
+        "form_of_address": loc.text(person.form_of_address),
         "full_name": full_name(person, loc),
         "title": loc.text(person.title),
         "office": loc.text(person.office),
         "organization": loc.text(person.organization),
-        "lines": person_lines(person, loc),
-        **_whereabouts(person, loc),
+        "lines": person_lines(person, loc, country=country),
+        **_whereabouts(person, loc, country=country),
     }
 
 
@@ -145,7 +169,7 @@ def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
 def _signatory(signatory: Signatory, loc: Localizer) -> dict[str, Any]:
     name, title = loc.text(signatory.name), loc.text(signatory.title)
     division, organization = loc.text(signatory.division), loc.text(signatory.organization)
-    position = (loc.gettext("%(title)s, %(division)s") % {"title": title, "division": division}
+    position = (loc.phrase("%(title)s, %(division)s") % {"title": title, "division": division}
                 if title and division else title or division)
     return {
         "name": name,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ LETTER_TERRITORIES = frozenset(
     "BZ CA CL CO CR GT MX NI PA PH PR SV US VE".split()  # noqa: SIM905
 )
 CATALOG_DOMAIN = "messages"
+_PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+_LATIN_LETTER = re.compile("[A-Za-z]")
 
 
 def locale_for(identifier: str) -> Locale:
@@ -127,6 +130,37 @@ def paper_for(locale: Locale) -> PaperSize:
     return "Letter" if territory_of(locale) in LETTER_TERRITORIES else "A4"
 
 
+def available_catalogs(catalog_dir: Path) -> list[str]:
+    """The locales a folder of ``<locale>/LC_MESSAGES/messages.po`` catalogs has, sorted."""
+    if not catalog_dir.is_dir():
+        return []
+    return sorted(p.name for p in catalog_dir.iterdir()
+                  if (p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po").is_file())
+
+
+def missing_catalog(catalog_dir: Path, locale: Locale) -> str | None:
+    """Why a letter in ``locale`` will print the template's English phrases, or None.
+
+    None when a catalog fits the locale, and when the template has no catalogs at all (its
+    phrases are then written in its own language). The message names the closest catalog there
+    is: one of the same language in another script or territory (zh_Hans for zh_Hant_TW), else
+    English.
+    """
+    available = available_catalogs(catalog_dir)
+    if not available or negotiate(locale, available) is not None:
+        return None
+    same_language = [name for name in available
+                     if _key(name).split("_")[0] == locale.language]
+    closest = (same_language or [name for name in available if _key(name) == "en"]
+               or available)[0]
+    name = locale.get_display_name("en") or str(locale)
+    return (f"no catalog for {locale} ({name}) in {catalog_dir}: the fixed phrases (\"Re:\", "
+            f"\"Dear …\", \"Sincerely,\", \"Page N of M\") will be printed in English; the closest "
+            f"catalog is {closest!r} (available: {', '.join(available)}). Add "
+            f"{catalog_dir.name}/{locale.language}/LC_MESSAGES/{CATALOG_DOMAIN}.po: see "
+            "docs/translating.md")
+
+
 def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     """The translations for a locale from a folder of ``<locale>/LC_MESSAGES/messages.po``.
 
@@ -134,11 +168,7 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     saved takes effect at once and no stale ``.mo`` can shadow it. No catalog: the phrases stay
     as written in the template.
     """
-    if not catalog_dir.is_dir():
-        return gettext.NullTranslations()
-    available = [p.name for p in catalog_dir.iterdir()
-                 if (p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po").is_file()]
-    chosen = negotiate(locale, available)
+    chosen = negotiate(locale, available_catalogs(catalog_dir))
     if chosen is None:
         return gettext.NullTranslations()
     po_path = catalog_dir / chosen / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"
@@ -194,9 +224,24 @@ class Localizer:
             return text
         return f"\u2068{text}\u2069"
 
-    def gettext(self, message: str) -> str:
-        """A fixed phrase in the letter's language (the catalog's, or as written)."""
+    def gettext(self, message: str, context: str | None = None) -> str:
+        """A fixed phrase in the letter's language: the catalog's entry for ``context`` (gettext's
+        ``msgctxt``, e.g. a recipient's gender), else its entry without one, else as written."""
+        if context:
+            translated = self.translations.pgettext(context, message)
+            if translated != message:
+                return translated
         return self.translations.gettext(message)
+
+    def phrase(self, message: str, context: str | None = None) -> str:
+        """A fixed phrase as the letter prints it: :meth:`gettext`, and in a right-to-left letter
+        a phrase the catalog leaves in English is kept left to right (Unicode's left-to-right
+        isolate, LRI … PDI), so that "Re: …" never reads ":Re …" nor "Sincerely," ",Sincerely"."""
+        translated = self.gettext(message, context)
+        if (self.right_to_left and translated == message
+                and _LATIN_LETTER.search(_PLACEHOLDER.sub("", message))):
+            return f"\u2066{translated}\u2069"
+        return translated
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """A phrase with a count, following the language's plural rules."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 # XML 1.0 cannot hold most C0 control characters, U+FFFE, U+FFFF or lone surrogates (which a
@@ -66,6 +68,25 @@ class Hyperlinks:
         return rel_id
 
 
+# Half-width forms that close a CJK phrase as their full-width twins do: ｡ ｢ ｣ ､
+_HALFWIDTH_CJK_PUNCTUATION = frozenset("\uff61\uff62\uff63\uff64")
+
+
+def url_end(text: str) -> int:
+    """Where a bare URL written in running text ends: before the first wide character.
+
+    Chinese, Japanese and Korean put no space after a URL (「https://…/ja」をご覧ください。,
+    请见https://…。); a full-width or wide character (an ideograph, kana, hangul, 。、「」（）
+    and the other full-width punctuation) is never part of a URL written in Latin letters. A
+    link whose address has such characters is written ``<…>`` or ``[text](…)``.
+    """
+    for i, char in enumerate(text):
+        if (unicodedata.east_asian_width(char) in ("W", "F")
+                or char in _HALFWIDTH_CJK_PUNCTUATION):
+            return i
+    return len(text)
+
+
 def _parser() -> MarkdownIt:
     rules = ["emphasis", "link", "linkify", "autolink", "newline", "escape", "backticks"]
     return MarkdownIt("zero", {"linkify": True}).enable(rules)
@@ -88,13 +109,38 @@ class ParagraphWriter:
             self._written[markdown] = self._convert(markdown)
         return self._written[markdown]
 
+    def _inline(self, markdown: str) -> list[Token]:
+        """The inline tokens of a paragraph; a bare URL ends where CJK text follows it."""
+        tokens = list(self._markdown.parseInline(markdown)[0].children or [])
+        out: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if (token.type == "link_open" and token.markup == "linkify"
+                    and i + 2 < len(tokens) and tokens[i + 1].type == "text"):
+                text = tokens[i + 1].content
+                end = url_end(text)
+                linkify = self._markdown.linkify
+                matches = (linkify.match(text[:end])
+                           if linkify is not None and end < len(text) else None)
+                if matches and matches[0].index == 0:
+                    token.attrs["href"] = self._markdown.normalizeLink(matches[0].url)
+                    tokens[i + 1].content = text[:matches[0].last_index]
+                    # What followed the URL is text again, and may hold the next link.
+                    out += [*tokens[i:i + 3], *self._inline(text[matches[0].last_index:])]
+                    i += 3
+                    continue
+            out.append(token)
+            i += 1
+        return out
+
     def _convert(self, markdown: str) -> tuple[Markup, tuple[str, ...]]:
-        tokens = self._markdown.parseInline(strip_control_characters(markdown))
+        tokens = self._inline(strip_control_characters(markdown))
         urls: list[str] = []
         xml: list[str] = []
         bold = italic = 0
         link: str | None = None
-        for token in tokens[0].children or []:
+        for token in tokens:
             kind = token.type
             if kind == "strong_open":
                 bold += 1

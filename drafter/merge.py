@@ -44,7 +44,7 @@ from .files import (
     write_atomic,
 )
 from .loading import Locate, contact_warnings, load_yaml, validate, validate_value
-from .locales import Localizer, localizer_for
+from .locales import Localizer, locale_for, localizer_for, missing_catalog
 from .manifest import (
     MANIFEST,
     LetterRow,
@@ -126,6 +126,7 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
     report = MergeReport()
     report.warnings += [p for p in case_source.problems if p.severity == "warning"]
     letters = _Letters(case_source.value, case_source.where, recipients_path, options)
+    locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
     for number, record, letter_or_error in letters:  # first pass: validate only
         report.total += 1
         if isinstance(letter_or_error, DataError):
@@ -136,12 +137,19 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
                 report.problems.extend(letter_or_error.problems)
         else:
             name, letter = letter_or_error
+            locales.setdefault(letter.locale, (record.number, record.id))
             if len(report.warnings) < MAX_REPORTED:
                 locate = functools.partial(where_in_record, record, case_source.where)
                 report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
                                                         for w in contact_warnings(letter, locate))]
             if options.dry_run:
                 report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
+    for identifier, (number, record_id) in locales.items():  # once per language
+        missing = missing_catalog(template.catalogs, locale_for(identifier))
+        if missing:
+            report.warnings.append(Problem(Location(file=str(recipients_path)), "locale", missing,
+                                           severity="warning", record=number,
+                                           record_id=record_id))
     if report.problems and not options.keep_going:
         raise DataError(_capped(report.problems, report.invalid))
     if options.dry_run:

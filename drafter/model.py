@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validat
 
 ContactKind = Literal["phone", "fax", "email"]
 CONTACT_KINDS: tuple[ContactKind, ...] = get_args(ContactKind)
+Gender = Literal["female", "male", "unspecified"]
+GENDERS: tuple[Gender, ...] = get_args(Gender)
 PaperSize = Literal["A4", "Letter"]
 # The countries Google's address data knows (the same data lays out their addresses).
 _COUNTRIES = frozenset(name.removesuffix(".json").upper()
@@ -115,10 +117,17 @@ class Contact(_Model):
 
 
 class Person(_Model):
-    """A recipient or a person in copy: who they are, where they sit, how to reach them."""
+    """A recipient or a person in copy: who they are, where they sit, how to reach them.
+
+    ``gender`` and ``form_of_address`` let the catalogs follow each language's etiquette in the
+    salutation and close (Уважаемый/Уважаемая, المحترم/المحترمة, "Monsieur le Président"); None
+    and "unspecified" both mean the language's neutral wording.
+    """
 
     honorific: Text | None = None
     name: Text
+    gender: Gender | None = None
+    form_of_address: Text | None = None  # "Mr President", "Monsieur le Président"
     title: Text | None = None
     office: Text | None = None
     organization: Text | None = None

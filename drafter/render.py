@@ -15,10 +15,10 @@ from pathlib import Path
 
 from .compiled import compile_template, render_docx
 from .context import build_context
-from .errors import OutputError, Problem
+from .errors import Location, OutputError, Problem
 from .files import temporary_folder
 from .loading import read_letter
-from .locales import localizer_for
+from .locales import localizer_for, missing_catalog
 from .model import Letter, PaperSize
 from .pdf import LibreOffice
 from .template import LetterTemplate, find_template
@@ -35,6 +35,7 @@ class RenderedLetter:
     paper: PaperSize
     properties: dict[str, str]  # title, subject, author, language
     links: tuple[str, ...]  # the URLs the letter links to
+    warnings: tuple[str, ...] = ()  # e.g. no catalog for the locale: English phrases printed
 
 
 def render_letter(letter: Letter, template: LetterTemplate | str | Path | None = None, *,
@@ -46,8 +47,10 @@ def render_letter(letter: Letter, template: LetterTemplate | str | Path | None =
     loc = localizer_for(template, locale or letter.locale)
     compiled = compile_template(template, loc)
     context = build_context(letter, loc)
+    missing = missing_catalog(template.catalogs, loc.locale)
     return RenderedLetter(render_docx(compiled, context), loc.identifier, context.paper,
-                          context.properties, tuple(context.links.urls.values()))
+                          context.properties, tuple(context.links.urls.values()),
+                          (missing,) if missing else ())
 
 
 def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
@@ -87,9 +90,13 @@ def _place(source: Path, target: Path) -> Path:
 def read_and_render(data: Path | str, template: LetterTemplate | str | Path | None = None, *,
                     locale: str | None = None) -> tuple[RenderedLetter, list[Problem]]:
     """Read and validate a letter data file and render it; returns the letter and the
-    warnings about its data (numbers printed as given, characters removed)."""
+    warnings about its data (numbers printed as given, characters removed, no catalog for its
+    locale)."""
     letter, warnings = read_letter(data)
-    return render_letter(letter, template, locale=locale), warnings
+    rendered = render_letter(letter, template, locale=locale)
+    # A locale no catalog fits: said where the letter's data is, like its other warnings.
+    return rendered, [*warnings, *(Problem(Location(file=str(data)), "locale", message,
+                                           severity="warning") for message in rendered.warnings)]
 
 
 def render_file(data: Path, outdir: Path, *, template: str | Path | None = None,

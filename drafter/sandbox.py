@@ -61,7 +61,7 @@ def make_environment(loc: Localizer) -> SandboxedEnvironment:
     )
     del env.globals["lipsum"]  # lipsum(10**6) would fill the memory; no letter needs it
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message: xml_text(loc.gettext(message)),
+        lambda message: xml_text(loc.phrase(message)),
         lambda singular, plural, n: xml_text(loc.ngettext(singular, plural, n)),
         newstyle=True,
     )

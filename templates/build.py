@@ -77,7 +77,17 @@ def loop(doc: Document, header: str, line: str, style: str) -> None:  # type: ig
     add(doc, "{%p endfor %}", style)
 
 
-def build(target: Path) -> None:
+# Per-language layouts: the paragraph styles whose alignment differs from the default layout.
+# Japanese letters put the date at the right, centre the subject and set 敬具 at the right.
+LAYOUTS: dict[str, dict[str, WD_ALIGN_PARAGRAPH]] = {
+    "": {},
+    "ja": {"Letter Date": WD_ALIGN_PARAGRAPH.RIGHT, "Subject": WD_ALIGN_PARAGRAPH.CENTER,
+           "Closing": WD_ALIGN_PARAGRAPH.RIGHT},
+}
+
+
+def build(target: Path, layout: str = "") -> None:
+    """Write the template; ``layout`` names a per-language variant of :data:`LAYOUTS`."""
     doc = Document()
     normal = doc.styles["Normal"]
     normal.font.name = BODY_FONT
@@ -116,6 +126,8 @@ def build(target: Path) -> None:
     paragraph_style(doc, "CC Person", keep_with_next=True)
     paragraph_style(doc, "CC Separator", after=0)
     paragraph_style(doc, "Page Number", size=9, align=WD_ALIGN_PARAGRAPH.CENTER, color=GREY)
+    for name, alignment in LAYOUTS[layout].items():
+        doc.styles[name].paragraph_format.alignment = alignment
 
     section = doc.sections[0]
     section.top_margin = section.bottom_margin = Cm(2.2)
@@ -162,5 +174,7 @@ def build(target: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(HERE / "advocacy-letter" / "letter.docx")
-    print(f"wrote {HERE / 'advocacy-letter' / 'letter.docx'}")
+    for variant in LAYOUTS:
+        path = HERE / "advocacy-letter" / (f"letter.{variant}.docx" if variant else "letter.docx")
+        build(path, variant)
+        print(f"wrote {path}")

@@ -78,7 +78,7 @@ def test_chinese_addresses_run_big_to_small_without_spaces(
         examples: dict[str, list[str]]) -> None:
     assert has_block(examples["zh_Hans"], [
         "中华人民共和国", "100017", "北京市西城区", "府右街中南海西门", "中国共产党中央委员会",
-        "总书记办公室", "习近平主席", "传真：+86 10 6307 0900; +011 10 6238 1025"])
+        "总书记办公室", "习近平主席", "传真：+86 10 6307 0900；+011 10 6238 1025"])
     assert has_block(examples["zh_Hans"], [
         "中华人民共和国", "100741", "北京市东城区", "东长安街14号", "公安部部长", "郭声琨"])
 
@@ -87,7 +87,7 @@ def test_korean_addresses_run_big_to_small_with_spaces(examples: dict[str, list[
     assert has_block(examples["ko"], [
         "중화인민공화국", "100017", "베이징시 시청구", "푸유가 중난하이 시먼",
         "중국공산당 중앙위원회", "총서기 판공실", "시진핑 주석",
-        "팩스: +86 10 6307 0900; +011 10 6238 1025"])
+        "팩스: +86 10 6307 0900, +011 10 6238 1025"])
 
 
 def test_a_person_block_puts_the_name_last_in_a_big_to_small_layout() -> None:
@@ -234,3 +234,89 @@ def test_isolate_wraps_only_left_to_right_text_in_a_right_to_left_letter() -> No
     assert arabic.isolate("+44 20 7946 0321") == f"{FSI}+44 20 7946 0321{PDI}"
     assert arabic.isolate("القاهرة") == "القاهرة"
     assert english.isolate("+44 20 7946 0321") == "+44 20 7946 0321"
+
+
+# --- every field given is printed, in its country's place ---------------------------------------
+
+TOKYO_JA = {"street": "永田町二丁目3番1号", "city": "千代田区", "region": "東京都",
+            "postal_code": "100-8968", "country": "JP"}
+TOKYO_EN = {"street": "2-3-1 Nagatacho", "city": "Chiyoda-ku", "region": "Tokyo",
+            "postal_code": "100-8968", "country": "JP"}
+TAIPEI_ZH = {"street": "重慶南路一段122號", "district": "中正區", "city": "臺北市",
+             "postal_code": "100", "country": "TW"}
+TAIPEI_EN = {"street": "No. 122, Sec. 1, Chongqing S. Rd.", "district": "Zhongzheng Dist.",
+             "city": "Taipei City", "postal_code": "100", "country": "TW"}
+
+
+def test_a_japanese_ward_is_printed_after_the_prefecture_in_japanese() -> None:
+    assert lines(TOKYO_JA, "ja") == ["日本", "〒100-8968", "東京都千代田区", "永田町二丁目3番1号"]
+
+
+def test_a_japanese_ward_is_printed_before_the_prefecture_in_english() -> None:
+    assert lines(TOKYO_EN, "en") == ["2-3-1 Nagatacho, Chiyoda-ku, Tokyo", "100-8968", "Japan"]
+
+
+def test_a_taiwanese_district_follows_the_city_before_the_street() -> None:
+    assert lines(TAIPEI_ZH, "zh_Hant_TW") == ["台灣", "100", "臺北市中正區", "重慶南路一段122號"]
+    assert lines(TAIPEI_EN, "en") == ["No. 122, Sec. 1, Chongqing S. Rd.", "Zhongzheng Dist.",
+                                      "Taipei City 100", "Taiwan"]
+
+
+# The countries of the shipped examples, the campaign and the catalogs' languages.
+COUNTRIES = ["US", "CN", "KR", "EG", "GB", "CH", "JP", "TW", "FR", "DE", "ES", "PT", "BR", "RU",
+             "HK"]
+
+
+@pytest.mark.parametrize("country", COUNTRIES)
+@pytest.mark.parametrize("identifier", ["en", "zh_Hans", "ja", "ko", "fr", "ru", "ar"])
+def test_no_given_field_is_dropped_by_any_format(country: str, identifier: str) -> None:
+    address = {"street": "Street 1", "district": "District 2", "city": "City 3",
+               "region": "Region 4", "postal_code": "5678", "country": country}
+    text = "\n".join(lines(address, identifier))
+    for value in ("Street 1", "District 2", "City 3", "Region 4", "5678"):
+        assert value in text, (country, identifier, text)
+
+
+@pytest.mark.parametrize("country", COUNTRIES)
+def test_a_small_to_big_address_runs_street_district_city_region(country: str) -> None:
+    address = {"street": "Street 1", "district": "District 2", "city": "City 3",
+               "region": "Region 4", "postal_code": "5678", "country": country}
+    text = " ".join(lines(address, "en"))
+    positions = [text.index(value) for value in ("Street 1", "District 2", "City 3")]
+    assert positions == sorted(positions), text
+    if country not in ("CH", "FR", "DE", "PT"):  # their formats print no region: it follows
+        assert text.index("City 3") < text.index("Region 4"), text
+
+
+def test_domestic_mail_has_no_country_line(example_data: dict,
+                                           write_data: Callable[..., Path]) -> None:
+    example_data["recipient"]["address"] = {
+        "street": "3505 International Place NW", "city": "Washington", "region": "DC",
+        "postal_code": "20008", "country": "US"}
+    text = docx_text(render_letter(load_letter(write_data(example_data))).docx).splitlines()
+    assert has_block(text, ["3505 International Place NW", "Washington, DC 20008",
+                            "Fax: +86 10 6307 0900; +011 10 6238 1025"])
+    assert "United States" not in text
+    # A CC in another country keeps the country line, and the letterhead its own.
+    assert "People’s Republic of China" in text
+    assert "New York, NY 10118-3299 USA" in text
+
+
+def test_without_the_senders_address_the_country_is_printed(
+        example_data: dict, write_data: Callable[..., Path]) -> None:
+    del example_data["sender"]["address"]
+    example_data["recipient"]["address"] = {"street": "1 Main Street", "city": "Boston",
+                                            "region": "MA", "postal_code": "02108",
+                                            "country": "US"}
+    text = docx_text(render_letter(load_letter(write_data(example_data))).docx).splitlines()
+    assert has_block(text, ["Boston, MA 02108", "United States"])
+
+
+@pytest.mark.parametrize(("identifier", "separator"), [
+    ("en", "; "), ("zh_Hans", "；"), ("zh_Hant", "；"), ("ja", "、"), ("ko", ", "),
+    ("ar", "؛ "), ("fr", "\u00a0; ")])
+def test_the_contact_separator_follows_the_language(identifier: str, separator: str) -> None:
+    contacts = [Contact(kind="fax", value="+86 10 6307 0900"),
+                Contact(kind="fax", value="+86 10 6559 1516")]
+    (line,) = contact_lines(contacts, localizer(identifier), "CN")
+    assert f"0900{separator}+86" in line.replace(FSI, "").replace(PDI, "")

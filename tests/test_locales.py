@@ -24,6 +24,7 @@ from drafter.locales import (
     load_catalog,
     locale_for,
     localizer_for,
+    missing_catalog,
     negotiate,
     paper_for,
     territory_of,
@@ -171,7 +172,9 @@ def test_an_unknown_locale_in_the_data_names_the_field(run, write_data, example_
 
 @pytest.mark.parametrize(("identifier", "cc"), [
     ("zh_Hans_CN", "抄送："), ("zh", "抄送："), ("ko_KR", "참조:"), ("ar_EG", "نسخة إلى:"),
-    ("en_GB", "CC:"), ("fr_FR", "CC:"),  # no French catalog: the phrase as the template has it
+    ("en_GB", "CC:"), ("fr_FR", "Copie à\u00a0:"), ("pt_BR", "Com cópia para:"),
+    ("pt_PT", "Com conhecimento a:"), ("zh_Hant_TW", "副本："), ("ja_JP", "写し送付先："),
+    ("it_IT", "CC:"),  # no Italian catalog: the phrase as the template has it
 ])
 def test_load_catalog_picks_the_closest_catalog(identifier: str, cc: str) -> None:
     assert localizer(identifier).gettext("CC:") == cc
@@ -341,11 +344,14 @@ def test_the_examples_get_their_phrases_from_the_catalogs(
 
 # --- a new language or layout is files, not code ------------------------------------------------
 
+ITALIAN = {
+    "Re: %(subject)s": "Oggetto: %(subject)s",
+    "Dear %(form_of_address)s,": "Gentile %(form_of_address)s,",
+    "CC:": "Per conoscenza:",
+    "Sincerely,": "Distinti saluti,",
+}
 FRENCH = {
-    "Re: %(subject)s": "Objet : %(subject)s",
-    "Dear %(full_name)s,": "Madame, Monsieur %(full_name)s,",
-    "CC:": "Copie :",
-    "Sincerely,": "Veuillez agréer l’expression de notre haute considération.",
+    "CC:": "Copie à :",
     # CLDR gives French three plural forms (one, many, other): the header's Plural-Forms says so.
     ("%(count)s person in copy", "%(count)s people in copy"):
         ("%(count)s personne en copie", "%(count)s de personnes en copie",
@@ -360,21 +366,20 @@ def template_copy(tmp_path: Path) -> Path:
 
 def test_adding_a_locale_needs_no_code(template_copy: Path, example_data: dict,
                                        write_data: Callable[..., Path]) -> None:
-    _write_catalog(template_copy / "locales", "fr", FRENCH)
+    _write_catalog(template_copy / "locales", "it", ITALIAN)
     del example_data["close"]  # left to the catalog
     letter = load_letter(write_data(example_data))
-    rendered = render_letter(letter, template_copy, locale="fr_FR")
+    rendered = render_letter(letter, template_copy, locale="it_IT")
     text = lines_of(rendered.docx)
-    for line in ("Objet : Detention of Nine North Korean refugees",
-                 "Madame, Monsieur President Xi Jinping,", "Copie :",
-                 "Veuillez agréer l’expression de notre haute considération.",
+    for line in ("Oggetto: Detention of Nine North Korean refugees",
+                 "Gentile President Xi Jinping,", "Per conoscenza:", "Distinti saluti,",
                  "24 novembre 2015",
                  "Tel: +1 212 290 4700"):  # not translated: as the template writes it
         assert line in text
     assert rendered.paper == "A4"
     document = docx.Document(io.BytesIO(rendered.docx))
     assert document.sections[0].page_width.twips == 11906  # type: ignore[union-attr]
-    assert document.core_properties.language == "fr-FR"
+    assert document.core_properties.language == "it-IT"
 
 
 @pytest.mark.parametrize(("cc", "expected"), [
@@ -397,7 +402,7 @@ def test_a_template_variant_per_language(template_copy: Path, letter: Letter) ->
     variant = docx.Document(str(template_copy / "letter.docx"))
     variant.add_paragraph("KO VARIANT")
     variant.save(str(template_copy / "letter.ko.docx"))
-    assert set(find_template(template_copy).variants) == {"", "ko"}
+    assert set(find_template(template_copy).variants) == {"", "ja", "ko"}
     for identifier in ("ko_KR", "ko"):
         assert "KO VARIANT" in lines_of(render_letter(letter, template_copy,
                                                       locale=identifier).docx)
@@ -405,3 +410,119 @@ def test_a_template_variant_per_language(template_copy: Path, letter: Letter) ->
         assert "KO VARIANT" not in lines_of(render_letter(letter, template_copy,
                                                           locale=identifier).docx)
 
+
+
+# --- forms of address: salutation and close by gender and form, per language -------------------
+
+def _salutation_and_close(example_data: dict, write_data: Callable[..., Path], identifier: str,
+                          **recipient: Any) -> tuple[str, str]:
+    example_data["recipient"].update(recipient)
+    del example_data["close"]
+    text = lines_of(render_letter(load_letter(write_data(example_data)),
+                                  locale=identifier).docx)
+    subject = next(i for i, line in enumerate(text) if "Detention of Nine" in line)
+    close = next(i for i in range(len(text) - 1, 0, -1)
+                 if text[i + 1:i + 2] == ["Sophie Richardson"])
+    return text[subject + 1], text[close]
+
+
+@pytest.mark.parametrize(("identifier", "recipient", "salutation", "close"), [
+    ("fr", {"gender": "male", "form_of_address": "Monsieur le Président"},
+     "Monsieur le Président,",
+     "Veuillez agréer, Monsieur le Président, l’expression de ma très haute considération."),
+    ("fr", {"gender": "female"}, "Madame,",
+     "Veuillez agréer, Madame, l’expression de ma très haute considération."),
+    ("fr", {}, "Madame, Monsieur,",
+     "Veuillez agréer, Madame, Monsieur, l’expression de ma très haute considération."),
+    ("ru", {"gender": "male", "form_of_address": "господин Председатель"},
+     "Уважаемый господин Председатель!", "С уважением,"),
+    ("ru", {"gender": "female", "name": "Мария Захарова", "honorific": "госпожа"},
+     "Уважаемая госпожа Мария Захарова!", "С уважением,"),
+    ("ru", {"gender": "unspecified", "honorific": None, "name": "Ли Хуэй"},
+     "Уважаемый(-ая) Ли Хуэй!", "С уважением,"),
+    ("de", {"gender": "female", "honorific": None, "name": "Merkel"}, "Sehr geehrte Frau Merkel,",
+     "Mit freundlichen Grüßen"),
+    ("de", {"gender": "male", "form_of_address": "Herr Botschafter"},
+     "Sehr geehrter Herr Botschafter,", "Mit freundlichen Grüßen"),
+    ("es", {"gender": "female", "form_of_address": "señora ministra"},
+     "Estimada señora ministra:", "Atentamente,"),
+    ("pt_BR", {"gender": "male", "form_of_address": "Senhor Presidente"},
+     "Prezado Senhor Presidente,", "Atenciosamente,"),
+    ("pt_PT", {"gender": "female", "form_of_address": "Senhora Ministra"},
+     "Exma. Senhora Ministra,", "Com os melhores cumprimentos,"),
+    ("ar", {"gender": "female", "honorific": "معالي", "name": "هالة السعيد"},
+     "معالي هالة السعيد المحترمة،", "وتفضلوا بقبول فائق الاحترام والتقدير،"),
+    ("ar", {"gender": "male", "honorific": "معالي", "name": "سامي عبد الرحمن"},
+     "معالي سامي عبد الرحمن المحترم،", "وتفضلوا بقبول فائق الاحترام والتقدير،"),
+    ("en_GB", {}, "Dear President Xi Jinping,", "Yours sincerely,"),
+    ("en_US", {"form_of_address": "Mr. President"}, "Dear Mr. President,", "Sincerely,"),
+    ("ja", {"honorific": "国家主席", "name": "習近平"}, "拝啓", "敬具"),
+])
+def test_salutation_and_close_follow_gender_and_form_of_address(
+        example_data: dict, write_data: Callable[..., Path], identifier: str,
+        recipient: dict[str, Any], salutation: str, close: str) -> None:
+    for key in [k for k, v in recipient.items() if v is None]:  # None: the field left out
+        example_data["recipient"].pop(key, None)
+    recipient = {k: v for k, v in recipient.items() if v is not None}
+    assert _salutation_and_close(example_data, write_data, identifier, **recipient) == (
+        salutation, close)
+
+
+def test_an_unknown_gender_is_an_error_naming_the_field(run, write_data, example_data) -> None:
+    example_data["recipient"]["gender"] = "m"
+    result = run("render", write_data(example_data), "-f", "docx")
+    assert result.exit_code != 0
+    assert "recipient.gender" in result.output and "'female', 'male' or 'unspecified'" in (
+        result.output)
+
+
+# --- no catalog, no word ------------------------------------------------------------------------
+
+def test_a_locale_without_catalog_is_a_warning_naming_the_closest(
+        run, write_data, example_data, tmp_path: Path) -> None:
+    example_data["locale"] = "it_IT"
+    data = write_data(example_data)
+    result = run("render", data, "-o", tmp_path / "out", "-f", "docx")
+    assert result.exit_code == 0
+    assert f"{data}: warning: locale: no catalog for it_IT (Italian (Italy))" in result.output
+    assert "printed in English; the closest catalog is 'en'" in result.output
+    checked = run("check", "advocacy-letter", "--data", data)
+    assert "warning: no catalog for it_IT" in checked.output
+
+
+def test_the_closest_catalog_is_of_the_same_language(tmp_path: Path) -> None:
+    shutil.copytree(CATALOGS / "zh_Hans", tmp_path / "zh_Hans")
+    shutil.copytree(CATALOGS / "en", tmp_path / "en")
+    message = missing_catalog(tmp_path, locale_for("zh_Hant_TW"))
+    assert message is not None and "the closest catalog is 'zh_Hans'" in message
+    assert missing_catalog(tmp_path, locale_for("zh_Hans_SG")) is None
+    assert missing_catalog(tmp_path / "none", locale_for("it")) is None  # no catalogs at all
+
+
+@pytest.mark.parametrize("identifier", ["de", "pt_BR", "ja", "zh_Hant_TW", "fr_CA", "es_MX",
+                                        "ru", "en_GB", "pt_PT", "ko", "ar_EG", "zh_Hans_CN"])
+def test_every_language_of_the_publisher_has_a_catalog(identifier: str) -> None:
+    assert missing_catalog(CATALOGS, locale_for(identifier)) is None
+
+
+def test_a_merge_warns_once_per_locale_without_catalog(run, write_data, tmp_path: Path) -> None:
+    from .conftest import SHORT_CASE
+    case = write_data(SHORT_CASE, "case.yaml")
+    recipients = tmp_path / "recipients.csv"
+    recipients.write_text("id,locale,name\na,it,Mario Rossi\nb,it,Anna Bianchi\nc,fr,Paul Durand\n",
+                          encoding="utf-8")
+    result = run("merge", case, recipients, "-o", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("no catalog for it") == 1
+    assert "no catalog for fr" not in result.output
+
+
+def test_english_phrases_stay_left_to_right_in_a_right_to_left_letter(
+        example_data: dict, write_data: Callable[..., Path]) -> None:
+    example_data["locale"] = "he"  # Hebrew: no catalog, so the phrases are the English ones
+    example_data["subject"] = "מעצרם של תשעה פליטים"
+    del example_data["close"]
+    text = lines_of(render_letter(load_letter(write_data(example_data))).docx)
+    assert "\u2066Re: מעצרם של תשעה פליטים\u2069" in text
+    assert "\u2066Sincerely,\u2069" in text
+    assert "\u2066Dear President Xi Jinping,\u2069" in text

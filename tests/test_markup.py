@@ -3,6 +3,9 @@ Markdown body paragraphs as Word runs with real hyperlinks."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from lxml import etree
 
 from drafter.markup import (
@@ -11,6 +14,7 @@ from drafter.markup import (
     find_control_characters,
     link_id,
     strip_control_characters,
+    url_end,
     xml_text,
 )
 from drafter.wordml import NAMESPACES, qn
@@ -68,3 +72,51 @@ def test_the_same_paragraph_is_written_once_and_the_same_link_has_one_id() -> No
     assert links.add("https://www.hrw.org") == links.add("https://www.hrw.org")
     assert links.urls == {link_id("https://www.hrw.org"): "https://www.hrw.org"}
     assert link_id("https://www.hrw.org") != link_id("https://www.hrw.org/")
+
+
+# --- where a bare URL ends in text written without spaces ---------------------------------------
+
+URL = "https://www.hrw.org/news/2015/11/21/china-dont-return-nine-north-korean-refugees"
+
+
+def links_and_text(markdown: str) -> tuple[tuple[str, ...], list[str]]:
+    """The URLs a paragraph links to, and the text of each run in order."""
+    runs, urls = ParagraphWriter().runs(markdown)
+    return urls, re.findall(r'<w:t xml:space="preserve">([^<]*)</w:t>', str(runs))
+
+
+@pytest.mark.parametrize(("markdown", "after"), [
+    (f"詳しくは「{URL}」をご覧ください。", "」をご覧ください。"),   # Japanese
+    (f"有關這批難民的更多資訊，請見{URL}。我們呼籲", "。我們呼籲"),  # Traditional Chinese
+    (f"更多信息请见：{URL}，谢谢。", "，谢谢。"),                     # Simplified Chinese
+    (f"（{URL}）", "）"),                                              # full-width brackets
+    (f"{URL}에서 보실 수 있습니다", "에서 보실 수 있습니다"),          # Korean
+    (f"『{URL}』、", "』、"),
+    (f"｢{URL}｣", "｣"),                                                 # half-width corner brackets
+])
+def test_a_bare_url_ends_where_cjk_text_follows(markdown: str, after: str) -> None:
+    urls, text = links_and_text(markdown)
+    assert urls == (URL,)
+    assert URL in text
+    assert "".join(text[text.index(URL) + 1:]) == after
+
+
+def test_the_text_after_a_url_may_hold_the_next_link() -> None:
+    urls, text = links_and_text("「https://a.example.org/x」と「https://b.example.org/y」を参照。")
+    assert urls == ("https://a.example.org/x", "https://b.example.org/y")
+    assert text == ["「", "https://a.example.org/x", "」と「", "https://b.example.org/y",
+                    "」を参照。"]
+
+
+@pytest.mark.parametrize(("markdown", "url"), [
+    ("see https://example.org/a(b) now", "https://example.org/a(b)"),
+    ("at www.hrw.org.", "http://www.hrw.org"),
+    (f"here: {URL}.", URL),
+])
+def test_latin_text_links_as_before(markdown: str, url: str) -> None:
+    assert links_and_text(markdown)[0] == (url,)
+
+
+def test_url_end_stops_at_the_first_wide_character() -> None:
+    assert url_end("https://x.org/ja」を") == len("https://x.org/ja")
+    assert url_end("https://x.org/ja") == len("https://x.org/ja")
