@@ -47,7 +47,7 @@ def build_context(letter: Letter, loc: Localizer,
     ``writer`` may be shared by the letters of one merge (same locale), to convert the shared
     body paragraphs once.
     """
-    writer = writer or ParagraphWriter(right_to_left=loc.right_to_left)
+    writer = writer or ParagraphWriter()
     links = Hyperlinks()
     body = []
     for paragraph in letter.body:

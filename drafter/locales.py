@@ -187,12 +187,15 @@ class Localizer:
 
     def isolate(self, text: str) -> str:
         """Text that must read left to right (a number, an email, a Latin address line), kept so
-        inside a right-to-left letter: wrapped in Unicode's first-strong isolate (FSI … PDI), so
-        "+44 20 7946 0321" is not shown as "0321 7946 20 44+". Unchanged in other letters."""
+        inside a right-to-left letter: between two left-to-right marks (U+200E), so
+        "+44 20 7946 0321" is not shown as "0321 7946 20 44+". Unchanged in other letters.
+
+        Marks, not Unicode's isolates (U+2066–2069): the letter's fonts draw the marks as
+        nothing, while the isolates, which they lack, come out in a fallback face."""
         if not self.right_to_left or not text or any(
                 unicodedata.bidirectional(c) in ("R", "AL") for c in text):
             return text
-        return f"\u2068{text}\u2069"
+        return f"\u200e{text}\u200e"
 
     def gettext(self, message: str) -> str:
         """A fixed phrase in the letter's language (the catalog's, or as written)."""

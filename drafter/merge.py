@@ -279,7 +279,7 @@ class _Templates:
         if locale not in self._compiled:
             loc = localizer_for(self.template, locale)
             self._compiled[locale] = (compile_template(self.template, loc),
-                                      ParagraphWriter(right_to_left=loc.right_to_left))
+                                      ParagraphWriter())
         return self._compiled[locale]
 
 
