@@ -150,10 +150,33 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     return Translations(buffer, domain=CATALOG_DOMAIN)
 
 
-def localizer_for(template: LetterTemplate, identifier: str) -> Localizer:
-    """The locale of a letter bound to the template's catalog for it."""
+def localizer_for(template: LetterTemplate, identifier: str,
+                  digits: str = "default") -> Localizer:
+    """The locale of a letter bound to the template's catalog for it (and to the digits the
+    letter asks for: ``default``, ``latin`` or ``native``)."""
     locale = locale_for(identifier)
-    return Localizer(locale, load_catalog(template.catalogs, locale))
+    return Localizer(locale, load_catalog(template.catalogs, locale), digits)
+
+
+# CLDR numbering systems whose digits Unicode names otherwise than "<SCRIPT> DIGIT ZERO".
+_DIGIT_NAMES = {"latn": "DIGIT ZERO", "arab": "ARABIC-INDIC DIGIT ZERO",
+                "arabext": "EXTENDED ARABIC-INDIC DIGIT ZERO", "fullwide": "FULLWIDTH DIGIT ZERO"}
+
+
+def digit_zero(numbering_system: str) -> str:
+    """The zero of a CLDR numbering system's decimal digits ("0", "٠", "۰", "०"…); "0" for a
+    system that is not a set of ten decimal digits (such as Chinese numerals)."""
+    from fontTools.unicodedata import script_name
+
+    name = _DIGIT_NAMES.get(numbering_system)
+    if name is None:
+        script = script_name(numbering_system.title(), default="")
+        name = f"{script.upper()} DIGIT ZERO" if script else ""
+    try:
+        zero = unicodedata.lookup(name) if name else "0"
+    except KeyError:
+        return "0"
+    return zero if unicodedata.decimal(zero, None) == 0 else "0"
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,7 @@ class Localizer:
 
     locale: Locale
     translations: gettext.NullTranslations = field(default_factory=gettext.NullTranslations)
+    digits: str = "default"  # "default" (CLDR's for the locale), "latin" or "native"
 
     @property
     def identifier(self) -> str:
@@ -197,6 +221,25 @@ class Localizer:
             return text
         return f"\u200e{text}\u200e"
 
+    @property
+    def numbering_system(self) -> str:
+        """The CLDR numbering system of the letter's digits: ``latn`` (0-9), ``arab`` (٠-٩),
+        ``arabext`` (۰-۹), ``deva`` (०-९)… CLDR's default for the locale (``ar_EG``: arab,
+        ``fa``: arabext, ``ar`` and ``hi``: latn) unless the letter asks for ``latin`` or
+        ``native`` digits."""
+        if self.digits == "latin":
+            return "latn"
+        if self.digits == "native":
+            return self.locale.other_numbering_systems.get("native", "latn")
+        return self.locale.default_numbering_system or "latn"
+
+    def localize_digits(self, text: str) -> str:
+        """``text`` with its digits 0-9 written in the letter's numbering system."""
+        zero = digit_zero(self.numbering_system)
+        if zero == "0":
+            return text
+        return text.translate({ord("0") + i: chr(ord(zero) + i) for i in range(10)})
+
     def gettext(self, message: str) -> str:
         """A fixed phrase in the letter's language (the catalog's, or as written)."""
         return self.translations.gettext(message)
@@ -225,7 +268,7 @@ class Localizer:
 
     def date(self, value: dt.date, format: str = "long") -> str:
         """A date as the language writes it: November 24, 2015 · 2015年11月24日."""
-        return format_date(value, format=format, locale=self.locale)
+        return self.localize_digits(format_date(value, format=format, locale=self.locale))
 
     def list(self, items: Iterable[str], style: str = "standard") -> str:
         """Items joined as the language joins them: a, b, and c · a、b和c."""
@@ -234,7 +277,8 @@ class Localizer:
 
     def number(self, value: float) -> str:
         """A number with the language's separators."""
-        return format_decimal(value, locale=self.locale)
+        return self.localize_digits(format_decimal(value, locale=self.locale,
+                                                   numbering_system=self.numbering_system))
 
     def country(self, code: str) -> str:
         """A country's name in the letter's language, from CLDR: CN -> China · 中国 · 중국."""
