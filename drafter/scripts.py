@@ -109,27 +109,15 @@ COMMON = "Zyyy"
 def segments(text: str) -> tuple[tuple[str, str], ...]:
     """``text`` cut where its script changes: (script, piece) pairs.
 
-    Common characters (spaces, digits, punctuation) join the piece before them (at the start,
-    the piece after them), except beside a complex script, whose fonts (Noto Sans Hebrew, Noto
-    Sans Thai…) draw no Latin digits or punctuation: there a run of them is a piece of the
-    common script "Zyyy", drawn in the Latin font. Characters that belong to several scripts
-    (the Arabic comma, Arabic-Indic digits) stay with theirs. A stretch between two
-    left-to-right marks is a "Zyyy" piece too, read left to right.
+    Common characters (spaces, digits, punctuation, the left-to-right mark) join the piece
+    before them (at the start, the piece after them), except beside a complex script, whose
+    fonts (Noto Sans Hebrew, Noto Sans Thai…) draw no Latin digits or punctuation: there a run
+    of them is a piece of the common script "Zyyy", drawn in the Latin font. Characters that
+    belong to a few scripts only (the Arabic comma, Arabic-Indic digits) stay with theirs.
     """
     pieces: list[list[str]] = []  # [script, text]
-    held = False  # inside LRM … LRM
     for character in text:
         last = pieces[-1] if pieces else None
-        if character == LRM:
-            if held and last is not None:
-                last[1] += LRM
-            else:
-                pieces.append([COMMON, LRM])
-            held = not held
-            continue
-        if held and last is not None:
-            last[1] += character
-            continue
         script = script_of(character)
         if script in _COMMON:
             shared = scripts.script_extension(character) - _COMMON
@@ -137,26 +125,21 @@ def segments(text: str) -> tuple[tuple[str, str], ...]:
                 script = (last[0] if last is not None and last[0] in shared
                           else "Arab" if "Arab" in shared else min(shared))
         if script in _COMMON:
-            if last is None or is_held(*last):
+            if last is None:
                 pieces.append([COMMON, character])
             elif (last[0] in _COMMON or slot_of(last[0]) != "complex" or character.isspace()
-                  or last[0] in scripts.script_extension(character)):
+                  and character != LRM):
                 last[1] += character
             else:
                 pieces.append([COMMON, character])
         elif last is not None and last[0] == script:
             last[1] += character
-        elif last is not None and last[0] in _COMMON and not is_held(*last) and (
+        elif last is not None and last[0] in _COMMON and (
                 slot_of(script) != "complex" or len(pieces) == 1 and last[1].isspace()):
             last[0], last[1] = script, last[1] + character  # leading spaces and digits
         else:
             pieces.append([script, character])
     return tuple((script, piece) for script, piece in pieces)
-
-
-def is_held(script: str, piece: str) -> bool:
-    """Whether a piece is a stretch held left to right between marks."""
-    return script in _COMMON and piece.startswith(LRM)
 
 
 # A stretch that must read left to right inside right-to-left text: from a digit, a sign or a
@@ -166,7 +149,12 @@ def _left_to_right_stretches(text: str) -> list[tuple[int, int]]:
     start = end = -1
     for i, character in enumerate(text):
         kind = unicodedata.bidirectional(character)
-        if kind in ("L", "EN") or (kind in ("ES", "ET") and start < 0):
+        if character == LRM or not character.isascii() and any(
+                is_right_to_left(s) for s in scripts.script_extension(character)):
+            kind = "R"  # the Arabic comma, question mark…: they end the stretch
+        if kind == "NSM" and start >= 0 and end == i:  # a combining mark stays on its letter
+            end = i + 1
+        elif kind in ("L", "EN") or (kind in ("ES", "ET") and start < 0):
             if start < 0:
                 start = i
             end = i + 1
@@ -183,18 +171,20 @@ def hold_left_to_right(text: str) -> str:
     """Text for a right-to-left paragraph, its numbers and left-to-right stretches bracketed by
     left-to-right marks, so that "+44 20 7946 0321" and "10 Queen Street" read as written.
 
-    A plain number ("2026") needs no marks and gets none; isolates become marks.
+    Only a stretch that starts with a digit or a sign needs them (after a Latin letter digits
+    read left to right anyway), and a plain number ("2026") gets none; isolates become marks.
     """
     text = _isolates_as_marks(text)
     out = []
     last = 0
     for start, end in _left_to_right_stretches(text):
         piece = text[start:end]
-        needs = (any(unicodedata.bidirectional(c) == "EN" for c in piece)
+        needs = (unicodedata.bidirectional(piece[0]) in ("EN", "ES", "ET")
+                 and any(unicodedata.bidirectional(c) == "EN" for c in piece)
                  and not all(unicodedata.bidirectional(c) == "EN" for c in piece))
-        if not needs or text[max(start - 1, 0):start] == LRM or piece.startswith(LRM):
+        if not needs or text[max(start - 1, 0):start] == LRM:
             continue
-        if unicodedata.bidirectional(piece[-1]) not in ("L", "EN"):
+        if unicodedata.bidirectional(piece[-1]) not in ("L", "EN", "NSM"):
             continue  # a lone sign
         out.append(text[last:start] + LRM + piece + LRM)
         last = end
@@ -352,26 +342,24 @@ def apply_scripts(tree: etree._Element, letter: RunScripts) -> None:
 
 def _split_run(run: etree._Element, letter: RunScripts) -> None:
     properties = run.find(_w("rPr"))
-    groups: list[list] = []  # [script, held, content elements]
+    groups: list[list] = []  # [script, content elements]
     for child in run:
         if child.tag == _w("rPr"):
             continue
         if child.tag != _w("t") or not child.text:
             if groups:
-                groups[-1][2].append(child)
+                groups[-1][1].append(child)
             else:
-                groups.append(["Zyyy", False, [child]])
+                groups.append([COMMON, [child]])
             continue
         for script, piece in segments(child.text):
             text = etree.Element(_w("t"))
             text.text = piece
             text.set(_XML_SPACE, "preserve")
-            held = is_held(script, piece)
-            last = groups[-1] if groups else None
-            if last is not None and not held and not last[1] and last[0] == script:
-                last[2].append(text)
+            if groups and groups[-1][0] == script:
+                groups[-1][1].append(text)
             else:
-                groups.append([script, held, [text]])
+                groups.append([script, [text]])
     if len(groups) == 1 and (groups[0][0] in _COMMON and not letter.complex
                              or not any(letter.properties(groups[0][0]))):
         return
@@ -379,7 +367,7 @@ def _split_run(run: etree._Element, letter: RunScripts) -> None:
     if parent is None:
         return
     position = parent.index(run)
-    for offset, (script, _, content) in enumerate(groups):
+    for offset, (script, content) in enumerate(groups):
         new = etree.Element(_w("r"), run.attrib)
         if properties is not None:
             new.append(copy.deepcopy(properties))
