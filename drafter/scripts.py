@@ -98,7 +98,7 @@ def face_for(script: str, han: str = "Hans") -> str:
 def likely_language(script: str) -> str:
     """The BCP 47 tag CLDR deems likely for text in a script: Hebr → he-IL, Hang → ko-KR."""
     likely = get_global("likely_subtags").get(f"und_{script}") or "en_Latn_US"
-    language, _, territory = (likely.split("_") + ["", ""])[:3]
+    language, _, territory = ([*likely.split("_"), "", ""])[:3]
     return "-".join(p for p in (language, territory) if p)
 
 
@@ -127,15 +127,15 @@ def segments(text: str) -> tuple[tuple[str, str], ...]:
         if script in _COMMON:
             if last is None:
                 pieces.append([COMMON, character])
-            elif (last[0] in _COMMON or slot_of(last[0]) != "complex" or character.isspace()
-                  and character != LRM):
+            elif (last[0] in _COMMON or slot_of(last[0]) != "complex" or (character.isspace()
+                  and character != LRM)):
                 last[1] += character
             else:
                 pieces.append([COMMON, character])
         elif last is not None and last[0] == script:
             last[1] += character
         elif last is not None and last[0] in _COMMON and (
-                slot_of(script) != "complex" or len(pieces) == 1 and last[1].isspace()):
+                slot_of(script) != "complex" or (len(pieces) == 1 and last[1].isspace())):
             last[0], last[1] = script, last[1] + character  # leading spaces and digits
         else:
             pieces.append([script, character])
@@ -149,8 +149,8 @@ def _left_to_right_stretches(text: str) -> list[tuple[int, int]]:
     start = end = -1
     for i, character in enumerate(text):
         kind = unicodedata.bidirectional(character)
-        if character == LRM or not character.isascii() and any(
-                is_right_to_left(s) for s in scripts.script_extension(character)):
+        if character == LRM or (not character.isascii() and any(
+                is_right_to_left(s) for s in scripts.script_extension(character))):
             kind = "R"  # the Arabic comma, question mark…: they end the stretch
         if kind == "NSM" and start >= 0 and end == i:  # a combining mark stays on its letter
             end = i + 1
@@ -328,7 +328,7 @@ def apply_scripts(tree: etree._Element, letter: RunScripts) -> None:
     language tag and direction; numbers held left to right in right-to-left letters."""
     for run in list(tree.iter(_w("r"))):
         texts = [child for child in run if child.tag == _w("t")]
-        if not texts:
+        if not any(text.text for text in texts):
             continue
         if letter.right_to_left:
             for text in texts:
@@ -360,7 +360,7 @@ def _split_run(run: etree._Element, letter: RunScripts) -> None:
                 groups[-1][1].append(text)
             else:
                 groups.append([script, [text]])
-    if len(groups) == 1 and (groups[0][0] in _COMMON and not letter.complex
+    if len(groups) == 1 and ((groups[0][0] in _COMMON and not letter.complex)
                              or not any(letter.properties(groups[0][0]))):
         return
     parent = run.getparent()

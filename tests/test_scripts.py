@@ -232,5 +232,6 @@ def test_the_korean_example_keeps_each_cc_block_whole_on_two_pages(
     assert "Pages:           2" in info
     last = subprocess.run(["pdftotext", "-f", "2", "-l", "2", "-raw", str(pdf), "-"],
                           capture_output=True, text=True, check=True).stdout
-    for line in ("감사합니다.", "소피 리처드슨", "참조:", "궈성쿤", "왕이", "팩스: +86 10 6559 1516"):
+    for line in ("감사합니다.", "소피 리처드슨", "참조:", "궈성쿤", "왕이",
+                 "팩스: +86 10 6559 1516"):
         assert line in last
