@@ -68,11 +68,18 @@ RLM = "\u200f"
 _ISOLATES = re.compile("[\u2066-\u2069]")
 
 
+@functools.lru_cache(maxsize=4096)
 def script_of(character: str) -> str:
     """The ISO 15924 code of a character's script: Latn, Cyrl, Hani, Hang, Arab, Zyyy (common)…"""
     return str(scripts.script(character))
 
 
+@functools.lru_cache(maxsize=4096)
+def _extension(character: str) -> frozenset[str]:
+    return frozenset(scripts.script_extension(character))
+
+
+@functools.lru_cache(maxsize=256)
 def slot_of(script: str) -> Slot:
     """Which of Word's three fonts draws a script."""
     if script in _EAST_ASIAN:
@@ -120,7 +127,7 @@ def segments(text: str) -> tuple[tuple[str, str], ...]:
         last = pieces[-1] if pieces else None
         script = script_of(character)
         if script in _COMMON:
-            shared = scripts.script_extension(character) - _COMMON
+            shared = _extension(character) - _COMMON
             if shared:  # the Arabic comma, Arabic-Indic digits, the Devanagari danda…
                 script = (last[0] if last is not None and last[0] in shared
                           else "Arab" if "Arab" in shared else min(shared))
@@ -150,7 +157,7 @@ def _left_to_right_stretches(text: str) -> list[tuple[int, int]]:
     for i, character in enumerate(text):
         kind = unicodedata.bidirectional(character)
         if character == LRM or (not character.isascii() and any(
-                is_right_to_left(s) for s in scripts.script_extension(character))):
+                is_right_to_left(s) for s in _extension(character))):
             kind = "R"  # the Arabic comma, question mark…: they end the stretch
         if kind == "NSM" and start >= 0 and end == i:  # a combining mark stays on its letter
             end = i + 1
@@ -167,6 +174,7 @@ def _left_to_right_stretches(text: str) -> list[tuple[int, int]]:
     return stretches
 
 
+@functools.lru_cache(maxsize=8192)  # pure; the same lines come back in every letter of a merge
 def hold_left_to_right(text: str) -> str:
     """Text for a right-to-left paragraph, its numbers and left-to-right stretches bracketed by
     left-to-right marks, so that "+44 20 7946 0321" and "10 Queen Street" read as written.
