@@ -26,11 +26,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from babel.core import get_global
 from fontTools import unicodedata as scripts
 from lxml import etree
 
-from .locales import Localizer
+from .locales import Localizer, likely_subtags
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
@@ -104,9 +103,8 @@ def face_for(script: str, han: str = "Hans") -> str:
 
 def likely_language(script: str) -> str:
     """The BCP 47 tag CLDR deems likely for text in a script: Hebr → he-IL, Hang → ko-KR."""
-    likely = get_global("likely_subtags").get(f"und_{script}") or "en_Latn_US"
-    language, _, territory = ([*likely.split("_"), "", ""])[:3]
-    return "-".join(p for p in (language, territory) if p)
+    likely = likely_subtags(f"und_{script}")
+    return "-".join(p for p in (likely.language, likely.territory) if p)
 
 
 COMMON = "Zyyy"
