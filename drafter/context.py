@@ -168,7 +168,7 @@ def fields_used(letter: Letter, loc: Localizer, variables: Collection[str],
     the answer follows what the builders compute for this letter, and cannot go stale. A field
     the letter does not set reaches nothing.
     """
-    writer = ParagraphWriter(right_to_left=loc.right_to_left)
+    writer = ParagraphWriter()
     paths = [variable.replace("[]", ".[]").split(".") for variable in sorted(variables)]
 
     def read(candidate: Letter) -> list[str]:

@@ -30,8 +30,8 @@ from fontTools import unicodedata as scripts
 from lxml import etree
 
 from .locales import Localizer, likely_subtags
+from .wordml import qn
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
 Slot = Literal["latin", "east_asian", "complex"]
@@ -280,7 +280,7 @@ class RunScripts:
 
 
 def _w(tag: str) -> str:
-    return f"{{{W}}}{tag}"
+    return qn(f"w:{tag}")
 
 
 # The order of w:rPr's children in the schema (Word refuses a run whose properties are out of it).
