@@ -33,7 +33,7 @@ from babel.support import Translations
 
 from .errors import LocaleError
 from .markup import strip_control_characters
-from .model import PaperSize, Text, parse_locale
+from .model import Digits, PaperSize, Text, parse_locale
 
 if TYPE_CHECKING:  # a template is found in template.py, which formats with a Localizer
     from .template import LetterTemplate
@@ -151,7 +151,7 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
 
 
 def localizer_for(template: LetterTemplate, identifier: str,
-                  digits: str = "default") -> Localizer:
+                  digits: Digits = "default") -> Localizer:
     """The locale of a letter bound to the template's catalog for it (and to the digits the
     letter asks for: ``default``, ``latin`` or ``native``)."""
     locale = locale_for(identifier)
@@ -185,7 +185,7 @@ class Localizer:
 
     locale: Locale
     translations: gettext.NullTranslations = field(default_factory=gettext.NullTranslations)
-    digits: str = "default"  # "default" (CLDR's for the locale), "latin" or "native"
+    digits: Digits = "default"  # CLDR's for the locale, "latin" (0-9) or "native"
 
     @property
     def identifier(self) -> str:

@@ -55,7 +55,7 @@ from .manifest import (
     unchanged,
 )
 from .markup import ParagraphWriter
-from .model import Case, Letter
+from .model import Case, Digits, Letter
 from .pdf import DEFAULT_TIMEOUT, ConversionPool, Converted, LibreOffice
 from .recipients import Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS
@@ -274,7 +274,7 @@ class _Templates:
         self.digest = _template_digest(template)
         self._compiled: dict[str, tuple[CompiledTemplate, ParagraphWriter]] = {}
 
-    def for_locale(self, locale: str, digits: str = "default"
+    def for_locale(self, locale: str, digits: Digits = "default"
                    ) -> tuple[CompiledTemplate, ParagraphWriter]:
         """The template compiled for ``locale`` (and the digits a letter asks for), and the
         writer of its paragraphs."""
