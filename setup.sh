@@ -18,7 +18,10 @@ missing_system_packages() {
   command -v pdftoppm >/dev/null || return 0
   fc-list | grep -q Carlito || return 0
   fc-list | grep -q "Noto Sans CJK" || return 0
-  fc-list | grep -q "Noto Sans Arabic" || return 0
+  fc-list | grep -q "Noto Naskh Arabic" || return 0
+  fc-list | grep -q "Noto Sans Hebrew" || return 0
+  fc-list | grep -q "Noto Sans Devanagari" || return 0
+  fc-list | grep -q "Noto Sans Thai" || return 0
   python3 -m venv --help >/dev/null 2>&1 || return 0
   return 1
 }

@@ -28,6 +28,7 @@ from .errors import Location, Problem, TemplateError
 from .locales import Localizer
 from .package import MAX_PART_BYTES, Member, precompress, read_docx, write_archive
 from .sandbox import make_environment
+from .scripts import NOTO_CJK, TEMPLATE_COMPLEX_FACE, RunScripts, apply_scripts, face_for, slot_of
 from .template import LetterTemplate
 
 
@@ -52,6 +53,7 @@ class CompiledTemplate:
     templated: dict[str, _Part] = field(repr=False)
     environment: SandboxedEnvironment = field(repr=False)
     variables: frozenset[str] = frozenset()  # the top-level names the template's tags read
+    scripts: RunScripts | None = None  # what runs in other scripts than the letter's carry
 
 
 def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTemplate:
@@ -82,12 +84,11 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
     names: set[str] = set()
     for part in templated.values():
         names |= meta.find_undeclared_variables(env.parse(part.source))
+    scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
     return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
-                            frozenset(names - set(env.globals)))
+                            frozenset(names - set(env.globals)), scripts)
 
 
-# The Noto CJK face for each Han-using script: Chinese glyphs differ between them.
-_CJK_FACES = {"Hans": "SC", "Hant": "TC", "Jpan": "JP", "Kore": "KR"}
 _CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
 
 
@@ -96,14 +97,23 @@ def localize_styles(styles: bytes, loc: Localizer) -> bytes:
 
     Word and LibreOffice choose fonts, line breaking and spelling by the ``w:lang`` of the text;
     a Chinese letter tagged as English gets Japanese glyph shapes and wrong punctuation widths.
+    The built-in complex-script face (Arabic) becomes the letter's own (Hebrew, Devanagari,
+    Thai…); every bold, italic and size gets its complex-script twin where it lacks one; and
+    Chinese, Japanese and Korean letters are single-spaced.
     """
     text = styles.decode("utf-8")
-    face = _CJK_FACES.get(loc.script)
+    face = NOTO_CJK.get(loc.script)
     if face:
         text = _CJK_FONT.sub(rf'\g<1>{face}"', text)
+    slot = "east_asian" if face else slot_of(loc.script or "Latn")
+    if slot == "complex":
+        text = text.replace(f'w:cs="{TEMPLATE_COMPLEX_FACE}"', f'w:cs="{face_for(loc.script)}"')
     tree = etree.fromstring(text.encode("utf-8"))
-    kind = ("eastAsia" if face else "bidi" if loc.right_to_left else "val")
+    kind = {"east_asian": "eastAsia", "complex": "bidi", "latin": "val"}[slot]
     wordml.set_default_language(tree, kind, loc.language_tag)
+    wordml.add_complex_script_twins(tree)
+    if slot == "east_asian":
+        wordml.set_single_spaced(tree)
     return wordml.xml_bytes(tree)
 
 
@@ -138,7 +148,9 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
                                      _template_line(e), _describe(e)))
             continue
         try:
-            rendered[name] = _finished_part(xml, name == "word/document.xml", context)
+            rendered[name] = _finished_part(xml, name == "word/document.xml", context,
+                                            compiled.scripts
+                                            or RunScripts.for_letter(compiled.localizer))
         except etree.XMLSyntaxError as e:
             problems.append(Problem(Location(str(compiled.source), part=part.label), "",
                                     f"the rendered document is not valid XML ({e}); a tag "
@@ -187,16 +199,21 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _finished_part(rendered: str, is_body: bool, context: LetterContext) -> bytes:
-    """A rendered part as the XML a DOCX holds, on the letter's paper and in its direction.
+def _finished_part(rendered: str, is_body: bool, context: LetterContext,
+                   scripts: RunScripts) -> bytes:
+    """A rendered part as the XML a DOCX holds, on the letter's paper and in its direction,
+    each run in its script's font, language and direction (:mod:`drafter.scripts`).
 
     Raises :class:`lxml.etree.XMLSyntaxError` when the rendered part is not well-formed.
     """
-    tree = etree.fromstring(word_xml(rendered).encode("utf-8"))
+    xml = word_xml(rendered)
+    tree = etree.fromstring(xml.encode("utf-8"))
     if is_body:
         wordml.set_paper(tree, context.paper)
     if context.right_to_left:
         wordml.set_right_to_left(tree)
+    if not (xml.isascii() and scripts.script == "Latn" and not scripts.right_to_left):
+        apply_scripts(tree, scripts)  # else every run is the letter's own script already
     return wordml.xml_bytes(tree)
 
 

@@ -47,7 +47,7 @@ def build_context(letter: Letter, loc: Localizer,
     ``writer`` may be shared by the letters of one merge (same locale), to convert the shared
     body paragraphs once.
     """
-    writer = writer or ParagraphWriter(right_to_left=loc.right_to_left)
+    writer = writer or ParagraphWriter()
     links = Hyperlinks()
     body = []
     for paragraph in letter.body:
@@ -192,7 +192,7 @@ def fields_used(letter: Letter, loc: Localizer, variables: Collection[str],
     the answer follows what the builders compute for this letter, and cannot go stale. A field
     the letter does not set reaches nothing.
     """
-    writer = ParagraphWriter(right_to_left=loc.right_to_left)
+    writer = ParagraphWriter()
     paths = [variable.replace("[]", ".[]").split(".") for variable in sorted(variables)]
 
     def read(candidate: Letter) -> list[str]:

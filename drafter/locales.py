@@ -34,7 +34,7 @@ from babel.support import Translations
 
 from .errors import LocaleError
 from .markup import strip_control_characters
-from .model import PaperSize, Text, parse_locale
+from .model import Digits, PaperSize, Text, parse_locale
 
 if TYPE_CHECKING:  # a template is found in template.py, which formats with a Localizer
     from .template import LetterTemplate
@@ -46,6 +46,8 @@ LETTER_TERRITORIES = frozenset(
 CATALOG_DOMAIN = "messages"
 _PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
 _LATIN_LETTER = re.compile("[A-Za-z]")
+# In a phrase's own words: a placeholder (kept whole), or a run of punctuation and spaces.
+_NEUTRALS = re.compile(r"%\([a-z_]+\)s|[^\w%]+")
 
 
 def locale_for(identifier: str) -> Locale:
@@ -180,10 +182,33 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     return Translations(buffer, domain=CATALOG_DOMAIN)
 
 
-def localizer_for(template: LetterTemplate, identifier: str) -> Localizer:
-    """The locale of a letter bound to the template's catalog for it."""
+def localizer_for(template: LetterTemplate, identifier: str,
+                  digits: Digits = "default") -> Localizer:
+    """The locale of a letter bound to the template's catalog for it (and to the digits the
+    letter asks for: ``default``, ``latin`` or ``native``)."""
     locale = locale_for(identifier)
-    return Localizer(locale, load_catalog(template.catalogs, locale))
+    return Localizer(locale, load_catalog(template.catalogs, locale), digits)
+
+
+# CLDR numbering systems whose digits Unicode names otherwise than "<SCRIPT> DIGIT ZERO".
+_DIGIT_NAMES = {"latn": "DIGIT ZERO", "arab": "ARABIC-INDIC DIGIT ZERO",
+                "arabext": "EXTENDED ARABIC-INDIC DIGIT ZERO", "fullwide": "FULLWIDTH DIGIT ZERO"}
+
+
+def digit_zero(numbering_system: str) -> str:
+    """The zero of a CLDR numbering system's decimal digits ("0", "٠", "۰", "०"…); "0" for a
+    system that is not a set of ten decimal digits (such as Chinese numerals)."""
+    from fontTools.unicodedata import script_name
+
+    name = _DIGIT_NAMES.get(numbering_system)
+    if name is None:
+        script = script_name(numbering_system.title(), default="")
+        name = f"{script.upper()} DIGIT ZERO" if script else ""
+    try:
+        zero = unicodedata.lookup(name) if name else "0"
+    except KeyError:
+        return "0"
+    return zero if unicodedata.decimal(zero, None) == 0 else "0"
 
 
 @dataclass(frozen=True)
@@ -192,6 +217,7 @@ class Localizer:
 
     locale: Locale
     translations: gettext.NullTranslations = field(default_factory=gettext.NullTranslations)
+    digits: Digits = "default"  # CLDR's for the locale, "latin" (0-9) or "native"
 
     @property
     def identifier(self) -> str:
@@ -217,12 +243,34 @@ class Localizer:
 
     def isolate(self, text: str) -> str:
         """Text that must read left to right (a number, an email, a Latin address line), kept so
-        inside a right-to-left letter: wrapped in Unicode's first-strong isolate (FSI … PDI), so
-        "+44 20 7946 0321" is not shown as "0321 7946 20 44+". Unchanged in other letters."""
+        inside a right-to-left letter: between two left-to-right marks (U+200E), so
+        "+44 20 7946 0321" is not shown as "0321 7946 20 44+". Unchanged in other letters.
+
+        Marks, not Unicode's isolates (U+2066–2069): the letter's fonts draw the marks as
+        nothing, while the isolates, which they lack, come out in a fallback face."""
         if not self.right_to_left or not text or any(
                 unicodedata.bidirectional(c) in ("R", "AL") for c in text):
             return text
-        return f"\u2068{text}\u2069"
+        return f"\u200e{text}\u200e"
+
+    @property
+    def numbering_system(self) -> str:
+        """The CLDR numbering system of the letter's digits: ``latn`` (0-9), ``arab`` (٠-٩),
+        ``arabext`` (۰-۹), ``deva`` (०-९)… CLDR's default for the locale (``ar_EG``: arab,
+        ``fa``: arabext, ``ar`` and ``hi``: latn) unless the letter asks for ``latin`` or
+        ``native`` digits."""
+        if self.digits == "latin":
+            return "latn"
+        if self.digits == "native":
+            return self.locale.other_numbering_systems.get("native", "latn")
+        return self.locale.default_numbering_system or "latn"
+
+    def localize_digits(self, text: str) -> str:
+        """``text`` with its digits 0-9 written in the letter's numbering system."""
+        zero = digit_zero(self.numbering_system)
+        if zero == "0":
+            return text
+        return text.translate({ord("0") + i: chr(ord(zero) + i) for i in range(10)})
 
     def gettext(self, message: str, context: str | None = None) -> str:
         """A fixed phrase in the letter's language: the catalog's entry for ``context`` (gettext's
@@ -235,12 +283,15 @@ class Localizer:
 
     def phrase(self, message: str, context: str | None = None) -> str:
         """A fixed phrase as the letter prints it: :meth:`gettext`, and in a right-to-left letter
-        a phrase the catalog leaves in English is kept left to right (Unicode's left-to-right
-        isolate, LRI … PDI), so that "Re: …" never reads ":Re …" nor "Sincerely," ",Sincerely"."""
+        a phrase the catalog leaves in English is kept left to right: each run of punctuation
+        and spaces in its own words is held between left-to-right marks, so that "Re: …" never
+        reads ":Re …" nor "Sincerely," ",Sincerely". Marks, not isolates (U+2066–2069), which the
+        letter's fonts lack (see :mod:`drafter.scripts`)."""
         translated = self.gettext(message, context)
         if (self.right_to_left and translated == message
                 and _LATIN_LETTER.search(_PLACEHOLDER.sub("", message))):
-            return f"\u2066{translated}\u2069"
+            return _NEUTRALS.sub(lambda m: m.group(0) if m.group(0).startswith("%")
+                                 else f"\u200e{m.group(0)}\u200e", translated)
         return translated
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
@@ -267,7 +318,7 @@ class Localizer:
 
     def date(self, value: dt.date, format: str = "long") -> str:
         """A date as the language writes it: November 24, 2015 · 2015年11月24日."""
-        return format_date(value, format=format, locale=self.locale)
+        return self.localize_digits(format_date(value, format=format, locale=self.locale))
 
     def list(self, items: Iterable[str], style: str = "standard") -> str:
         """Items joined as the language joins them: a, b, and c · a、b和c."""
@@ -276,7 +327,8 @@ class Localizer:
 
     def number(self, value: float) -> str:
         """A number with the language's separators."""
-        return format_decimal(value, locale=self.locale)
+        return self.localize_digits(format_decimal(value, locale=self.locale,
+                                                   numbering_system=self.numbering_system))
 
     def country(self, code: str) -> str:
         """A country's name in the letter's language, from CLDR: CN -> China · 中国 · 중국."""

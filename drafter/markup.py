@@ -97,7 +97,6 @@ class ParagraphWriter:
     """Writes Markdown paragraphs as Word runs; remembers each paragraph it has written, so a
     merge renders the shared body once rather than once per letter."""
 
-    right_to_left: bool = False
     _markdown: MarkdownIt = field(default_factory=_parser, repr=False)
     _written: dict[str, tuple[Markup, tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
@@ -168,5 +167,4 @@ class ParagraphWriter:
         props = '<w:rStyle w:val="Hyperlink"/>' if link else ""
         props += "<w:b/><w:bCs/>" if bold else ""
         props += "<w:i/><w:iCs/>" if italic else ""
-        props += "<w:rtl/>" if self.right_to_left else ""
         return f"<w:rPr>{props}</w:rPr>" if props else ""

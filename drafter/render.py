@@ -44,7 +44,7 @@ def render_letter(letter: Letter, template: LetterTemplate | str | Path | None =
     built-in advocacy letter). ``locale`` overrides the letter's own."""
     if not isinstance(template, LetterTemplate):
         template = find_template(template)
-    loc = localizer_for(template, locale or letter.locale)
+    loc = localizer_for(template, locale or letter.locale, letter.digits)
     compiled = compile_template(template, loc)
     context = build_context(letter, loc)
     missing = missing_catalog(template.catalogs, loc.locale)

@@ -3,7 +3,8 @@
 Templates bring their own XML; drafter adds a few pieces to it, all written here: the runs of
 "Page 2 of 3" with live fields, the inline drawing of a signature and its relationship, the
 links' relationships, the document properties, an image's content type, and the edits made to
-a rendered part (paper size, right-to-left paragraphs, the styles' default language). Every
+a rendered part (paper size, right-to-left paragraphs, the styles' default language, their
+complex-script twins and single spacing). Every
 namespace is named once, in :data:`NAMESPACES`; :func:`qn` turns ``w:p`` into lxml's
 ``{…}p``. (Body paragraphs' runs are written by :mod:`drafter.markup`.)
 """
@@ -189,3 +190,43 @@ def set_default_language(styles: etree._Element, kind: str, tag: str) -> None:
         if lang is None:
             lang = etree.SubElement(defaults, qn("w:lang"))
         lang.set(qn(f"w:{kind}"), tag)
+
+
+def latin_font(styles: bytes) -> str:
+    """The font the styles give Latin text (the default paragraph style's, else the
+    document's default), which also draws the digits and punctuation of complex scripts."""
+    if styles:
+        tree = etree.fromstring(styles)
+        for path in ("w:style[@w:default='1'][@w:type='paragraph']/w:rPr/w:rFonts",
+                     "w:docDefaults/w:rPrDefault/w:rPr/w:rFonts"):
+            fonts = tree.find(path, NAMESPACES)
+            if fonts is not None and fonts.get(qn("w:ascii")):
+                return str(fonts.get(qn("w:ascii")))
+    return "Calibri"
+
+
+# Each Latin and East Asian character property and its twin for complex scripts.
+_TWINS = {qn(f"w:{latin}"): qn(f"w:{twin}") for latin, twin in (("b", "bCs"), ("i", "iCs"),
+                                                                 ("sz", "szCs"))}
+
+
+def add_complex_script_twins(tree: etree._Element) -> None:
+    """Every bold, italic and size in the tree's run properties also set for complex scripts
+    (``w:bCs``, ``w:iCs``, ``w:szCs``), where the template did not say otherwise: Arabic,
+    Hebrew, Devanagari and Thai text is then as bold and as large as the Latin beside it."""
+    for properties in tree.iter(qn("w:rPr")):
+        for latin, twin in _TWINS.items():
+            setting = properties.find(latin)
+            if setting is not None and properties.find(twin) is None:
+                setting.addnext(etree.Element(twin, setting.attrib))
+
+
+def set_single_spaced(styles: etree._Element) -> None:
+    """The default paragraph style single-spaced: the CJK faces' own line height is already
+    half as tall again as a Latin font's, and 1.08 lines on top of it sets a Chinese or Korean
+    letter a page longer than Word would."""
+    for spacing in styles.iterfind("w:style[@w:default='1'][@w:type='paragraph']/w:pPr/w:spacing",
+                                   NAMESPACES):
+        line = spacing.get(qn("w:line"))
+        if line and spacing.get(qn("w:lineRule"), "auto") == "auto" and int(line) > 240:
+            spacing.set(qn("w:line"), "240")

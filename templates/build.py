@@ -7,6 +7,12 @@ was first made, kept so that a change to the layout can be reviewed as code. Run
 Layout, modeled on the source letter: letterhead · date · recipient block · "Re:" line ·
 salutation · body · close · signature block · CC block with each person's address and
 Tel/Fax/Email lines. Page numbers ("Page 2 of 3") appear from page 2 on.
+
+Every character property is set for both kinds of text Word distinguishes: bold, italic and size
+for Latin and East Asian text (``w:b``, ``w:i``, ``w:sz``) and their complex-script twins for
+Arabic, Hebrew, Devanagari, Thai… (``w:bCs``, ``w:iCs``, ``w:szCs``). Blocks that must not be torn
+apart keep their lines together (a CC person, the signature), and only the closing holds on to
+what follows it, so a long CC list never drags the signature onto the next page.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ GREY = RGBColor(0x55, 0x55, 0x55)
 def paragraph_style(doc: Document, name: str, *, size: float | None = None,  # type: ignore[valid-type]
                     bold: bool = False, before: float = 0, after: float = 0,
                     align: WD_ALIGN_PARAGRAPH | None = None, keep_with_next: bool = False,
-                    color: RGBColor | None = None) -> ParagraphStyle:
+                    keep_together: bool = False, color: RGBColor | None = None
+                    ) -> ParagraphStyle:
     """A named paragraph style based on Normal, so an editor can restyle it in one place."""
     style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)  # type: ignore[attr-defined]
     style.base_style = doc.styles["Normal"]  # type: ignore[attr-defined]
@@ -46,6 +53,7 @@ def paragraph_style(doc: Document, name: str, *, size: float | None = None,  # t
     fmt = style.paragraph_format
     fmt.space_before, fmt.space_after = Pt(before), Pt(after)
     fmt.keep_with_next = keep_with_next or None
+    fmt.keep_together = keep_together or None
     if align is not None:
         fmt.alignment = align
     return style
@@ -63,6 +71,24 @@ def set_fonts(element_rpr: object, ascii_font: str, east_asian: str, complex_scr
     fonts.set(qn("w:hAnsi"), ascii_font)
     fonts.set(qn("w:eastAsia"), east_asian)
     fonts.set(qn("w:cs"), complex_script)
+
+
+# Each Latin/East Asian character property and its complex-script twin, in schema order.
+COMPLEX_SCRIPT_TWINS = {"w:b": "w:bCs", "w:i": "w:iCs", "w:sz": "w:szCs"}
+
+
+def add_complex_script_twins(element: object) -> None:
+    """Give every bold, italic and size under ``element`` its complex-script twin, so Arabic,
+    Hebrew, Devanagari and Thai text is as bold and as large as the Latin text beside it."""
+    for properties in element.iter(qn("w:rPr")):  # type: ignore[attr-defined]
+        for latin, complex_script in COMPLEX_SCRIPT_TWINS.items():
+            setting = properties.find(qn(latin))
+            if setting is None or properties.find(qn(complex_script)) is not None:
+                continue
+            twin = OxmlElement(complex_script)
+            for name, value in setting.attrib.items():
+                twin.set(name, value)
+            setting.addnext(twin)
 
 
 def add(doc: Document, text: str, style: str) -> Paragraph:  # type: ignore[valid-type]
@@ -99,9 +125,13 @@ def build(target: Path, layout: str = "") -> None:
     # No automatic gap between CJK and Latin/digits: "2015年11月24日" stays one word in the PDF's
     # text (copy-paste, search, screen readers) instead of "2015 年 11 月 24 日".
     paragraph_properties = normal.element.get_or_add_pPr()
-    for name in ("w:autoSpaceDE", "w:autoSpaceDN"):
+    # East Asian line breaking: kinsoku keeps closing punctuation off a line's start and opening
+    # quotes off its end; wordWrap keeps Korean words (and Latin words in CJK text) whole, as
+    # Word otherwise breaks Hangul between any two syllables.
+    for name, value in (("w:kinsoku", "1"), ("w:wordWrap", "1"), ("w:autoSpaceDE", "0"),
+                        ("w:autoSpaceDN", "0")):
         setting = OxmlElement(name)
-        setting.set(qn("w:val"), "0")
+        setting.set(qn("w:val"), value)
         paragraph_properties.insert_element_before(
             setting, "w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind",
             "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc")
@@ -116,14 +146,16 @@ def build(target: Path, layout: str = "") -> None:
     paragraph_style(doc, "Letterhead Name", size=14, bold=True, align=WD_ALIGN_PARAGRAPH.RIGHT)
     paragraph_style(doc, "Letterhead", size=9, align=WD_ALIGN_PARAGRAPH.RIGHT, color=GREY)
     paragraph_style(doc, "Letter Date", before=30, after=18)
-    paragraph_style(doc, "Recipient", keep_with_next=True)
+    paragraph_style(doc, "Recipient", keep_with_next=True, keep_together=True)
     paragraph_style(doc, "Subject", bold=True, before=18, after=12)
     paragraph_style(doc, "Salutation", after=10)
     paragraph_style(doc, "Letter Body", after=10)
     paragraph_style(doc, "Closing", before=4, after=30, keep_with_next=True)
-    paragraph_style(doc, "Signature Block", keep_with_next=True)
-    paragraph_style(doc, "CC Heading", before=24, after=10, keep_with_next=True)
-    paragraph_style(doc, "CC Person", keep_with_next=True)
+    # The signature block is one paragraph (its lines joined by line breaks) kept whole; it
+    # holds on to nothing after it: the CC list may start on the next page.
+    paragraph_style(doc, "Signature Block", keep_together=True)
+    paragraph_style(doc, "CC Heading", before=18, after=8, keep_with_next=True)
+    paragraph_style(doc, "CC Person", keep_with_next=True, keep_together=True)
     paragraph_style(doc, "CC Separator", after=0)
     paragraph_style(doc, "Page Number", size=9, align=WD_ALIGN_PARAGRAPH.CENTER, color=GREY)
     for name, alignment in LAYOUTS[layout].items():
@@ -152,9 +184,9 @@ def build(target: Path, layout: str = "") -> None:
     add(doc, "{%p endfor %}", "Letter Body")
     add(doc, "{{ close }}", "Closing")
     add(doc, "{%p if signatory.signature %}", "Signature Block")
-    add(doc, "{{r signatory.signature }}", "Signature Block")
+    add(doc, "{{r signatory.signature }}", "Signature Block").paragraph_format.keep_with_next = True
     add(doc, "{%p endif %}", "Signature Block")
-    loop(doc, "signatory.lines", "{{ line }}", "Signature Block")
+    add(doc, '{{ signatory.lines | join("\\n") }}', "Signature Block")
 
     add(doc, "{%p if cc %}", "CC Heading")
     add(doc, '{{ _("CC:") }}', "CC Heading")
@@ -165,6 +197,8 @@ def build(target: Path, layout: str = "") -> None:
     add(doc, "{%p endif %}", "CC Separator")
     add(doc, "{%p endfor %}", "CC Person")
     add(doc, "{%p endif %}", "CC Heading")
+
+    add_complex_script_twins(doc.styles.element)
 
     props = doc.core_properties
     props.title, props.author, props.subject = "Advocacy letter", "drafter", ""

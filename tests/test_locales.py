@@ -523,6 +523,7 @@ def test_english_phrases_stay_left_to_right_in_a_right_to_left_letter(
     example_data["subject"] = "מעצרם של תשעה פליטים"
     del example_data["close"]
     text = lines_of(render_letter(load_letter(write_data(example_data))).docx)
-    assert "\u2066Re: מעצרם של תשעה פליטים\u2069" in text
-    assert "\u2066Sincerely,\u2069" in text
-    assert "\u2066Dear President Xi Jinping,\u2069" in text
+    lrm = "\u200e"  # a left-to-right mark on each side of every neutral run of the phrase
+    assert f"Re{lrm}: {lrm}מעצרם של תשעה פליטים" in text
+    assert f"Sincerely{lrm},{lrm}" in text
+    assert f"Dear{lrm} {lrm}President Xi Jinping{lrm},{lrm}" in text

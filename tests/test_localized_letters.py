@@ -157,6 +157,10 @@ def test_the_arabic_pdf_is_arabic_script(render: Callable[[str, str], Path]) -> 
     fonts = pdffonts(pdf)
     assert any("Arabic" in name for name, _ in fonts), fonts
     assert all(embedded == "yes" for _, embedded in fonts), fonts
+    # No fallback face: the marks that hold numbers left to right, "/" and "+" are drawn in
+    # the letter's own fonts (DejaVu came in for the isolates and Latin punctuation).
+    assert not [name for name, _ in fonts if "DejaVu" in name], fonts
+    assert "+44 20 7946 0321" in text
 
 
 # --- English, by locale -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from drafter.markup import (
     url_end,
     xml_text,
 )
+from drafter.scripts import RunScripts, apply_scripts
 from drafter.wordml import NAMESPACES, qn
 
 
@@ -58,10 +59,16 @@ def test_markdown_becomes_runs_with_bold_italic_and_links() -> None:
 
 
 def test_a_line_break_is_a_word_line_break_and_right_to_left_runs_say_so() -> None:
-    runs, _ = ParagraphWriter(right_to_left=True).runs("سطر\nسطر آخر")
+    runs, _ = ParagraphWriter().runs("سطر\nسطر آخر https://example.org")
     tree = _runs(runs)
     assert len(tree.findall(f".//{qn('w:br')}")) == 1
-    assert all(r.find(f"{qn('w:rPr')}/{qn('w:rtl')}") is not None for r in tree.iter(qn("w:r")))
+    # Direction follows each run's script (drafter.scripts), in any letter: the Arabic runs
+    # read right to left, the link does not.
+    apply_scripts(tree, RunScripts("Arab", right_to_left=True, latin_face="Calibri"))
+    arabic = [r for r in tree.iter(qn("w:r")) if "سطر" in "".join(r.itertext())]
+    assert arabic and all(r.find(f"{qn('w:rPr')}/{qn('w:rtl')}") is not None for r in arabic)
+    (link,) = [r for r in tree.iter(qn("w:r")) if "example.org" in "".join(r.itertext())]
+    assert link.find(f"{qn('w:rPr')}/{qn('w:rtl')}") is None
 
 
 def test_the_same_paragraph_is_written_once_and_the_same_link_has_one_id() -> None:
