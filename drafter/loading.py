@@ -81,9 +81,15 @@ def read_text(path: Path) -> str:
                                  "as UTF-8 (in Excel: CSV UTF-8)")]) from e
 
 
-def load_yaml(path: Path) -> SourceData:
-    """Read a YAML file into plain data and positions; syntax errors say line and column."""
-    original = read_text(path)
+def load_yaml(path: Path, text: str | None = None) -> SourceData:
+    """Read a YAML file into plain data and positions; syntax errors say line and column.
+
+    ``text``: the file's content as it is being edited (the studio's editor), read as if it
+    were at ``path``; ``None``: what is on disk.
+    """
+    if text is not None and len(text.encode("utf-8")) > MAX_BYTES:
+        raise DataError([Problem(str(path), "", f"file is larger than {MAX_BYTES >> 20} MiB")])
+    original = read_text(path) if text is None else text.removeprefix("\ufeff")
     # PyYAML refuses a file holding a raw control character (pasted from a PDF or a
     # spreadsheet); drafter removes it with a warning naming the field, as for CSV cells.
     found = find_control_characters(original)
@@ -308,10 +314,14 @@ def load_letter(path: Path | str) -> Letter:
     return read_letter(path)[0]
 
 
-def read_letter(path: Path | str) -> tuple[Letter, list[Problem]]:
-    """A validated letter and the warnings about it (numbers that are not valid numbers, …)."""
+def read_letter(path: Path | str, text: str | None = None) -> tuple[Letter, list[Problem]]:
+    """A validated letter and the warnings about it (numbers that are not valid numbers, …).
+
+    ``text``: the data file's content as it is being edited, instead of what is on disk (a
+    signature image is still found beside ``path``).
+    """
     path = Path(path)
-    source = load_yaml(path)
+    source = load_yaml(path, text)
     if not isinstance(source.value, dict):
         raise DataError([Problem(Location(str(path)), "",
                                  "expected the letter's fields (`key: value` "

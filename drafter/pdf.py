@@ -44,7 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import pypdf
 
@@ -94,6 +94,14 @@ def find_soffice() -> str:
         "LibreOffice (soffice) was not found on PATH nor in "
         f"{', '.join(SOFFICE_PATHS)}. Install it with:\n  {INSTALL_HINT}"
     )
+
+
+class Converter(Protocol):
+    """What turns DOCX files into PDFs: a :class:`LibreOffice`, or one kept running."""
+
+    def convert(self, docx_files: Sequence[Path], outdir: Path) -> list[Path]:
+        """PDFs of the same names in ``outdir``, in input order (see :meth:`LibreOffice.convert`)."""
+        ...
 
 
 class LibreOffice:

@@ -20,7 +20,7 @@ from .files import temporary_folder
 from .loading import read_letter
 from .locales import localizer_for, missing_catalog
 from .model import Letter, PaperSize
-from .pdf import LibreOffice
+from .pdf import Converter, LibreOffice
 from .template import LetterTemplate, find_template
 
 FORMATS = ("docx", "pdf")
@@ -55,7 +55,7 @@ def render_letter(letter: Letter, template: LetterTemplate | str | Path | None =
 
 def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
                  formats: Iterable[str] = FORMATS, *,
-                 converter: LibreOffice | None = None) -> list[Path]:
+                 converter: Converter | None = None) -> list[Path]:
     """Write a rendered letter as ``outdir/name.docx`` and/or ``.pdf``; returns the paths."""
     formats = list(dict.fromkeys(formats))
     # LibreOfficeMissing before anything is written: a failed PDF leaves no DOCX either.
@@ -101,7 +101,7 @@ def read_and_render(data: Path | str, template: LetterTemplate | str | Path | No
 
 def render_file(data: Path, outdir: Path, *, template: str | Path | None = None,
                 formats: Sequence[str] = FORMATS, locale: str | None = None,
-                converter: LibreOffice | None = None) -> list[Path]:
+                converter: Converter | None = None) -> list[Path]:
     """Read, validate, render and write the letter of one data file; returns what was written.
 
     Everything is validated before anything is written: on any error no file appears.
