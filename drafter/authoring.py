@@ -489,6 +489,42 @@ def template_variables(template: str | Path | LetterTemplate,
     return found
 
 
+@dataclass(frozen=True)
+class VariableLine:
+    """One line of the variables tree: a name, its depth, and where the template reads it."""
+
+    depth: int
+    name: str  # the last part of the path: ``city`` of ``recipient.address.city``
+    path: str  # ``recipient.address.city``; ``cc[].name`` for the items of a list
+    uses: tuple[str, ...]  # "condition", "loop"; empty when only printed
+
+
+def variable_tree(template: str | Path | LetterTemplate) -> list[VariableLine]:
+    """What a template reads (:func:`template_variables`) as the lines of a tree, in order.
+
+    A list and its items are one line: ``cc`` and ``cc[]`` show as ``cc[]``.
+    """
+    found = template_variables(template)
+    tree: dict[str, Any] = {}
+    for path in found:
+        node = tree
+        for part in path.split("."):
+            node = node.setdefault(part, {})
+    lines: list[VariableLine] = []
+
+    def walk(node: dict[str, Any], prefix: str, depth: int) -> None:
+        for name in sorted(node, key=lambda n: n.removesuffix("[]")):
+            path = f"{prefix}{name}"
+            if name + "[]" in node:  # `cc` and its items `cc[]` are one line
+                continue
+            uses = found.get(path, set()) | found.get(path.removesuffix("[]"), set())
+            lines.append(VariableLine(depth, name, path, tuple(sorted(uses - {"plain"}))))
+            walk(node[name], f"{path}.", depth + 1)
+
+    walk(tree, "", 0)
+    return lines
+
+
 def check_problems(path: Path) -> list[Problem]:
     """The errors of a template as problems, for callers that need a valid template."""
     checker = _Checker(path, make_environment(localizer_for(find_template(path), "en")))
@@ -545,4 +581,4 @@ def _expressions(node: nodes.Node, aliases: dict[str, list[str]]) -> list[str]:
     return paths
 
 
-__all__ = ["Finding", "check_template", "template_variables"]
+__all__ = ["Finding", "VariableLine", "check_template", "template_variables", "variable_tree"]

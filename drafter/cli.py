@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from .authoring import check_template, template_variables
+from .authoring import check_template, variable_tree
 from .errors import DrafterError, Problem
 from .merge import DEFAULT_NAME, MergeOptions
 from .merge import merge as run_merge
@@ -236,25 +236,9 @@ def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None
 @reports_errors
 def variables(template: str) -> None:
     """List the values TEMPLATE reads, as a tree, and where (loop, condition) it reads them."""
-    found = template_variables(template)
-    tree: dict[str, Any] = {}
-    for path in found:
-        node = tree
-        for part in path.split("."):
-            node = node.setdefault(part, {})
-
-    def show(node: dict[str, Any], prefix: str, depth: int) -> None:
-        for name in sorted(node, key=lambda n: n.removesuffix("[]")):
-            path = f"{prefix}{name}"
-            if name + "[]" in node:  # `cc` and its items `cc[]` are one line
-                continue
-            uses = found.get(path, set()) | found.get(path.removesuffix("[]"), set())
-            where = sorted(uses - {"plain"})
-            note = f"  ({', '.join('in a ' + w for w in where)})" if where else ""
-            click.echo(f"{'  ' * depth}{name}{note}")
-            show(node[name], f"{path}.", depth + 1)
-
-    show(tree, "", 0)
+    for line in variable_tree(template):
+        where = ", ".join(f"in a {use}" for use in line.uses)
+        click.echo(f"{'  ' * line.depth}{line.name}{f'  ({where})' if where else ''}")
 
 
 @main.command()
@@ -313,3 +297,25 @@ def new(name: Path, source: str) -> None:
     click.echo(f"\nOpen {name / 'letter.docx'} in Word or LibreOffice, then try:\n"
                f"  drafter check {name} --data {name / 'sample.yaml'}\n"
                f"  drafter render {name / 'sample.yaml'} -t {name}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path),
+                default=Path("."))
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port to listen on (default: a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; other than loopback needs --allow-remote.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow an address other machines can reach (a warning is printed).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@reports_errors
+def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: bool) -> None:
+    """A local web app on FOLDER (default: here): draft letters, check templates, run merges.
+
+    The first line printed is the address to open, with its one-time token."""
+    from .studio import serve
+
+    serve(folder, host=host, port=port, open_browser=not no_browser, allow_remote=allow_remote,
+          say=lambda text: click.echo(text),
+          warn=lambda text: click.secho(text, fg="yellow", err=True))

@@ -154,3 +154,8 @@ class LibreOfficeMissing(ConversionError):
 
 class OutputError(DrafterError):
     """An output file cannot be written where it was asked to go."""
+
+
+class StudioError(DrafterError):
+    """The studio refused something: a path outside its workspace, an address it may not
+    listen on without being told, a merge or page that does not exist."""

@@ -100,7 +100,7 @@ class Converter(Protocol):
     """What turns DOCX files into PDFs: a :class:`LibreOffice`, or one kept running."""
 
     def convert(self, docx_files: Sequence[Path], outdir: Path) -> list[Path]:
-        """PDFs of the same names in ``outdir``, in input order (see :meth:`LibreOffice.convert`)."""
+        """PDFs of the same names in ``outdir``, in input order (like LibreOffice.convert)."""
         ...
 
 

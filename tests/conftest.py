@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import docx
@@ -152,3 +156,47 @@ def assert_in_order(lines: list[str], text: str) -> None:
         found = haystack.find(normalized(line), position)
         assert found >= 0, f"missing or out of order: {line!r}"
         position = found + len(normalized(line))
+
+
+@dataclass
+class RunningStudio:
+    """A ``drafter studio`` started as a user starts it, on a workspace of its own."""
+
+    url: str  # the first line it printed: http://127.0.0.1:PORT/?token=…
+    base: str  # http://127.0.0.1:PORT
+    workspace: Path
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture(scope="session")
+def studio(tmp_path_factory: pytest.TempPathFactory,
+           private_cache: Path) -> Iterator[RunningStudio]:
+    """The studio on a workspace holding the example letters, the campaign and a few broken
+    templates; stopped (Ctrl-C) at the end of the session."""
+    workspace = tmp_path_factory.mktemp("workspace")
+    for example in EXAMPLES.glob("letter-*.yaml"):
+        shutil.copy(example, workspace)
+    shutil.copytree(EXAMPLES / "campaign", workspace / "campaign")
+    broken = workspace / "templates" / "broken"
+    broken.mkdir(parents=True)
+    for name in ("three-errors.docx", "unknown-filter.docx", "smart-quotes.docx"):
+        shutil.copy(ROOT / "tests" / "templates" / "broken" / name, broken)
+    program = Path(sys.executable).with_name("drafter")
+    log = (tmp_path_factory.mktemp("studio-log") / "stderr.txt").open("w")
+    process = subprocess.Popen([str(program), "studio", str(workspace), "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=log, text=True)
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 60)
+    assert ready, "the studio printed nothing within 60 s"
+    url = process.stdout.readline().strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{40,}", url), url
+    try:
+        yield RunningStudio(url, url.split("/?", 1)[0], workspace, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,0 +1,558 @@
+"""The studio's pages and endpoints: each one calls the package's public functions, as the CLI
+does, and turns their results and errors into HTML or JSON. No letter logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import tempfile
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..authoring import Finding, check_template, variable_tree
+from ..errors import DrafterError, Problem, StudioError, ValidationError
+from ..loading import read_letter
+from ..merge import MANIFEST, MergeOptions, merge, read_manifest
+from ..render import FORMATS, render_letter, write_letter
+from ..template import LetterTemplate
+from .jobs import Jobs, MergeJob, Previews
+from .security import MAX_BODY_BYTES, Secrets
+from .workspace import Workspace
+
+HERE = Path(__file__).parent
+_AT_LINE = r":(\d+)(?::(\d+))?"
+_AT_ROW = re.compile(r"^(?P<file>.*?):(?P<row>\d+)(?:, column (?P<column>.+))?$")
+_WATCHED_SUFFIXES = (".docx", ".po")
+
+
+@dataclass
+class Studio:
+    """Everything one studio run holds: its workspace, secrets, previews and merges."""
+
+    workspace: Workspace
+    keys: Secrets
+    previews: Previews
+    jobs: Jobs
+    pages: jinja2.Environment
+
+    def page(self, name: str, request: Request, status: int = 200, **values: Any) -> Response:
+        """A server-rendered page."""
+        html = self.pages.get_template(name).render(
+            csrf=self.keys.csrf, path=request.url.path, workspace=self.workspace.root, **values)
+        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+def create_app(workspace: Workspace, keys: Secrets, previews: Previews) -> Starlette:
+    """The studio's ASGI application (without its :class:`~.security.Guard`)."""
+    pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "pages"), autoescape=True,
+                               undefined=jinja2.StrictUndefined)
+    studio = Studio(workspace, keys, previews, Jobs(), pages)
+    pages.filters["marked"] = _marked
+
+    def handler(function: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await function(studio, request)
+            except StudioError as e:
+                return studio.page("error.html", request, 404, message=str(e))
+            except DrafterError as e:
+                return studio.page("error.html", request, 400,
+                                   message=studio.workspace.shown(str(e)))
+        return endpoint
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await run_in_threadpool(studio.jobs.close)
+
+    routes = [
+        Route("/", handler(home)),
+        Route("/draft", handler(draft_page)),
+        Route("/api/draft", handler(draft_update), methods=["POST"]),
+        Route("/api/draft/save", handler(draft_save), methods=["POST"]),
+        Route("/draft/pages/{key:str}/{page:int}.png", handler(draft_image)),
+        Route("/draft/download", handler(draft_download), methods=["POST"]),
+        Route("/check", handler(check_page)),
+        Route("/check/findings", handler(check_findings)),
+        Route("/check/events", handler(check_events)),
+        Route("/check/upload", handler(check_upload), methods=["POST"]),
+        Route("/merge", handler(merge_page)),
+        Route("/merge/upload", handler(merge_upload), methods=["POST"]),
+        Route("/merge/validate", handler(merge_validate)),
+        Route("/merge/start", handler(merge_start), methods=["POST"]),
+        Route("/merge/jobs/{job:str}", handler(job_page)),
+        Route("/merge/jobs/{job:str}/events", handler(job_events)),
+        Route("/merge/jobs/{job:str}/cancel", handler(job_cancel), methods=["POST"]),
+        Route("/results", handler(results_page)),
+        Route("/results/letters.zip", handler(results_zip)),
+        Route("/results/file", handler(results_file)),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+# --- home --------------------------------------------------------------------------------
+
+
+async def home(studio: Studio, request: Request) -> Response:
+    ws = studio.workspace
+    return studio.page("home.html", request, letters=ws.letters(), templates=ws.templates(),
+                       recipients=ws.recipients())
+
+
+# --- draft a letter --------------------------------------------------------------------
+
+
+async def draft_page(studio: Studio, request: Request) -> Response:
+    ws = studio.workspace
+    data = request.query_params.get("data", "")
+    spec = request.query_params.get("template", "advocacy-letter")
+    template = ws.template(spec)
+    if data:
+        text = ws.path(data).read_text(encoding="utf-8", errors="replace")
+    else:  # start from the template's sample
+        text = template.sample.read_text(encoding="utf-8") if template.sample.is_file() else ""
+        data = f"{template.name}-letter.yaml"
+    return studio.page("draft.html", request, data=data, template=spec, text=text,
+                       letters=ws.letters(), templates=ws.templates())
+
+
+def _problem(studio: Studio, problem: Problem, path: Path | None) -> dict[str, Any]:
+    line = column = None
+    if path is not None:
+        found = re.match(re.escape(str(path)) + _AT_LINE, problem.where)
+        if found:
+            line, column = int(found[1]), int(found[2]) if found[2] else None
+    return {"line": line, "column": column, "severity": problem.severity,
+            "field": problem.field, "message": problem.message,
+            "text": studio.workspace.shown(str(problem))}
+
+
+def _error(studio: Studio, error: DrafterError, path: Path | None) -> list[dict[str, Any]]:
+    if isinstance(error, ValidationError) and error.problems:
+        return [_problem(studio, p, path) for p in error.problems]
+    return [{"line": None, "column": None, "severity": "error", "field": "",
+             "message": studio.workspace.shown(str(error)),
+             "text": studio.workspace.shown(str(error))}]
+
+
+async def _draft_fields(request: Request) -> tuple[str, str, str]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+    else:
+        body = dict(await request.form())
+    return str(body.get("data", "")), str(body.get("template", "")), str(body.get("text", ""))
+
+
+async def draft_update(studio: Studio, request: Request) -> Response:
+    """Check the edited letter; with ``preview``, also make its page images."""
+    data, spec, text = await _draft_fields(request)
+    preview = request.query_params.get("preview") == "1"
+    path = studio.workspace.path(data, must_exist=False)
+
+    def work() -> dict[str, Any]:
+        try:
+            template = studio.workspace.template(spec)
+            letter, warnings = read_letter(path, text)
+            rendered = render_letter(letter, template)
+        except DrafterError as e:
+            return {"ok": False, "problems": _error(studio, e, path)}
+        result: dict[str, Any] = {"ok": True,
+                                  "problems": [_problem(studio, w, path) for w in warnings]}
+        if preview:
+            try:
+                made = studio.previews.pages(data, rendered)
+            except DrafterError as e:
+                result.update(ok=False, problems=result["problems"] + _error(studio, e, None))
+                return result
+            if made is None:
+                result["superseded"] = True
+            else:
+                key, count = made
+                result["pages"] = [f"/draft/pages/{key}/{n}.png" for n in range(1, count + 1)]
+        return result
+
+    return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
+
+
+async def draft_image(studio: Studio, request: Request) -> Response:
+    image = studio.previews.image(request.path_params["key"], request.path_params["page"])
+    if image is None:
+        return Response("no such page", status_code=404)
+    return Response(image, media_type="image/png",
+                    headers={"cache-control": "private, max-age=3600, immutable"})
+
+
+async def draft_save(studio: Studio, request: Request) -> Response:
+    data, _, text = await _draft_fields(request)
+    if not data.endswith((".yaml", ".yml")):
+        return JSONResponse({"saved": False, "message": "a letter file ends in .yaml"}, 400)
+    path = studio.workspace.path(data, must_exist=False)
+
+    def save() -> None:
+        from ..render import write_atomic
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text.encode("utf-8"))
+
+    try:
+        await run_in_threadpool(save)
+    except DrafterError as e:
+        return JSONResponse({"saved": False, "message": studio.workspace.shown(str(e))}, 500)
+    return JSONResponse({"saved": True, "message": f"saved {data}"})
+
+
+async def draft_download(studio: Studio, request: Request) -> Response:
+    data, spec, text = await _draft_fields(request)
+    form = await request.form()
+    fmt = str(form.get("format", "docx"))
+    if fmt not in FORMATS:
+        return Response("unknown format", status_code=400)
+    path = studio.workspace.path(data, must_exist=False)
+
+    def make() -> bytes:
+        letter, _ = read_letter(path, text)
+        rendered = render_letter(letter, studio.workspace.template(spec))
+        if fmt == "docx":
+            return rendered.docx
+        with studio.previews.converting, tempfile.TemporaryDirectory() as work:
+            (pdf,) = write_letter(rendered, Path(work), "letter", ["pdf"],
+                                  converter=studio.previews.converter)
+            return pdf.read_bytes()
+
+    try:
+        content = await run_in_threadpool(make)
+    except DrafterError as e:
+        return studio.page("error.html", request, 422, message=studio.workspace.shown(str(e)))
+    name = f"{Path(data).stem}.{fmt}"
+    media = ("application/pdf" if fmt == "pdf" else
+             "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    return Response(content, media_type=media, headers=_attachment(name))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    from urllib.parse import quote
+    return {"content-disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+
+
+# --- check a template --------------------------------------------------------------------
+
+
+def _check(studio: Studio, spec: str) -> dict[str, Any]:
+    """Findings and the variables tree of a template, for the page."""
+    try:
+        template = studio.workspace.template(spec)
+        findings = check_template(template)
+    except StudioError:
+        raise  # a path outside the workspace: refused, not checked
+    except DrafterError as e:
+        return {"error": studio.workspace.shown(str(e)), "findings": [], "tree": [],
+                "tree_error": "", "watched": ""}
+    tree_error = ""
+    try:
+        tree = variable_tree(template)
+    except DrafterError:
+        tree, tree_error = [], "The variables are listed once the template has no errors."
+    errors = sum(f.severity == "error" for f in findings)
+    return {"error": "", "findings": findings, "tree": tree, "tree_error": tree_error,
+            "errors": errors, "warnings": len(findings) - errors,
+            "watched": _watched(template)}
+
+
+def _watched(template: LetterTemplate) -> str:
+    return "folder" if len(template.variants) > 1 or template.sample.is_file() else "file"
+
+
+async def check_page(studio: Studio, request: Request) -> Response:
+    spec = request.query_params.get("template", "")
+    result = await run_in_threadpool(_check, studio, spec) if spec else None
+    return studio.page("check.html", request, template=spec, result=result,
+                       templates=studio.workspace.templates())
+
+
+async def check_findings(studio: Studio, request: Request) -> Response:
+    spec = request.query_params.get("template", "")
+    result = await run_in_threadpool(_check, studio, spec)
+    html = studio.pages.get_template("findings.html").render(result=result, template=spec)
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+
+async def check_events(studio: Studio, request: Request) -> Response:
+    """Server-sent events: ``changed`` whenever the template's files change on disk."""
+    from watchfiles import awatch
+
+    template = studio.workspace.template(request.query_params.get("template", ""))
+    files = set(template.variants.values())
+    folder = template.folder
+
+    def relevant(change: Any, path: str) -> bool:
+        changed = Path(path)
+        if changed.name.startswith((".", "~$")):
+            return False  # Word's lock files, editors' temporary files
+        if changed.suffix.lower() not in _WATCHED_SUFFIXES:
+            return False
+        return changed in files or changed.parent == folder or folder in changed.parents
+
+    async def events() -> AsyncIterator[str]:
+        stop = asyncio.Event()
+        yield "retry: 2000\n\n"
+        try:
+            async for changes in awatch(folder, watch_filter=relevant, stop_event=stop,
+                                        rust_timeout=15_000, yield_on_timeout=True):
+                if await request.is_disconnected():
+                    return
+                yield "event: changed\ndata: {}\n\n" if changes else ": still here\n\n"
+        finally:
+            stop.set()
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"cache-control": "no-store"})
+
+
+async def _upload(request: Request, field: str) -> tuple[str, bytes] | None:
+    form = await request.form(max_files=1, max_part_size=MAX_BODY_BYTES)
+    upload = form.get(field)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    return upload.filename, await upload.read()
+
+
+async def check_upload(studio: Studio, request: Request) -> Response:
+    uploaded = await _upload(request, "file")
+    if uploaded is None:
+        return studio.page("error.html", request, 400, message="choose a .docx file to upload")
+    try:
+        spec = studio.workspace.upload(*uploaded, (".docx",))
+    except DrafterError as e:
+        return studio.page("error.html", request, 400, message=str(e))
+    return RedirectResponse(f"/check?template={_q(spec)}", status_code=303)
+
+
+def _q(value: str) -> str:
+    from urllib.parse import quote
+    return quote(value, safe="")
+
+
+# --- merge -------------------------------------------------------------------------------
+
+
+async def merge_page(studio: Studio, request: Request) -> Response:
+    ws = studio.workspace
+    return studio.page("merge.html", request, cases=ws.cases(), recipients=ws.recipients(),
+                       templates=ws.templates(), chosen=dict(request.query_params),
+                       jobs=list(studio.jobs.jobs.values()))
+
+
+async def merge_upload(studio: Studio, request: Request) -> Response:
+    uploaded = await _upload(request, "file")
+    case = request.query_params.get("case", "")
+    if uploaded is None:
+        return studio.page("error.html", request, 400, message="choose a CSV or XLSX file")
+    try:
+        recipients = studio.workspace.upload(*uploaded, (".csv", ".tsv", ".xlsx"))
+    except DrafterError as e:
+        return studio.page("error.html", request, 400, message=str(e))
+    return RedirectResponse(f"/merge/validate?case={_q(case)}&recipients={_q(recipients)}",
+                            status_code=303)
+
+
+def _outdir(case: str, recipients: str) -> str:
+    return f"out/{Path(recipients).stem}"
+
+
+def _row(studio: Studio, problem: Problem) -> dict[str, str]:
+    where = studio.workspace.shown(problem.where)
+    found = _AT_ROW.match(where)
+    message = problem.message
+    return {"file": found["file"] if found else where, "row": found["row"] if found else "",
+            "column": (found["column"] or "") if found else "", "field": problem.field,
+            "message": message, "severity": problem.severity}
+
+
+async def merge_validate(studio: Studio, request: Request) -> Response:
+    """Every record validated, nothing rendered: the table of problems, then Start."""
+    ws = studio.workspace
+    case, recipients = request.query_params.get("case", ""), request.query_params.get(
+        "recipients", "")
+    spec = request.query_params.get("template", "")
+    outdir = _outdir(case, recipients)
+
+    def validate() -> dict[str, Any]:
+        try:
+            options = MergeOptions(template=ws.template_spec(spec) if spec else None,
+                                   dry_run=True, keep_going=True)
+            report = merge(ws.path(case), ws.path(recipients), ws.path(outdir, must_exist=False),
+                           options)
+        except DrafterError as e:
+            return {"error": ws.shown(str(e)), "rows": [], "report": None}
+        rows = [_row(studio, p) for p in [*report.problems, *report.warnings]]
+        return {"error": "", "rows": rows, "report": report}
+
+    result = await run_in_threadpool(validate)
+    return studio.page("validate.html", request, case=case, recipients=recipients,
+                       template=spec, outdir=outdir, **result)
+
+
+async def merge_start(studio: Studio, request: Request) -> Response:
+    ws = studio.workspace
+    form = await request.form()
+    case, recipients = str(form.get("case", "")), str(form.get("recipients", ""))
+    spec = str(form.get("template", ""))
+    outdir = _outdir(case, recipients)
+    formats = tuple(f for f in FORMATS if form.get(f"format-{f}")) or FORMATS
+    options = MergeOptions(template=ws.template_spec(spec) if spec else None,
+                           formats=formats, combine=bool(form.get("combine")),
+                           keep_going=bool(form.get("keep_going")),
+                           force=bool(form.get("force")))
+    job = studio.jobs.start(ws.path(case), ws.path(recipients),
+                            ws.path(outdir, must_exist=False), options, (case, recipients))
+    return RedirectResponse(f"/merge/jobs/{job.id}", status_code=303)
+
+
+def _job(studio: Studio, request: Request) -> MergeJob:
+    job = studio.jobs.jobs.get(request.path_params["job"])
+    if job is None:
+        raise StudioError("no such merge")
+    return job
+
+
+async def job_page(studio: Studio, request: Request) -> Response:
+    job = _job(studio, request)
+    folder = studio.workspace.relative(job.outdir)
+    return studio.page("job.html", request, job=job, state=job.snapshot(), folder=folder,
+                       results=_results(studio, job.outdir) if job.finished else None)
+
+
+async def job_events(studio: Studio, request: Request) -> Response:
+    """Server-sent events: the job's progress whenever it changes, then ``end``."""
+    job = _job(studio, request)
+
+    def wait(last: dict[str, Any]) -> dict[str, Any]:
+        with job.changed:
+            job.changed.wait_for(lambda: job.snapshot() != last, timeout=10)
+        return job.snapshot()
+
+    async def events() -> AsyncIterator[str]:
+        last: dict[str, Any] = {}
+        while True:
+            state = await run_in_threadpool(wait, last)
+            if await request.is_disconnected():
+                return
+            if state == last:
+                yield ": still here\n\n"
+                continue
+            last = state
+            yield f"event: progress\ndata: {json.dumps(state)}\n\n"
+            if job.finished:
+                yield f"event: end\ndata: {json.dumps(state)}\n\n"
+                return
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"cache-control": "no-store"})
+
+
+async def job_cancel(studio: Studio, request: Request) -> Response:
+    job = _job(studio, request)
+    studio.jobs.cancel(job)
+    return JSONResponse(job.snapshot())
+
+
+# --- results: a merge's output folder ------------------------------------------------------
+
+
+def _results(studio: Studio, folder: Path) -> dict[str, Any]:
+    rows = read_manifest(folder)
+    return {"rows": rows, "folder": studio.workspace.relative(folder),
+            "combined": [p.name for p in (folder / "combined.pdf", folder / "combined.docx")
+                         if p.is_file()],
+            "letters": sum(r.get("status") in ("written", "skipped") for r in rows)}
+
+
+def _results_folder(studio: Studio, request: Request) -> Path:
+    folder = studio.workspace.path(request.query_params.get("folder", ""))
+    if not (folder / MANIFEST).is_file():
+        raise StudioError(f"{studio.workspace.relative(folder)}: no {MANIFEST} there")
+    return folder
+
+
+async def results_page(studio: Studio, request: Request) -> Response:
+    folder = _results_folder(studio, request)
+    return studio.page("results.html", request, results=_results(studio, folder))
+
+
+def _letter_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """The files a manifest names (letters that exist), then the manifest itself."""
+    for row in read_manifest(folder):
+        if row.get("status") not in ("written", "skipped"):
+            continue
+        for column in ("docx", "pdf"):
+            name = row.get(column, "")
+            path = folder / name
+            if name and "/" not in name and path.is_file():
+                yield name, path
+    yield MANIFEST, folder / MANIFEST
+
+
+async def results_zip(studio: Studio, request: Request) -> Response:
+    folder = _results_folder(studio, request)
+
+    def build() -> Any:
+        spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115 (returned)
+        with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, path in _letter_files(folder):
+                archive.write(path, name)
+        spool.seek(0)
+        return spool
+
+    spool = await run_in_threadpool(build)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            yield from iter(lambda: spool.read(1 << 16), b"")
+
+    return StreamingResponse(chunks(), media_type="application/zip",
+                             headers=_attachment(f"{folder.name}-letters.zip"))
+
+
+async def results_file(studio: Studio, request: Request) -> Response:
+    folder = _results_folder(studio, request)
+    name = request.query_params.get("name", "")
+    allowed = {n: p for n, p in _letter_files(folder)}
+    allowed.update({n: folder / n for n in ("combined.pdf", "combined.docx")
+                    if (folder / n).is_file()})
+    if name not in allowed:
+        raise StudioError(f"{name}: not a letter of this merge")
+    media = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}.get(
+        name.rsplit(".", 1)[-1], "application/vnd.openxmlformats-officedocument."
+        "wordprocessingml.document")
+    inline = request.query_params.get("inline") == "1" and name.endswith(".pdf")
+    headers = {} if inline else _attachment(name)
+    return Response(allowed[name].read_bytes(), media_type=media, headers=headers)
+
+
+def _marked(finding: Finding) -> Any:
+    """A finding's paragraph text with the tag between » « shown marked."""
+    from markupsafe import Markup, escape
+    text = str(escape(finding.text))
+    return Markup(re.sub(r"»(.*?)«", r'<mark>\1</mark>', text, count=1))

@@ -1,0 +1,220 @@
+"""The studio's HTTP layer, as a browser or a hostile page would meet it: token and cookie,
+host check, cross-site requests, paths outside the workspace, size limits; the draft checks
+give the CLI's messages at their lines; the merge validation table."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from drafter.studio.security import allowed_hosts
+from drafter.studio.server import is_loopback
+
+from .conftest import EXAMPLES, RunningStudio
+
+
+class Browser:
+    """A minimal HTTP client that keeps the studio's cookie, as a browser does."""
+
+    def __init__(self, studio: RunningStudio) -> None:
+        parts = urllib.parse.urlsplit(studio.base)
+        self.host, self.port = parts.hostname or "", parts.port or 80
+        self.cookie = ""
+        self.csrf = ""
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        sent = {"Host": f"127.0.0.1:{self.port}", **({"Cookie": self.cookie} if self.cookie
+                                                      else {}), **(headers or {})}
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        response.body = response.read()  # type: ignore[attr-defined]
+        return response
+
+    def login(self, studio: RunningStudio) -> None:
+        response = self.request("GET", studio.url.split(str(self.port), 1)[1])
+        self.cookie = response.headers["set-cookie"].split(";", 1)[0]
+        page = self.request("GET", "/").body.decode()  # type: ignore[attr-defined]
+        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]  # type: ignore[index]
+
+    def post_json(self, path: str, value: object, **headers: str) -> http.client.HTTPResponse:
+        return self.request("POST", path, json.dumps(value).encode(), {
+            "Content-Type": "application/json", "X-CSRF-Token": self.csrf, **headers})
+
+
+@pytest.fixture
+def browser(studio: RunningStudio) -> Browser:
+    client = Browser(studio)
+    client.login(studio)
+    return client
+
+
+def body(response: http.client.HTTPResponse) -> str:
+    return response.body.decode()  # type: ignore[attr-defined]
+
+
+def test_first_line_is_the_token_url_and_nothing_works_without_it(studio: RunningStudio) -> None:
+    client = Browser(studio)
+    for path in ("/", "/draft?data=letter-en.yaml", "/static/studio.js", "/check"):
+        response = client.request("GET", path)
+        assert response.status == 403, path
+        assert "needs its token" in body(response)
+    assert client.request("GET", "/?token=wrong").status == 403
+
+
+def test_the_token_becomes_a_strict_http_only_cookie(studio: RunningStudio) -> None:
+    client = Browser(studio)
+    token_path = studio.url.split(str(client.port), 1)[1]
+    response = client.request("GET", token_path.replace("/?", "/draft?data=letter-en.yaml&"))
+    assert response.status == 303
+    assert response.headers["location"] == "/draft?data=letter-en.yaml"  # the token is gone
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    client.cookie = cookie.split(";", 1)[0]
+    page = client.request("GET", "/draft?data=letter-en.yaml")
+    assert page.status == 200 and "Xi Jinping" in body(page)
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_other_host_names_are_refused(browser: Browser) -> None:
+    """DNS rebinding: a site whose name now points at 127.0.0.1 sends its own Host."""
+    for host in (f"evil.example:{browser.port}", "127.0.0.1", "localhost:1"):
+        response = browser.request("GET", "/", headers={"Host": host})
+        assert response.status == 400, host
+    assert browser.request("GET", "/", headers={"Host": f"localhost:{browser.port}"}).status == 200
+    assert allowed_hosts("127.0.0.1", 8000) == {"127.0.0.1:8000", "localhost:8000"}
+
+
+def test_changes_need_the_csrf_token_and_the_same_origin(browser: Browser) -> None:
+    draft = {"data": "letter-en.yaml", "template": "advocacy-letter",
+             "text": (EXAMPLES / "letter-en.yaml").read_text(encoding="utf-8")}
+    no_token = browser.request("POST", "/api/draft", json.dumps(draft).encode(),
+                               {"Content-Type": "application/json"})
+    assert no_token.status == 403 and "CSRF" in body(no_token)
+    other_site = browser.post_json("/api/draft", draft, Origin="http://evil.example")
+    assert other_site.status == 403
+    cross = browser.post_json("/api/draft", draft, **{"Sec-Fetch-Site": "cross-site"})
+    assert cross.status == 403
+    saved = browser.post_json("/api/draft/save", {"data": "../stolen.yaml", "text": "x"})
+    assert saved.status == 404 and "outside the workspace" in body(saved)
+    ok = browser.post_json("/api/draft", draft, Origin=f"http://127.0.0.1:{browser.port}")
+    assert ok.status == 200
+    result = json.loads(body(ok))  # the example's odd fax number is only a warning
+    assert result["ok"] is True and {p["severity"] for p in result["problems"]} == {"warning"}
+
+
+def test_paths_never_leave_the_workspace(browser: Browser, studio: RunningStudio,
+                                         tmp_path: Path) -> None:
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("recipient: {name: secret}\n", encoding="utf-8")
+    (studio.workspace / "link.yaml").symlink_to(outside)
+    try:
+        for path in ("/draft?data=../../../../etc/passwd", "/draft?data=%2Fetc%2Fpasswd",
+                     "/draft?data=link.yaml", "/check?template=..%2F..%2Fx.docx",
+                     "/results?folder=..", "/results/file?folder=campaign&name=case.yaml"):
+            response = browser.request("GET", path)
+            assert response.status == 404, path
+            assert "secret" not in body(response) and "root:" not in body(response)
+    finally:
+        (studio.workspace / "link.yaml").unlink()
+
+
+def test_uploads_are_bounded(browser: Browser) -> None:
+    connection = http.client.HTTPConnection(browser.host, browser.port, timeout=30)
+    connection.putrequest("POST", f"/check/upload?csrf={browser.csrf}", skip_host=True)
+    for name, value in {"Host": f"127.0.0.1:{browser.port}", "Cookie": browser.cookie,
+                        "Content-Type": "multipart/form-data; boundary=x",
+                        "Content-Length": str(200 << 20)}.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413
+    assert "limited to 25 MiB" in response.read().decode()
+
+
+def multipart(name: str, content: bytes) -> tuple[bytes, str]:
+    boundary = "studio-test-boundary"
+    data = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    return data + content + f"\r\n--{boundary}--\r\n".encode(), boundary
+
+
+def test_an_uploaded_docx_goes_through_the_safe_reading(browser: Browser,
+                                                        studio: RunningStudio) -> None:
+    data, boundary = multipart("../../not-a-template.docx", b"%PDF-1.7 not a word document")
+    response = browser.request("POST", f"/check/upload?csrf={browser.csrf}", data,
+                               {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status == 303
+    location = response.headers["location"]
+    assert location.startswith("/check?template=uploads%2Fnot-a-template")
+    assert (studio.workspace / "uploads").is_dir()  # the name lost its folders
+    page = body(browser.request("GET", location))
+    assert "not a Word document (.docx): it is a PDF file" in page
+
+
+def test_draft_problems_are_the_clis_at_their_lines(browser: Browser, studio: RunningStudio,
+                                                    run) -> None:
+    text = (EXAMPLES / "letter-en.yaml").read_text(encoding="utf-8")
+    broken = text.replace("date: 2015-11-24", "date: 2015-13-45").replace(
+        "  name: Xi Jinping", "  nam: Xi Jinping")
+    (studio.workspace / "broken.yaml").write_text(broken, encoding="utf-8")
+    try:
+        cli = run("render", studio.workspace / "broken.yaml", "-o", studio.workspace / "out")
+        response = browser.post_json("/api/draft", {"data": "broken.yaml",
+                                                    "template": "advocacy-letter", "text": broken})
+    finally:
+        (studio.workspace / "broken.yaml").unlink()
+    result = json.loads(body(response))
+    assert result["ok"] is False
+    lines = broken.splitlines()
+    by_field = {p["field"]: p for p in result["problems"]}
+    assert by_field["date"]["line"] == lines.index("date: 2015-13-45") + 1
+    assert by_field["recipient.nam"]["line"] == lines.index("  nam: Xi Jinping") + 1
+    assert "did you mean 'name'?" in by_field["recipient.nam"]["message"]
+    for problem in result["problems"]:  # word for word what `drafter render` says
+        assert f"  {problem['text']}" in cli.output.replace(f"{studio.workspace}/", "")
+
+
+def test_a_yaml_syntax_error_is_placed_at_its_line(browser: Browser) -> None:
+    text = "date: 2015-11-24\nsubject: [unclosed\nbody: []\n"
+    result = json.loads(body(browser.post_json(
+        "/api/draft", {"data": "new.yaml", "template": "advocacy-letter", "text": text})))
+    (problem,) = result["problems"]
+    assert problem["line"] == 3 and "YAML syntax error" in problem["message"]
+    assert problem["text"].startswith("new.yaml:3:")
+
+
+def test_merge_validation_table_names_row_and_column(browser: Browser,
+                                                     studio: RunningStudio) -> None:
+    recipients = (studio.workspace / "campaign" / "recipients.csv").read_text(encoding="utf-8")
+    rows = recipients.splitlines()
+    rows[3] = rows[3].replace(",CN,", ",XX,", 1)  # the third recipient: an unknown country
+    bad = studio.workspace / "campaign" / "bad-recipients.csv"
+    bad.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    try:
+        page = body(browser.request("GET", "/merge/validate?case=campaign%2Fcase.yaml"
+                                    "&recipients=campaign%2Fbad-recipients.csv"))
+    finally:
+        bad.unlink()
+    assert "12 records: 11 valid, 1 invalid" in page
+    row = re.search(r'<tr class="error">(.*?)</tr>', page, re.S)[1]  # type: ignore[index]
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    assert cells[:3] == ["campaign/bad-recipients.csv", "4", "address.country"]
+    assert "record 3" in cells[4]
+    assert 'data-needs="keep-going"' in page  # starting needs "render the valid records"
+    assert not (studio.workspace / "out" / "bad-recipients").exists()  # nothing rendered
+
+
+def test_other_addresses_need_a_flag(run) -> None:
+    result = run("studio", ".", "--host", "0.0.0.0", "--no-browser")
+    assert result.exit_code != 0
+    assert "not a loopback address" in result.output and "--allow-remote" in result.output
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
