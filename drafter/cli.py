@@ -149,9 +149,7 @@ def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
     for problem in report.problems:
         click.secho(str(problem), fg="red", err=True)
     if not dry_run:
-        summary = (f"{report.written} written, {report.skipped} unchanged (skipped), "
-                   f"{report.failed} failed, {report.invalid} invalid, of {report.total}")
-        click.echo(summary)
+        click.echo(report.summary())
         if report.manifest:
             click.echo(f"manifest: {report.manifest}")
         for combined in report.combined:

@@ -105,6 +105,11 @@ class MergeReport:
         """Whether every selected letter exists now."""
         return not (self.failed or self.invalid)
 
+    def summary(self) -> str:
+        """One line of counts: ``12 written, 0 unchanged (skipped), 0 failed, 0 invalid, of 12``."""
+        return (f"{self.written} written, {self.skipped} unchanged (skipped), "
+                f"{self.failed} failed, {self.invalid} invalid, of {self.total}")
+
 
 Progress = Callable[[int, int], None]  # (letters done, letters in all)
 

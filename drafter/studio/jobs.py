@@ -150,7 +150,7 @@ class Jobs:
 class Previews:
     """Page images of drafts, made one at a time with one kept LibreOffice profile."""
 
-    def __init__(self, converter: Converter | None = None, resolution: int = 60) -> None:
+    def __init__(self, converter: Converter | None = None, resolution: int = 80) -> None:
         self.resolution = resolution
         self.lock = threading.Lock()  # the bookkeeping below
         self.converting = threading.Lock()

@@ -11,7 +11,8 @@ One ASGI middleware, applied to every request before any route runs:
   the page's CSRF token (``X-CSRF-Token`` header or ``csrf`` query parameter) and must not come
   from another origin (``Origin``, ``Sec-Fetch-Site``).
 - **Size**: request bodies are bounded; a larger upload is refused before it is read whole.
-- Responses forbid framing, sniffing and referrers, and load scripts only from the studio.
+- Responses forbid framing, sniffing and referrers to other sites, and load scripts only from
+  the studio.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # "no-referrer" makes form posts say Origin: null
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; "
      b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
