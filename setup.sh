@@ -4,15 +4,15 @@
 #                     campaign example into out/campaign/ (a letter per official, combined.pdf)
 #   ./setup.sh test   lint, type-check and run the test suite
 #   ./setup.sh        only set up
-# Installs what is missing and nothing else: LibreOffice Writer, fonts, poppler-utils and Chromium
-# (for the studio's browser tests) through apt (with sudo when not root), and a virtual environment
+# Installs what is missing and nothing else: LibreOffice Writer and its Python bridge, fonts,
+# poppler-utils and Chromium (for the studio's browser tests) through apt (with sudo when not root), and a virtual environment
 # in .venv with drafter in it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(libreoffice-writer-nogui fonts-liberation fonts-crosextra-carlito
               fonts-crosextra-caladea fonts-noto-cjk fonts-noto-core poppler-utils python3-venv
-              chromium)  # chromium: the studio's browser tests (Playwright drives it)
+              python3-uno chromium)  # uno: the studio's warm LibreOffice; chromium: its tests
 
 missing_system_packages() {
   command -v soffice >/dev/null || return 0
@@ -25,6 +25,7 @@ missing_system_packages() {
   fc-list | grep -q "Noto Sans Devanagari" || return 0
   fc-list | grep -q "Noto Sans Thai" || return 0
   python3 -m venv --help >/dev/null 2>&1 || return 0
+  /usr/bin/python3 -c "import uno" 2>/dev/null || return 0
   [ -x /usr/bin/chromium ] || return 0
   return 1
 }

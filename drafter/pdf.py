@@ -34,9 +34,12 @@ import glob
 import json
 import os
 import re
+import secrets
+import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -562,3 +565,136 @@ def default_batch_size(letters: int, jobs: int) -> int:
 def _reset(profile: Path) -> None:
     """Empty a profile after a failure: a killed LibreOffice may have left its locks there."""
     shutil.rmtree(profile, ignore_errors=True)
+
+
+UNO_HINT = "sudo apt-get install python3-uno"
+UNO_PYTHONS = ("/usr/bin/python3",)  # where Debian's python3-uno is importable
+WARM_CONVERSIONS = 50  # conversions before a warm LibreOffice is started afresh (its memory)
+
+
+def find_uno_python() -> str:
+    """A Python program that can import LibreOffice's ``uno`` module.
+
+    Raises :class:`LibreOfficeMissing`, saying how to install it, when there is none.
+    """
+    for candidate in dict.fromkeys((sys.executable, *UNO_PYTHONS)):
+        if os.access(candidate, os.X_OK) and subprocess.run(
+                [candidate, "-c", "import uno"], capture_output=True).returncode == 0:
+            return candidate
+    raise LibreOfficeMissing(f"LibreOffice's Python bridge (uno) was not found; install it "
+                             f"with:\n  {UNO_HINT}")
+
+
+class WarmLibreOffice(LibreOffice):
+    """A LibreOffice kept running between conversions, for previews after every change.
+
+    One ``soffice`` listens on a private named pipe; a small client (``office_worker.py``,
+    run by a Python with LibreOffice's ``uno`` module) asks it to load each DOCX and store
+    it as PDF, with the same filters and options as :class:`LibreOffice`, the CJK two-step
+    included. Each conversion has its own ``timeout``: past it, LibreOffice is stopped and
+    started again for the next one. After ``restart_after`` conversions it is started afresh,
+    so that its memory does not grow. Not for two threads at once; :meth:`close` stops it.
+    """
+
+    def __init__(self, soffice: str | os.PathLike[str] | None = None, *,
+                 timeout: float = 60.0, pdfa: bool = True, profile: Path | None = None,
+                 restart_after: int = WARM_CONVERSIONS, python: str | None = None) -> None:
+        super().__init__(soffice, timeout=timeout, pdfa=pdfa, profile=profile)
+        self.python = python or find_uno_python()
+        self.restart_after = restart_after
+        self.conversions = 0
+        self._office: subprocess.Popen[bytes] | None = None
+        self._worker: subprocess.Popen[bytes] | None = None
+        self._own_profile: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> WarmLibreOffice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop LibreOffice and its client, if running."""
+        for process in (self._worker, self._office):
+            if process is not None and process.poll() is None:
+                _kill_group(process)
+        self._office = self._worker = None
+        if self._own_profile is not None:
+            self._own_profile.cleanup()
+            self._own_profile = None
+
+    def _start(self) -> None:
+        if self.profile is None and self._own_profile is None:
+            self._own_profile = tempfile.TemporaryDirectory(prefix="drafter-lo-profile-")
+        profile = Path(self.profile or self._own_profile.name)  # type: ignore[union-attr]
+        pipe = f"drafter-{os.getpid()}-{secrets.token_hex(6)}"
+        self._office = subprocess.Popen(
+            [self.soffice, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless",
+             "--invisible", "--norestore", "--nologo", "--nodefault",
+             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        worker = Path(__file__).with_name("office_worker.py")
+        self._worker = subprocess.Popen(
+            [self.python, str(worker), pipe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        self.conversions = 0
+        self._answer(max(self.timeout, 60.0), "start")  # {"ready": true}
+
+    def _answer(self, timeout: float, what: str) -> dict[str, object]:
+        assert self._worker is not None and self._worker.stdout is not None
+        ready, _, _ = select.select([self._worker.stdout], [], [], timeout)
+        line = self._worker.stdout.readline() if ready else b""
+        if not line:
+            self.close()
+            if not ready:
+                raise ConversionError(f"LibreOffice took more than {timeout:g} s to {what}; "
+                                      "it was stopped and no PDF was written.")
+            raise ConversionError(f"LibreOffice stopped while it was to {what}.")
+        answer: dict[str, object] = json.loads(line)
+        return answer
+
+    def _request(self, source: Path, target: Path, infilter: str, export: str,
+                 options: dict[str, object]) -> str:
+        """One load-and-store by the running LibreOffice; what went wrong, or ``""``."""
+        assert self._worker is not None and self._worker.stdin is not None
+        request = {"source": str(source), "target": str(target), "import": infilter,
+                   "export": export, "options": options}
+        try:
+            self._worker.stdin.write(json.dumps(request).encode() + b"\n")
+            self._worker.stdin.flush()
+        except OSError as e:  # the client died: started afresh for the next letter
+            self.close()
+            raise ConversionError(f"LibreOffice stopped before converting {source.name}") from e
+        answer = self._answer(self.timeout, f"convert {source.name}")
+        return "" if answer.get("ok") else f"{source}: LibreOffice said: {answer.get('error')}"
+
+    def _convert_all(self, sources: Sequence[Path], staging: Path) -> list[str]:
+        options: dict[str, object] = {"UseTaggedPDF": True, "EmbedStandardFonts": True}
+        if self.pdfa:
+            options["SelectPdfVersion"] = 2  # PDF/A-2b
+        complaints: list[str] = []
+        for source in sources:
+            # Started afresh between letters, never within one: when it is not running (first
+            # use, a timeout, a crash) and after `restart_after` letters.
+            if self._worker is None or self._worker.poll() is not None or (
+                    self.conversions >= self.restart_after):
+                self.close()
+                self._start()
+            self.conversions += 1
+            pdf = staging / f"{source.stem}.pdf"
+            if not _has_cjk_text(source):
+                complaints.append(self._request(source, pdf, DOCX_FILTER, "writer_pdf_Export",
+                                                options))
+                continue
+            odt = staging / f"{source.stem}.odt"  # the two steps of the module docstring
+            problem = self._request(source, odt, DOCX_FILTER, ODT_FILTER, {})
+            if not problem:
+                try:
+                    _turn_off_autospace(odt)
+                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+                    problem = f"{source}: LibreOffice wrote an unusable ODT ({e})"
+            if not problem:
+                problem = self._request(odt, pdf, ODT_FILTER, "writer_pdf_Export", options)
+            complaints.append(problem)
+        return [c for c in complaints if c]

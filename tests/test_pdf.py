@@ -726,3 +726,52 @@ def test_two_runs_at_once_never_share_a_profile(private_cache: Path) -> None:
         assert all(path.parent == private_cache / "drafter" / "libreoffice" for path in first)
     with pdf.reserved_profiles(1) as again:
         assert again == first[:1]  # kept between runs, so LibreOffice builds it once
+
+
+# ---- a LibreOffice kept running (the studio's previews) -------------------------------------
+
+
+@pytest.mark.libreoffice
+def test_warm_libreoffice_converts_as_the_cold_one_does(tmp_path: Path) -> None:
+    """Same filters, same PDF/A, fonts embedded, CJK spacing off; started afresh after N."""
+    from drafter import load_letter, render_letter
+    from tests.conftest import EXAMPLES, pdf_text
+
+    sources = []
+    for name in ("letter-en", "letter-zh_Hans"):
+        path = tmp_path / f"{name}.docx"
+        path.write_bytes(render_letter(load_letter(EXAMPLES / f"{name}.yaml")).docx)
+        sources.append(path)
+    with pdf.WarmLibreOffice(restart_after=2) as warm:
+        first = warm.convert(sources, tmp_path / "warm")
+        office = warm._office
+        again = warm.convert(sources[:1], tmp_path / "again")
+        assert warm._office is not office  # two conversions done: a new LibreOffice
+    assert [p.name for p in first] == ["letter-en.pdf", "letter-zh_Hans.pdf"]
+    for path in [*first, *again]:
+        reader = PdfReader(path)
+        assert "pdfaid" in reader.xmp_metadata.rdf_root.toxml()  # type: ignore[union-attr]
+        fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+        assert fonts.count("\n") > 2 and all(" yes " in line for line in
+                                             fonts.splitlines()[2:])
+    assert "Dear President Xi Jinping," in pdf_text(first[0])
+    assert "2015年11月24日" in pdf_text(first[1])  # no Asian/non-Asian gaps
+
+
+@pytest.mark.libreoffice
+def test_warm_libreoffice_times_out_and_recovers(tmp_path: Path) -> None:
+    from drafter import load_letter, render_letter
+    from tests.conftest import EXAMPLES
+
+    source = tmp_path / "letter.docx"
+    source.write_bytes(render_letter(load_letter(EXAMPLES / "letter-en.yaml")).docx)
+    with pdf.WarmLibreOffice() as warm:
+        warm.convert([source], tmp_path / "first")  # started and warm
+        warm.timeout = 0.01
+        with pytest.raises(ConversionError, match=r"took more than 0\.01 s"):
+            warm.convert([source], tmp_path / "late")
+        assert warm._office is None  # stopped
+        assert not list((tmp_path / "late").glob("*.pdf"))  # no PDF, not even half of one
+        warm.timeout = 60
+        (result,) = warm.convert([source], tmp_path / "after")
+        assert PdfReader(result).pages

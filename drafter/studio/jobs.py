@@ -4,9 +4,9 @@ A merge runs :func:`drafter.merge.merge` in a child process, exactly as ``drafte
 and reports its progress through a queue. Cancelling sends it SIGINT: the merge stops the way
 Ctrl-C stops the CLI, keeping only complete letters and a manifest of what it reached.
 
-Previews of a draft go through :func:`drafter.preview.page_images`, one at a time (one
-LibreOffice profile); a preview asked for while a newer one of the same draft is waiting is
-dropped rather than converted.
+Previews of a draft go through :func:`drafter.preview.page_images`, one at a time, with one
+LibreOffice kept running between changes (:class:`drafter.pdf.WarmLibreOffice`); a preview
+asked for while a newer one of the same draft is waiting is dropped rather than converted.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DrafterError
+from ..errors import DrafterError, LibreOfficeMissing
 from ..merge import MergeOptions, MergeReport, merge
-from ..pdf import Converter, LibreOffice, reserved_profiles
+from ..pdf import Converter, LibreOffice, WarmLibreOffice, reserved_profiles
 from ..preview import page_images
 from ..render import RenderedLetter
 
@@ -166,6 +166,8 @@ class Previews:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if isinstance(self.converter, _LazyOffice):
+            self.converter.close()
         self._profiles.__exit__(None, None, None)
 
     def key(self, rendered: RenderedLetter) -> str:
@@ -203,8 +205,10 @@ class Previews:
 
 
 class _LazyOffice:
-    """A :class:`LibreOffice` found when the first preview needs it, so that a studio without
-    LibreOffice still drafts and checks (and says what to install when asked for pages)."""
+    """The previews' converter, started when the first preview needs it: a LibreOffice kept
+    running (:class:`~drafter.pdf.WarmLibreOffice`) where LibreOffice's Python bridge is
+    installed, else a LibreOffice started per preview. A studio without LibreOffice still
+    drafts and checks, and says what to install when asked for pages."""
 
     def __init__(self, profile: Path) -> None:
         self.profile = profile
@@ -212,5 +216,12 @@ class _LazyOffice:
 
     def convert(self, docx_files: Any, outdir: Path) -> list[Path]:
         if self.office is None:
-            self.office = LibreOffice(profile=self.profile, timeout=120)
+            try:
+                self.office = WarmLibreOffice(profile=self.profile, timeout=120)
+            except LibreOfficeMissing:  # no uno bridge (or no LibreOffice: said again below)
+                self.office = LibreOffice(profile=self.profile, timeout=120)
         return self.office.convert(docx_files, outdir)
+
+    def close(self) -> None:
+        if isinstance(self.office, WarmLibreOffice):
+            self.office.close()
