@@ -58,6 +58,9 @@ function startDraft() {
     const end = yaml.value.indexOf("\n", start);
     yaml.focus();
     yaml.setSelectionRange(start, end < 0 ? yaml.value.length : end);
+    const height = parseFloat(getComputedStyle(yaml).lineHeight) || 20;
+    yaml.scrollTop = Math.max(0, (line - 1) * height - yaml.clientHeight / 3);
+    scrolled();
   }
 
   function show(found) {
