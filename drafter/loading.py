@@ -88,7 +88,8 @@ def load_yaml(path: Path, text: str | None = None) -> SourceData:
     were at ``path``; ``None``: what is on disk.
     """
     if text is not None and len(text.encode("utf-8")) > MAX_BYTES:
-        raise DataError([Problem(str(path), "", f"file is larger than {MAX_BYTES >> 20} MiB")])
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"file is larger than {MAX_BYTES >> 20} MiB")])
     original = read_text(path) if text is None else text.removeprefix("\ufeff")
     # PyYAML refuses a file holding a raw control character (pasted from a PDF or a
     # spreadsheet); drafter removes it with a warning naming the field, as for CSV cells.

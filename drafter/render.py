@@ -88,11 +88,15 @@ def _place(source: Path, target: Path) -> Path:
 
 
 def read_and_render(data: Path | str, template: LetterTemplate | str | Path | None = None, *,
-                    locale: str | None = None) -> tuple[RenderedLetter, list[Problem]]:
+                    locale: str | None = None,
+                    text: str | None = None) -> tuple[RenderedLetter, list[Problem]]:
     """Read and validate a letter data file and render it; returns the letter and the
     warnings about its data (numbers printed as given, characters removed, no catalog for its
-    locale)."""
-    letter, warnings = read_letter(data)
+    locale).
+
+    ``text``: the data file's content as it is being edited (the studio), instead of what is
+    on disk."""
+    letter, warnings = read_letter(data, text)
     rendered = render_letter(letter, template, locale=locale)
     # A locale no catalog fits: said where the letter's data is, like its other warnings.
     return rendered, [*warnings, *(Problem(Location(file=str(data)), "locale", message,

@@ -31,17 +31,14 @@ from starlette.staticfiles import StaticFiles
 
 from ..authoring import Finding, check_template, variable_tree
 from ..errors import DrafterError, Problem, StudioError, ValidationError
-from ..loading import read_letter
 from ..merge import MANIFEST, MergeOptions, merge, read_manifest
-from ..render import FORMATS, render_letter, write_letter
+from ..render import FORMATS, read_and_render, write_letter
 from ..template import LetterTemplate
 from .jobs import Jobs, MergeJob, Previews
 from .security import MAX_BODY_BYTES, Secrets
 from .workspace import Workspace
 
 HERE = Path(__file__).parent
-_AT_LINE = r":(\d+)(?::(\d+))?"
-_AT_ROW = re.compile(r"^(?P<file>.*?):(?P<row>\d+)(?:, column (?P<column>.+))?$")
 _WATCHED_SUFFIXES = (".docx", ".po")
 
 
@@ -140,11 +137,9 @@ async def draft_page(studio: Studio, request: Request) -> Response:
 
 
 def _problem(studio: Studio, problem: Problem, path: Path | None) -> dict[str, Any]:
-    line = column = None
-    if path is not None:
-        found = re.match(re.escape(str(path)) + _AT_LINE, problem.where)
-        if found:
-            line, column = int(found[1]), int(found[2]) if found[2] else None
+    here = path is not None and problem.location.file == str(path)  # not the template's
+    line = problem.location.line if here else None
+    column = problem.location.column if here else None
     return {"line": line, "column": column, "severity": problem.severity,
             "field": problem.field, "message": problem.message,
             "text": studio.workspace.shown(str(problem))}
@@ -175,8 +170,7 @@ async def draft_update(studio: Studio, request: Request) -> Response:
     def work() -> dict[str, Any]:
         try:
             template = studio.workspace.template(spec)
-            letter, warnings = read_letter(path, text)
-            rendered = render_letter(letter, template)
+            rendered, warnings = read_and_render(path, template, text=text)
         except DrafterError as e:
             return {"ok": False, "problems": _error(studio, e, path)}
         result: dict[str, Any] = {"ok": True,
@@ -232,8 +226,7 @@ async def draft_download(studio: Studio, request: Request) -> Response:
     path = studio.workspace.path(data, must_exist=False)
 
     def make() -> bytes:
-        letter, _ = read_letter(path, text)
-        rendered = render_letter(letter, studio.workspace.template(spec))
+        rendered, _ = read_and_render(path, studio.workspace.template(spec), text=text)
         if fmt == "docx":
             return rendered.docx
         with studio.previews.converting, tempfile.TemporaryDirectory() as work:
@@ -382,12 +375,13 @@ def _outdir(case: str, recipients: str) -> str:
 
 
 def _row(studio: Studio, problem: Problem) -> dict[str, str]:
-    where = studio.workspace.shown(problem.where)
-    found = _AT_ROW.match(where)
-    message = problem.message
-    return {"file": found["file"] if found else where, "row": found["row"] if found else "",
-            "column": (found["column"] or "") if found else "", "field": problem.field,
-            "message": message, "severity": problem.severity}
+    """A line of the validation table: where (file, row, column), which record, what."""
+    at = problem.location
+    row = "" if at.line is None else f"{at.sheet}!{at.line}" if at.sheet else str(at.line)
+    column = at.heading or ("" if at.column is None else str(at.column))
+    return {"file": studio.workspace.shown(at.file) if at.file else at.option, "row": row,
+            "column": column, "record": problem.record_label, "field": problem.field,
+            "message": problem.message, "severity": problem.severity}
 
 
 async def merge_validate(studio: Studio, request: Request) -> Response:
