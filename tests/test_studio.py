@@ -207,7 +207,8 @@ def test_merge_validation_table_names_row_and_column(browser: Browser,
     row = re.search(r'<tr class="error">(.*?)</tr>', page, re.S)[1]  # type: ignore[index]
     cells = re.findall(r"<td>(.*?)</td>", row, re.S)[1:]
     assert cells[:3] == ["campaign/bad-recipients.csv", "4", "address.country"]
-    assert cells[3] == "record 3 (bayanqolu)" and cells[4] == "<code>recipient.address.country</code>"
+    assert cells[3] == "record 3 (bayanqolu)"
+    assert cells[4] == "<code>recipient.address.country</code>"
     assert 'data-needs="keep-going"' in page  # starting needs "render the valid records"
     assert not (studio.workspace / "out" / "bad-recipients").exists()  # nothing rendered
 
@@ -218,3 +219,27 @@ def test_other_addresses_need_a_flag(run) -> None:
     assert "not a loopback address" in result.output and "--allow-remote" in result.output
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_a_save_made_while_the_check_page_loads_is_not_missed(browser: Browser) -> None:
+    """The page says which state of the files it checked; the events compare with that."""
+    page = body(browser.request("GET", "/check?template=templates%2Fbroken%2Fthree-errors.docx"))
+    stamp = re.search(r'data-stamp="([0-9a-f]+)"', page)[1]  # type: ignore[index]
+    path = "/check/events?template=templates%2Fbroken%2Fthree-errors.docx&stamp="
+    for given, expected in ((stamp, None), ("an-older-state", "event: changed")):
+        connection = http.client.HTTPConnection(browser.host, browser.port, timeout=3)
+        connection.request("GET", path + given, headers={
+            "Host": f"127.0.0.1:{browser.port}", "Cookie": browser.cookie})
+        response = connection.getresponse()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines: list[str] = []
+        try:
+            while len(lines) < 4:
+                lines.append(response.readline().decode().strip())
+        except TimeoutError:
+            pass
+        connection.close()
+        if expected:
+            assert expected in lines
+        else:
+            assert "event: changed" not in lines  # nothing changed since the page was made

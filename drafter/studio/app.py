@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import re
 import tempfile
@@ -40,6 +41,7 @@ from .workspace import Workspace
 
 HERE = Path(__file__).parent
 _WATCHED_SUFFIXES = (".docx", ".po")
+_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -256,12 +258,13 @@ def _check(studio: Studio, spec: str) -> dict[str, Any]:
     """Findings and the variables tree of a template, for the page."""
     try:
         template = studio.workspace.template(spec)
+        stamp = _stamp(template)  # before reading: a save during the check is seen after it
         findings = check_template(template)
     except StudioError:
         raise  # a path outside the workspace: refused, not checked
     except DrafterError as e:
         return {"error": studio.workspace.shown(str(e)), "findings": [], "tree": [],
-                "tree_error": "", "watched": ""}
+                "tree_error": "", "stamp": ""}
     tree_error = ""
     try:
         tree = variable_tree(template)
@@ -269,12 +272,7 @@ def _check(studio: Studio, spec: str) -> dict[str, Any]:
         tree, tree_error = [], "The variables are listed once the template has no errors."
     errors = sum(f.severity == "error" for f in findings)
     return {"error": "", "findings": findings, "tree": tree, "tree_error": tree_error,
-            "errors": errors, "warnings": len(findings) - errors,
-            "watched": _watched(template)}
-
-
-def _watched(template: LetterTemplate) -> str:
-    return "folder" if len(template.variants) > 1 or template.sample.is_file() else "file"
+            "errors": errors, "warnings": len(findings) - errors, "stamp": stamp}
 
 
 async def check_page(studio: Studio, request: Request) -> Response:
@@ -292,35 +290,48 @@ async def check_findings(studio: Studio, request: Request) -> Response:
 
 
 async def check_events(studio: Studio, request: Request) -> Response:
-    """Server-sent events: ``changed`` whenever the template's files change on disk."""
-    from watchfiles import awatch
+    """Server-sent events: ``changed`` whenever the template's files change on disk.
 
+    The files' state is compared twice a second with the one the page was made from
+    (``stamp``), so that a save made while the page loads is not missed. Editors that save
+    by writing a new file and renaming it over the old one are seen too."""
     template = studio.workspace.template(request.query_params.get("template", ""))
-    files = set(template.variants.values())
-    folder = template.folder
-
-    def relevant(change: Any, path: str) -> bool:
-        changed = Path(path)
-        if changed.name.startswith((".", "~$")):
-            return False  # Word's lock files, editors' temporary files
-        if changed.suffix.lower() not in _WATCHED_SUFFIXES:
-            return False
-        return changed in files or changed.parent == folder or folder in changed.parents
+    seen = request.query_params.get("stamp", "")
 
     async def events() -> AsyncIterator[str]:
-        stop = asyncio.Event()
+        nonlocal seen
         yield "retry: 2000\n\n"
-        try:
-            async for changes in awatch(folder, watch_filter=relevant, stop_event=stop,
-                                        rust_timeout=15_000, yield_on_timeout=True):
-                if await request.is_disconnected():
-                    return
-                yield "event: changed\ndata: {}\n\n" if changes else ": still here\n\n"
-        finally:
-            stop.set()
+        quiet = 0.0
+        while not await request.is_disconnected():
+            now = await run_in_threadpool(_stamp, template)
+            if now != seen:
+                seen = now
+                yield f"event: changed\ndata: {json.dumps(now)}\n\n"
+            elif quiet >= 15:
+                yield ": still here\n\n"
+                quiet = 0.0
+            await asyncio.sleep(_POLL_SECONDS)
+            quiet += _POLL_SECONDS
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"cache-control": "no-store"})
+
+
+def _stamp(template: LetterTemplate) -> str:
+    """The state on disk of a template's files (its layouts and catalogs): changes with any
+    save, rename or removal."""
+    files = set(template.variants.values())
+    if len(template.variants) > 1 or (template.folder / "letter.docx") in files:
+        files |= {p for p in template.folder.rglob("*") if p.suffix in _WATCHED_SUFFIXES}
+    state = []
+    for path in sorted(files):
+        try:
+            info = path.stat()
+        except OSError:
+            state.append(f"{path.name}:gone")
+            continue
+        state.append(f"{path.name}:{info.st_ino}:{info.st_mtime_ns}:{info.st_size}")
+    return hashlib.sha256("\n".join(state).encode()).hexdigest()[:16]
 
 
 async def _upload(request: Request, field: str) -> tuple[str, bytes] | None:

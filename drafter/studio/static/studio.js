@@ -176,7 +176,8 @@ function startCheck() {
   const findings = document.getElementById("findings");
   if (!findings) return;
   const template = encodeURIComponent(findings.dataset.template);
-  const events = new EventSource(`/check/events?template=${template}`);
+  const stamp = encodeURIComponent(findings.dataset.stamp || "");
+  const events = new EventSource(`/check/events?template=${template}&stamp=${stamp}`);
   events.addEventListener("changed", async () => {
     const response = await fetch(`/check/findings?template=${template}`);
     findings.innerHTML = await response.text();
