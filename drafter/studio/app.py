@@ -32,7 +32,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..authoring import Finding, check_template, variable_tree
 from ..errors import DrafterError, Problem, StudioError, ValidationError
-from ..merge import MANIFEST, MergeOptions, merge, read_manifest
+from ..files import write_atomic
+from ..manifest import FINISHED, MANIFEST, finished_letters, read_manifest
+from ..merge import MergeOptions, merge
 from ..render import FORMATS, read_and_render, write_letter
 from ..template import LetterTemplate
 from .jobs import Jobs, MergeJob, Previews
@@ -208,7 +210,6 @@ async def draft_save(studio: Studio, request: Request) -> Response:
     path = studio.workspace.path(data, must_exist=False)
 
     def save() -> None:
-        from ..render import write_atomic
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text.encode("utf-8"))
 
@@ -487,11 +488,11 @@ async def job_cancel(studio: Studio, request: Request) -> Response:
 
 
 def _results(studio: Studio, folder: Path) -> dict[str, Any]:
-    rows = read_manifest(folder)
+    rows = list(read_manifest(folder / MANIFEST).values())
     return {"rows": rows, "folder": studio.workspace.relative(folder),
             "combined": [p.name for p in (folder / "combined.pdf", folder / "combined.docx")
                          if p.is_file()],
-            "letters": sum(r.get("status") in ("written", "skipped") for r in rows)}
+            "letters": sum(r.get("status") in FINISHED for r in rows)}
 
 
 def _results_folder(studio: Studio, request: Request) -> Path:
@@ -508,14 +509,11 @@ async def results_page(studio: Studio, request: Request) -> Response:
 
 def _letter_files(folder: Path) -> Iterator[tuple[str, Path]]:
     """The files a manifest names (letters that exist), then the manifest itself."""
-    for row in read_manifest(folder):
-        if row.get("status") not in ("written", "skipped"):
-            continue
-        for column in ("docx", "pdf"):
-            name = row.get(column, "")
-            path = folder / name
-            if name and "/" not in name and path.is_file():
-                yield name, path
+    for letter in finished_letters(folder):
+        for path in (letter.docx, letter.pdf):
+            # only files of this folder: a manifest edited by hand names nothing else
+            if path is not None and path.parent == folder and path.is_file():
+                yield path.name, path
     yield MANIFEST, folder / MANIFEST
 
 

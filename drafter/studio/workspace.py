@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError, StudioError
-from ..merge import safe_name
-from ..render import write_atomic
+from ..files import safe_name, write_atomic
 from ..template import DOCX_NAME, LetterTemplate, builtin_templates_dir, find_template
 
 UPLOADS = "uploads"  # where uploaded files go, inside the workspace
