@@ -23,11 +23,23 @@ import click
 
 from .authoring import check_template, variable_tree
 from .errors import DrafterError, Problem
+from .mail import ATTACHABLE, MailOptions, write_drafts
 from .merge import DEFAULT_NAME, MergeOptions
 from .merge import merge as run_merge
 from .preview import preview as write_preview
 from .render import FORMATS, RenderedLetter, read_and_render, write_letter
 from .scaffold import new_template
+from .send import (
+    PASSWORD_VARIABLE,
+    SERVER_VARIABLE,
+    USER_VARIABLE,
+    SendError,
+    SendOptions,
+    config_path,
+    parse_server,
+    read_config,
+    send_drafts,
+)
 from .watch import WATCH_FORMATS, Watch, WatchFormat
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -317,3 +329,134 @@ def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: b
     serve(folder, host=host, port=port, open_browser=not no_browser, allow_remote=allow_remote,
           say=lambda text: click.echo(text),
           warn=lambda text: click.secho(text, fg="yellow", err=True))
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--from", "sender", help="The sender's address, e.g. 'Campaigns "
+              "<campaigns@example.org>' (default: `from` under [mail] in the config file).")
+@click.option("--attach", multiple=True, type=click.Choice(ATTACHABLE),
+              help="The letter's files to attach; repeat for both (default: pdf).")
+@click.option("--enclose", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A file to attach to every message as well; repeat for more.")
+@click.option("--reply-to", default="", help="An address for replies, if not the sender's.")
+@click.option("--campaign", default="", help="The campaign's name, part of every Message-ID "
+              "(default: the case file's folder and name).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="drafter's config file (default: ~/.config/drafter/config.toml).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@reports_errors
+def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tuple[Path, ...],
+         reply_to: str, campaign: str, config_file: Path | None, quiet: bool) -> None:
+    """Write an email draft (.eml) of every letter merged into OUTDIR, into OUTDIR/mail, to
+    review before `drafter send`; letters without an email address go into post-or-fax.pdf."""
+    settings = read_config(config_file or config_path()).get("mail", {})
+    sender = sender or settings.get("from")
+    if not sender:
+        raise click.UsageError("give the sender's address with --from (or `from = …` under "
+                               "[mail] in the config file)")
+    options = MailOptions(sender=sender, attach=attach or ("pdf",), enclosures=enclose,
+                          campaign=campaign, reply_to=reply_to or settings.get("reply_to", ""))
+    progress = None if quiet else ProgressLine(sys.stderr)
+    report = write_drafts(outdir, options, on_progress=progress.update if progress else None)
+    if progress:
+        progress.close()
+    click.echo(f"{len(report.drafts)} drafts in {outdir / 'mail'} ({report.written} written, "
+               f"{report.unchanged} unchanged)")
+    for number, record_id, why in report.not_emailed:
+        click.secho(f"not emailed: record {number} ({record_id}): {why}", fg="yellow")
+    for number, record_id, why in report.not_made:
+        click.secho(f"no letter: record {number} ({record_id}): {why}", fg="yellow")
+    if report.post:
+        click.echo(f"for post or fax: {report.post} ({len(report.not_emailed)} letters)")
+    click.echo(f"next: review the drafts, then `drafter send {outdir}` (a dry run) and "
+               f"`drafter send {outdir} --send`")
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--server", help="smtp://HOST[:PORT] (STARTTLS when offered; port 587) or "
+              f"smtps://HOST[:PORT] (port 465); default: ${SERVER_VARIABLE} or the config file.")
+@click.option("--user", help=f"The login (default: in the URL, ${USER_VARIABLE} or the config "
+              f"file); the password comes from ${PASSWORD_VARIABLE} or is asked for.")
+@click.option("--send", "really", is_flag=True, help="Send. Without it, only show what "
+              "would be sent to whom.")
+@click.option("--limit", type=click.IntRange(min=0), default=0,
+              help="Send at most N messages this run (a first test batch).")
+@click.option("--rate", type=click.FloatRange(min=0), help="At most N messages a minute "
+              "(default: no limit, or `rate` in the config file).")
+@click.option("--burst", type=click.IntRange(min=1), help="Messages that may go at once "
+              "before the rate applies (default: 1).")
+@click.option("--retries", type=click.IntRange(min=0), help="Tries again after a 4xx reply or "
+              "a lost connection (default: 5).")
+@click.option("--retry-delay", type=click.FloatRange(min=0), help="Seconds before the first "
+              "retry, doubled each time (default: 30).")
+@click.option("--resend", multiple=True, help="Send this record (id or number) or Message-ID "
+              "again though it is uncertain or an earlier version was sent; repeat.")
+@click.option("--resend-uncertain", is_flag=True, help="Send every uncertain message again.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="drafter's config file (default: ~/.config/drafter/config.toml).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@reports_errors
+def send(outdir: Path, server: str | None, user: str | None, really: bool, limit: int,
+         rate: float | None, burst: int | None, retries: int | None,
+         retry_delay: float | None, resend: tuple[str, ...], resend_uncertain: bool,
+         config_file: Path | None, quiet: bool) -> None:
+    """Send the drafts of OUTDIR/mail over SMTP, paced and logged; run it again to resume:
+    what the server accepted is never sent again."""
+    import os
+
+    settings = read_config(config_file or config_path()).get("send", {})
+    url = server or os.environ.get(SERVER_VARIABLE) or settings.get("server")
+    login = user or os.environ.get(USER_VARIABLE) or settings.get("user") or ""
+    target = parse_server(url, login) if url else None
+    options = SendOptions(
+        server=target, send=really, limit=limit,
+        rate=rate if rate is not None else float(settings.get("rate", 0)),
+        burst=burst or int(settings.get("burst", 1)),
+        retries=retries if retries is not None else int(settings.get("retries", 5)),
+        retry_delay=retry_delay if retry_delay is not None else float(
+            settings.get("retry_delay", 30)),
+        resend=frozenset(resend), resend_uncertain=resend_uncertain)
+    password = None
+    if really and target and target.user:
+        password = os.environ.get(PASSWORD_VARIABLE)
+        if password is None:
+            if not sys.stdin.isatty():
+                raise SendError(f"the password for {target}: set {PASSWORD_VARIABLE} (there "
+                                "is no terminal to ask on)")
+            password = click.prompt(f"password for {target}", hide_input=True, err=True)
+    progress = None if quiet or not really else ProgressLine(sys.stderr)
+    with _stopped_by_sigterm():
+        report = send_drafts(outdir, options, password=password,
+                             on_progress=progress.update if progress else None)
+    if progress:
+        progress.close()
+    if not really:
+        for item in report.planned:
+            copies = "".join(f"; {name}: {', '.join(values)}" for name, values in (
+                ("cc", item.cc), ("bcc", item.bcc)) if values)
+            click.echo(f"would send {item.path.name} to {', '.join(item.to)}{copies}")
+        click.echo(f"server: {target or '(none configured)'}")
+    for item, why in report.failed:
+        click.secho(f"failed: {item.label} {item.path.name}: {why}", fg="red", err=True)
+    for item, why in report.deferred:
+        click.secho(f"deferred: {item.label} {item.path.name}: {why} (run again later)",
+                    fg="yellow", err=True)
+    for item, why in report.uncertain:
+        click.secho(f"uncertain: {item.label} {item.path.name} {item.message_id}: {why}; "
+                    f"check the sent folder or ask, then --resend {item.id} if it did not "
+                    "arrive", fg="yellow", err=True)
+    for item, why in report.changed:
+        click.secho(f"not sent: {item.label} {item.path.name}: {why}; --resend {item.id} "
+                    "sends the new one too", fg="yellow", err=True)
+    if really:
+        click.echo(f"{report.sent} sent, {len(report.failed)} failed, {len(report.deferred)} "
+                   f"deferred, {len(report.uncertain)} uncertain, {report.skipped} skipped "
+                   f"(sent before), {report.left} left for later, {report.not_emailed} not "
+                   "emailed")
+    else:
+        click.echo(f"dry run: {len(report.planned)} to send, {report.skipped} sent before, "
+                   f"{len(report.uncertain)} uncertain, {report.left} left for later by "
+                   "--limit; nothing was sent (add --send)")
+    sys.exit(0 if report.ok else 1)

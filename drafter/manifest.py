@@ -23,9 +23,12 @@ from typing import IO, NamedTuple
 from .files import sha256_of
 
 MANIFEST = "manifest.csv"
+# The last four are a letter's email: filled by `drafter mail` and `drafter send` (send.py).
 MANIFEST_COLUMNS = ("number", "id", "recipient", "locale", "docx", "docx_sha256", "pdf",
-                    "pdf_sha256", "pages", "status", "error", "inputs")
-QUOTED_COLUMNS = ("id", "recipient", "docx", "pdf", "error")  # the columns that come from data
+                    "pdf_sha256", "pages", "status", "error", "inputs",
+                    "mail", "message_id", "delivery", "delivery_note")
+QUOTED_COLUMNS = ("id", "recipient", "docx", "pdf", "error",  # the columns that come from data
+                  "mail", "delivery_note")
 FINISHED = ("written", "skipped")  # the statuses of a letter whose files exist
 
 Key = tuple[str, str]  # a record's (number, id), as the manifest writes them

