@@ -289,6 +289,8 @@ def letter_data(case: dict[str, Any], record: Record) -> dict[str, Any]:
     contacts = recipient.pop("contacts", None)
     if isinstance(contacts, dict):  # from phone/fax/email columns, in column order
         recipient["contacts"] = list(contacts.values())
+    elif contacts is not None:  # a YAML record's own `contacts:` list
+        recipient["contacts"] = contacts
     data["recipient"] = _merged(case.get("recipient"), recipient)
     extra = overrides.pop(EXTRA_PARAGRAPH, None)
     for key, value in overrides.items():

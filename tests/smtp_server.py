@@ -11,6 +11,7 @@ import asyncio
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,8 +48,11 @@ class Handler:
 
     received: list[Received] = field(default_factory=list)
     defer_until: float = 0.0  # until this time.monotonic(), DATA is answered 451
+    defers: int = 0  # and the next this many messages too
     reject: set[str] = field(default_factory=set)  # RCPT of these addresses: 550
     drops: int = 0  # drop the connection mid-DATA for this many messages
+    hold: set[str] = field(default_factory=set)  # messages to these are taken, and the
+    hold_seconds: float = 0.0  # reply waits this long
     deferred: int = 0  # 451 replies given
     dropped: int = 0  # connections dropped
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -62,8 +66,13 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        if self.hold & set(envelope.rcpt_tos):  # taken at once, the reply comes late
+            self._take(envelope)
+            await asyncio.sleep(self.hold_seconds)
+            return "250 2.0.0 Queued"
         with self.lock:
-            if time.monotonic() < self.defer_until:
+            if time.monotonic() < self.defer_until or self.defers > 0:
+                self.defers -= 1
                 self.deferred += 1
                 return "451 4.7.1 Too many messages, slow down"
             if self.drops > 0:
@@ -72,10 +81,14 @@ class Handler:
                 assert server.transport is not None
                 server.transport.abort()  # no reply: the message was never taken
                 return "421 closing"
+        self._take(envelope)
+        return "250 2.0.0 Queued"
+
+    def _take(self, envelope: Any) -> None:
+        with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content or envelope.content,
                                           time.monotonic()))
-        return "250 2.0.0 Queued"
 
     def by_id(self) -> dict[str, list[Received]]:
         """The accepted messages by Message-ID."""
@@ -116,13 +129,16 @@ def smtp_server(*, tls: ssl.SSLContext | None = None, implicit_tls: bool = False
               and (data.login.decode(), data.password.decode()) == login)
         if ok:
             handler.logins.append((data.login.decode(), data.password.decode()))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # the server replies 535 itself
 
     def protocol() -> SMTP:
-        return SMTP(handler, enable_SMTPUTF8=True, hostname="mx.test",
-                    tls_context=None if implicit_tls else tls,
-                    authenticator=authenticate if login else None,
-                    auth_required=login is not None, auth_require_tls=True, timeout=30)
+        with warnings.catch_warnings():  # AUTH over smtps: aiosmtpd cannot tell it is TLS
+            warnings.simplefilter("ignore", UserWarning)
+            return SMTP(handler, enable_SMTPUTF8=True, hostname="mx.test",
+                        tls_context=None if implicit_tls else tls,
+                        authenticator=authenticate if login else None,
+                        auth_required=login is not None, auth_require_tls=not implicit_tls,
+                        timeout=30)
 
     server = loop.run_until_complete(loop.create_server(
         protocol, "127.0.0.1", 0, ssl=tls if implicit_tls else None))
