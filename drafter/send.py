@@ -7,8 +7,9 @@ with a token bucket (messages per minute and a burst); retries 4xx replies with 
 records 5xx replies, going on with the others.
 
 Every attempt and every outcome is a line of ``OUTDIR/mail/send-log.jsonl``, flushed and
-fsynced before the run goes on: the attempt line is on disk before the message's last byte
-leaves, and the outcome line right after the server's reply. So a run stopped at any moment,
+on disk before the next message goes: the attempt line is fsynced before the message's text
+leaves (while the server answers MAIL and RCPT), and the outcome line, written the moment the
+server replies, with the next attempt. So a run stopped at any moment,
 even by SIGKILL or a power cut, is resumed by running it again: messages the server accepted
 are never sent again; a message whose attempt has no outcome (the process died between the
 end of the message and the log) is *uncertain*: reported, and sent again only when asked. The
@@ -36,6 +37,7 @@ import ssl
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -155,18 +157,43 @@ class SendLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.file: IO[bytes] = path.open("ab")
+        self.syncing = ThreadPoolExecutor(1, thread_name_prefix="drafter-send-log")
         with contextlib.suppress(OSError):
             if path.stat().st_size and not _ends_with_newline(path):
                 self.file.write(b"\n")  # after a torn line, start a fresh one
 
     def write(self, event: str, message_id: str, **details: Any) -> None:
+        """Append an outcome line, flushed to the system at once (a killed process loses
+        nothing); it reaches the disk with the next attempt's fsync, before the next message
+        leaves. An outcome lost to a power cut leaves its message uncertain, never sent twice."""
         entry = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                  "event": event, "message_id": message_id, **details}
         self.file.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
         self.file.flush()
+
+    def attempt(self, message_id: str, **details: Any) -> Callable[[], None]:
+        """Append an attempt line and start putting the log on disk; the function returned
+        waits until it is there. The sender calls it before the message's text leaves, so
+        the fsync runs while the server answers MAIL and RCPT."""
+        self.write("attempt", message_id, **details)
+        synced = self.syncing.submit(os.fsync, self.file.fileno())
+
+        def wait() -> None:
+            try:
+                synced.result()
+            except OSError as e:  # a message never leaves before its attempt is on disk
+                raise SendError(f"{self.path}: cannot write the send log: {e.strerror}; "
+                                "stopped before sending") from e
+        return wait
+
+    def sync(self) -> None:
+        """Put every line on disk now."""
+        self.file.flush()
         os.fsync(self.file.fileno())
 
     def close(self) -> None:
+        self.syncing.shutdown(wait=True)
+        self.sync()
         self.file.close()
 
 
@@ -348,13 +375,13 @@ class Connection:
         return smtp
 
     def transaction(self, sender: str, recipients: list[str], data: bytes, *, utf8: bool,
-                    before_end: Callable[[], None]) -> tuple[int, str]:
-        """One message: MAIL, RCPT for each recipient, DATA. ``before_end`` runs after the
-        server has said to go ahead with the message and before its text is sent. Returns
-        the deciding reply; any refused recipient stops the message (nothing is sent)."""
-        if self.smtp is None:
-            self.smtp = self._open()
-        smtp = self.smtp
+                    starting: Callable[[], Callable[[], None]]) -> tuple[int, str]:
+        """One message: MAIL, RCPT for each recipient, DATA. ``starting`` runs first; what it
+        returns runs after the server has said to go ahead with the message and before its
+        text is sent. Returns the deciding reply; any refused recipient stops the message
+        (nothing is sent)."""
+        smtp = self.open()
+        ready = starting()
         try:
             options = []
             if utf8:
@@ -372,7 +399,7 @@ class Connection:
             code, reply = smtp.docmd("DATA")
             if code != 354:
                 return self._abandon(code, reply)
-            before_end()
+            ready()
             smtp.send(_dot_stuffed(data))
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as e:
@@ -424,8 +451,13 @@ def _reply(code: int, reply: bytes | str) -> str:
 
 
 def _dot_stuffed(data: bytes) -> bytes:
-    data = re.sub(rb"(?<!\r)\n", b"\r\n", data)
-    data = re.sub(rb"(?m)^\.", b"..", data)
+    """The message as DATA sends it: CRLF line ends, a dot doubled at a line's start, the
+    final dot. (Counts and replaces, not regular expressions: this is on every message.)"""
+    if data.count(b"\n") != data.count(b"\r\n"):  # a draft edited by hand, with bare LFs
+        data = re.sub(rb"\r?\n", b"\r\n", data)
+    data = data.replace(b"\r\n.", b"\r\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
@@ -679,7 +711,7 @@ class _Run:
             self.limit.take()
             code, reply = connection.transaction(
                 item.sender, list(item.recipients), data, utf8=utf8,
-                before_end=lambda: log.write("attempt", item.message_id, record=item.record,
+                starting=lambda: log.attempt(item.message_id, record=item.record,
                                              file=item.path.name, to=list(item.recipients),
                                              server=str(self.options.server)))
         except _Dropped as e:

@@ -214,14 +214,17 @@ def test_a_first_batch_with_limit_then_the_rest(few: Path, run) -> None:
 def test_the_rate_is_honoured_at_the_server(few: Path) -> None:
     rate, burst = 300, 2  # a message every 0.2 s, two at once
     with smtp_server() as server:
+        start = time.monotonic()  # the server's clock: same process
         report = send_drafts(few, options(server.url, rate=rate, burst=burst, limit=10))
-        arrivals = [r.arrived for r in server.handler.received]
+        arrivals = [r.arrived - start for r in server.handler.received]
     assert report.sent == 10
-    interval, tolerance = 60 / rate, 0.03
-    for k in range(burst, len(arrivals)):
-        # with a burst of 2, the k-th message may not arrive before (k - 1) intervals
-        assert arrivals[k] - arrivals[0] >= (k - burst + 1) * interval - tolerance, k
-    assert arrivals[1] - arrivals[0] < interval  # the burst went at once
+    interval = 60 / rate
+    for k, arrived in enumerate(arrivals):
+        # the k-th message cannot have left before k - burst + 1 intervals (the bucket starts
+        # full): a lower bound, whatever the load of the machine
+        assert arrived >= (k - burst + 1) * interval - 0.001, (k, arrived)
+    # and pacing is not stalling: a generous bound, for a loaded machine
+    assert arrivals[-1] < (len(arrivals) - burst) * interval + 5
 
 
 def test_an_uncertain_message_is_reported_and_sent_again_only_when_asked(
