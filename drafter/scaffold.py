@@ -7,14 +7,15 @@ import shutil
 from pathlib import Path
 
 from .errors import OutputError
+from .mail import COVER_HTML, COVER_TEXT
 from .template import BUILTIN_TEMPLATE, CATALOGS_DIR, DOCX_NAME, SAMPLE_NAME, find_template
 
 _NAME = re.compile(r"^[\w][\w .-]*$")
 
 
 def new_template(target: Path, source: str = BUILTIN_TEMPLATE) -> list[Path]:
-    """Create the template folder ``target`` from ``source``: its DOCX layouts, sample data and
-    translation catalogs. Returns the files written; never overwrites."""
+    """Create the template folder ``target`` from ``source``: its DOCX layouts, sample data,
+    email cover message and translation catalogs. Returns the files written; never overwrites."""
     if not _NAME.match(target.name):
         raise OutputError(f"{target.name!r}: a template name is letters, digits, spaces, "
                           "dots, dashes and underscores")
@@ -27,6 +28,9 @@ def new_template(target: Path, source: str = BUILTIN_TEMPLATE) -> list[Path]:
         written.append(Path(shutil.copy2(docx, target / docx.name)))
     if template.sample.is_file():
         written.append(Path(shutil.copy2(template.sample, target / SAMPLE_NAME)))
+    for cover in (COVER_TEXT, COVER_HTML):  # the email cover message (docs/sending.md)
+        if (template.folder / cover).is_file():
+            written.append(Path(shutil.copy2(template.folder / cover, target / cover)))
     if template.catalogs.is_dir():
         shutil.copytree(template.catalogs, target / CATALOGS_DIR)
         written += sorted(p for p in (target / CATALOGS_DIR).rglob("*") if p.is_file())
