@@ -41,13 +41,14 @@ import jinja2
 from markupsafe import escape
 
 from .context import build_context
-from .errors import DataError, OutputError, Problem, TemplateError
-from .locales import Localizer
+from .errors import DataError, Location, OutputError, Problem, TemplateError
+from .locales import Localizer, localizer_for
 from .merge import SOURCES, MergedLetter, merged_letters, sha256_of
 from .model import Letter, Person
-from .render import localizer_for, write_atomic
+from .render import write_atomic
+from .sandbox import BoundedSandbox
 from .send import manifest_rows, refresh_delivery, save_manifest
-from .template import BUILTIN_TEMPLATE, BoundedSandbox, LetterTemplate, find_template
+from .template import BUILTIN_TEMPLATE, LetterTemplate, find_template
 
 MAIL_DIR = "mail"
 POST_PDF = "post-or-fax.pdf"
@@ -136,8 +137,8 @@ def write_drafts(outdir: Path, options: MailOptions, *,
     reply_to = parse_sender(options.reply_to, "--reply-to") if options.reply_to else None
     for kind in options.attach:
         if kind not in ATTACHABLE:
-            raise DataError([Problem("--attach", "", f"cannot attach {kind!r}; expected one "
-                                     f"of {', '.join(ATTACHABLE)}")])
+            raise DataError([Problem(Location(option="--attach"), "", f"cannot attach "
+                                     f"{kind!r}; expected one of {', '.join(ATTACHABLE)}")])
     enclosures = [_enclosure(path) for path in options.enclosures]
     template, letters = merged_letters(outdir)
     cover = load_cover(template)
@@ -149,18 +150,18 @@ def write_drafts(outdir: Path, options: MailOptions, *,
     problems: list[Problem] = []
     for merged in letters:  # first pass: check everything, render the cover messages
         row = by_key.get((str(merged.number), merged.id))
-        label = f"record {merged.number} ({merged.id})"
+        record: dict[str, Any] = {"record": merged.number, "record_id": merged.id}
         if row is None or row.get("status") not in ("written", "skipped"):
             why = f"the merge made no letter (status {row.get('status')!r})" if row else \
                 "not in the manifest"
             report.not_made.append((merged.number, merged.id, why))
             continue
         if row.get("inputs") != merged.inputs:
-            problems.append(Problem(label, "", "the letter has changed since the merge; run "
-                                    "`drafter merge` again first"))
+            problems.append(Problem(Location(), "", "the letter has changed since the merge; "
+                                    "run `drafter merge` again first", **record))
             continue
         for kind in options.attach:
-            problem = _check_file(outdir, row, kind, label)
+            problem = _check_file(outdir, row, kind, record)
             if problem:
                 problems.append(problem)
         loc = localizer_for(cover.template, merged.letter.locale)
@@ -227,8 +228,8 @@ def parse_sender(text: str, option: str = "--from") -> Address:
     name, address = parseaddr(text)
     user, at, domain = address.rpartition("@")
     if not at or not user or "." not in domain or any(c.isspace() for c in address):
-        raise DataError([Problem(option, "", f"{text!r} is not an email address; expected "
-                                 "e.g. 'Campaigns <campaigns@example.org>'")])
+        raise DataError([Problem(Location(option=option), "", f"{text!r} is not an email "
+                                 "address; expected e.g. 'Campaigns <campaigns@example.org>'")])
     return Address(name, user, domain)
 
 
@@ -265,12 +266,13 @@ def _compile(path: Path, *, html: bool) -> jinja2.Template:
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise TemplateError([Problem(str(path), "", f"cannot read the cover message: {e}")]
-                            ) from e
+        raise TemplateError([Problem(Location(str(path)), "",
+                                     f"cannot read the cover message: {e}")]) from e
     try:
         return _environment(html).from_string(source)
     except jinja2.TemplateSyntaxError as e:
-        raise TemplateError([Problem(f"{path}:{e.lineno}", "", e.message or str(e))]) from e
+        raise TemplateError([Problem(Location(str(path), line=e.lineno), "",
+                                     e.message or str(e))]) from e
 
 
 def render_cover(cover: Cover, letter: Letter, loc: Localizer,
@@ -299,7 +301,7 @@ def render_cover(cover: Cover, letter: Letter, loc: Localizer,
         except (jinja2.TemplateError, TypeError, ValueError) as e:
             name = COVER_HTML if html else COVER_TEXT
             line = getattr(e, "lineno", None)
-            where = f"{cover.template.folder / name}{f':{line}' if line else ''}"
+            where = Location(str(cover.template.folder / name), line=line)
             raise TemplateError([Problem(where, "", f"{loc.identifier} letter: {e}")]) from e
     return results[0], results[1]
 
@@ -323,14 +325,15 @@ def _attachment_names(row: dict[str, str], options: MailOptions) -> list[str]:
     return [row[kind] for kind in options.attach] + [p.name for p in options.enclosures]
 
 
-def _check_file(outdir: Path, row: dict[str, str], kind: str, label: str) -> Problem | None:
+def _check_file(outdir: Path, row: dict[str, str], kind: str, record: dict[str, Any]
+                ) -> Problem | None:
     if not row.get(kind):
-        return Problem(label, "", f"the merge wrote no {kind.upper()} to attach (merge with "
-                       f"`-f {kind}`, or choose another `--attach`)")
+        return Problem(Location(), "", f"the merge wrote no {kind.upper()} to attach (merge "
+                       f"with `-f {kind}`, or choose another `--attach`)", **record)
     path = outdir / row[kind]
     if not path.is_file() or sha256_of(path) != row.get(f"{kind}_sha256"):
-        return Problem(str(path), "", f"{label}: the file is missing or has changed since the "
-                       "merge; run `drafter merge` again")
+        return Problem(Location(str(path)), "", "the file is missing or has changed since the "
+                       "merge; run `drafter merge` again", **record)
     return None
 
 
@@ -338,7 +341,7 @@ def _enclosure(path: Path) -> Attachment:
     try:
         return Attachment(path.name, path.read_bytes())
     except OSError as e:
-        raise DataError([Problem(str(path), "--enclose", f"cannot read the file: "
+        raise DataError([Problem(Location(str(path)), "--enclose", f"cannot read the file: "
                                  f"{e.strerror}")]) from e
 
 

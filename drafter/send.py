@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import DataError, DrafterError, Problem
+from .errors import DataError, DrafterError, Location, Problem
 from .merge import _CELLS, MANIFEST, MANIFEST_COLUMNS, _cell, _read_manifest
 from .render import write_atomic
 
@@ -70,8 +70,8 @@ class SendError(DrafterError):
 def manifest_rows(outdir: Path) -> list[dict[str, str]]:
     """The rows of ``outdir/manifest.csv`` in file order, every column present."""
     if not (outdir / MANIFEST).is_file():
-        raise DataError([Problem(str(outdir / MANIFEST), "", "no manifest: run `drafter merge "
-                                 "… -o` into this folder first")])
+        raise DataError([Problem(Location(str(outdir / MANIFEST)), "", "no manifest: run "
+                                 "`drafter merge … -o` into this folder first")])
     rows = _read_manifest(outdir / MANIFEST).values()
     return [{column: row.get(column, "") for column in MANIFEST_COLUMNS} for row in rows]
 
@@ -270,20 +270,23 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise DataError([Problem(str(path), "", f"cannot read the config file: {e}")]) from e
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"cannot read the config file: {e}")]) from e
     known = {"send": {"server", "user", "rate", "burst", "retries", "retry_delay"},
              "mail": {"from", "reply_to"}}
     problems = []
     for table, values in config.items():
         if table not in known or not isinstance(values, dict):
-            problems.append(Problem(str(path), table, "unknown table; expected [send] or [mail]"))
+            problems.append(Problem(Location(str(path)), table,
+                                    "unknown table; expected [send] or [mail]"))
             continue
         for key in values:
             if key == "password":
-                problems.append(Problem(str(path), f"{table}.{key}", "a password in the config "
-                                        f"file is refused; set {PASSWORD_VARIABLE} instead"))
+                problems.append(Problem(Location(str(path)), f"{table}.{key}", "a password in "
+                                        f"the config file is refused; set {PASSWORD_VARIABLE} "
+                                        "instead"))
             elif key not in known[table]:
-                problems.append(Problem(str(path), f"{table}.{key}", "unknown setting; "
+                problems.append(Problem(Location(str(path)), f"{table}.{key}", "unknown setting; "
                                         f"expected one of {', '.join(sorted(known[table]))}"))
     if problems:
         raise DataError(problems)
@@ -606,7 +609,7 @@ def _plan(outdir: Path, rows: list[dict[str, str]], log: LogState, options: Send
 
 def _outgoing(outdir: Path, row: dict[str, str]) -> Outgoing:
     path = outdir / row["mail"]
-    label = f"record {row['number']} ({row['id']})"
+    record: dict[str, Any] = {"record": int(row["number"]), "record_id": row["id"]}
     try:
         with path.open("rb") as f:
             head = f.read(1 << 20).split(b"\r\n\r\n", 1)[0]
@@ -615,11 +618,11 @@ def _outgoing(outdir: Path, row: dict[str, str]) -> Outgoing:
         headers = HeaderParser(policy=compat32).parsestr(head.decode("utf-8", "replace"),
                                                          headersonly=True)
     except OSError as e:
-        raise DataError([Problem(str(path), "", f"{label}: cannot read the draft: "
-                                 f"{e.strerror}; run `drafter mail` again")]) from e
+        raise DataError([Problem(Location(str(path)), "", f"cannot read the draft: "
+                                 f"{e.strerror}; run `drafter mail` again", **record)]) from e
     if str(headers.get("Message-ID", "")).strip() != row["message_id"]:
-        raise DataError([Problem(str(path), "Message-ID", f"{label}: the draft is not the one "
-                                 "the manifest names; run `drafter mail` again")])
+        raise DataError([Problem(Location(str(path)), "Message-ID", "the draft is not the one "
+                                 "the manifest names; run `drafter mail` again", **record)])
 
     def addresses(name: str) -> tuple[str, ...]:
         return tuple(address for _, address in getaddresses(headers.get_all(name, []))
@@ -627,8 +630,8 @@ def _outgoing(outdir: Path, row: dict[str, str]) -> Outgoing:
     sender = addresses("From")
     to, cc, bcc = addresses("To"), addresses("Cc"), addresses("Bcc")
     if len(sender) != 1 or not to:
-        raise DataError([Problem(str(path), "From" if len(sender) != 1 else "To",
-                                 f"{label}: the draft needs one sender and a recipient")])
+        raise DataError([Problem(Location(str(path)), "From" if len(sender) != 1 else "To",
+                                 "the draft needs one sender and a recipient", **record)])
     return Outgoing(row["number"], row["id"], path, row["message_id"], sender[0],
                     tuple(dict.fromkeys((*to, *cc, *bcc))), to, cc, bcc)
 
