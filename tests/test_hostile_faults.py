@@ -91,7 +91,7 @@ def _check_folder(outdir: Path) -> dict[str, tuple[int, int]]:
             assert path.name.startswith(".drafter-") or path.name.endswith(".part"), path
             continue
         seen[path.name] = (path.stat().st_ino, path.stat().st_mtime_ns)
-        if path.name == "manifest.csv":
+        if path.name in ("manifest.csv", "merge.json"):  # merge.json: what it was made from
             continue
         assert path.name in _letter_names(), path
         if path.suffix == ".docx":
@@ -198,7 +198,8 @@ def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -
     rows = _read_manifest(outdir)
     assert rows is not None  # guarantee 2: this run's manifest
     written_now = {name for name, identity in after.items()
-                   if before.get(name) != identity and name != "manifest.csv"}
+                   if before.get(name) != identity and name not in ("manifest.csv",
+                                                                     "merge.json")}
     assert written_now <= _named_in(rows)  # guarantee 4
     assert {row["status"] for row in rows} <= {"written", "skipped", "interrupted", "failed"}
 
@@ -210,7 +211,7 @@ def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -
     rows = _read_manifest(outdir)
     assert rows is not None and len(rows) == LETTERS
     assert {row["status"] for row in rows} <= {"written", "skipped"}
-    assert set(final) == _letter_names() | {"manifest.csv"}
+    assert set(final) == _letter_names() | {"manifest.csv", "merge.json"}
     assert [p.name for p in outdir.iterdir() if p.name.startswith(".")] == []
     assert f"of {LETTERS}" in stdout
     assert killed_office >= 1

@@ -208,7 +208,7 @@ def test_csv_injection_is_text_in_letters_and_quoted_in_the_manifest(tmp_path: P
                  "--name", "{{ name }}", "-q")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "'quoted.docx", "=cmd-' -C calc'!A0.docx", "manifest.csv"]
+        "'quoted.docx", "=cmd-' -C calc'!A0.docx", "manifest.csv", "merge.json"]
     lines = docx_text(out / "=cmd-' -C calc'!A0.docx").splitlines()
     assert f"Dear {INJECTION}," in lines and "+1-1" in lines
 

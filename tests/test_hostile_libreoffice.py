@@ -140,7 +140,7 @@ def test_a_batch_that_crashes_half_way_is_redone_letter_by_letter(
     assert_pdfs(out, NAMES)
     assert int((tmp_path / "calls").read_text()) == 2 + 6  # two batches, then one by one
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["manifest.csv", *(f"{n}.{fmt}" for n in NAMES for fmt in ("docx", "pdf"))])
+        ["manifest.csv", "merge.json", *(f"{n}.{fmt}" for n in NAMES for fmt in ("docx", "pdf"))])
 
 
 def test_a_hang_is_killed_and_the_retry_succeeds(case: Path, recipients: Path,

@@ -63,7 +63,8 @@ def test_names_from_data_never_leave_the_output_folder(case: Path, tmp_path: Pat
     merge(case, path, out, MergeOptions(formats=("docx",), name="{{ name }}\x00{{ id }}"))
     assert sorted(p.name for p in out.iterdir()) == [
         "7.docx", "CON-4.docx", "LPT1-6.docx", "_nul.txt-5.docx", "a-b-c-d-e-f-g-9.docx",
-        "escape-2.docx", "etc-passwd-1.docx", "manifest.csv", "win-3.docx", "~-.bashrc-8.docx",
+        "escape-2.docx", "etc-passwd-1.docx", "manifest.csv", "merge.json", "win-3.docx",
+        "~-.bashrc-8.docx",
         "长" * 50 + ".docx"]  # 150 bytes at most
     assert tree(tmp_path) - before == {f"out/{p.name}" for p in out.iterdir()} | {"out"}
 
@@ -74,7 +75,7 @@ def test_reserved_device_names_get_an_underscore(case: Path, tmp_path: Path) -> 
     merge(case, path, out, MergeOptions(formats=("docx",), name="{{ name }}"))
     assert sorted(p.name for p in out.iterdir()) == [
         "_CON.docx", "_LPT1.docx", "_nul.txt.docx", "letter-2.docx", "letter.docx",
-        "manifest.csv"]
+        "manifest.csv", "merge.json"]
 
 
 # ---- symbolic links -----------------------------------------------------------------------------
@@ -102,7 +103,8 @@ def test_a_symlink_in_the_output_folder_is_replaced_never_written_through(
                                                          "target.docx"]
     assert not (out / "xi-Xi.docx").is_symlink() and not (out / "manifest.csv").is_symlink()
     assert "Dear Xi," in docx_text(out / "xi-Xi.docx")
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.csv", "xi-Xi.docx"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.csv", "merge.json",
+                                                     "xi-Xi.docx"]
 
 
 def test_render_replaces_a_symlink_too(tmp_path: Path, run) -> None:
@@ -153,7 +155,7 @@ def test_merge_leaves_files_it_does_not_write_alone(case: Path, tmp_path: Path) 
         merge(case, path, out, MergeOptions(formats=("docx",), force=force))
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert sorted(p.name for p in out.iterdir()) == [
-        ".hidden", "manifest.csv", "notes.txt", "wang-Wang.docx", "xi-Xi.docx"]
+        ".hidden", "manifest.csv", "merge.json", "notes.txt", "wang-Wang.docx", "xi-Xi.docx"]
 
 
 def test_letters_get_the_permissions_of_the_umask(case: Path, tmp_path: Path) -> None:

@@ -47,7 +47,8 @@ def test_one_docx_per_recipient_each_addressed_and_saluted(case: Path, tmp_path:
     report = merge(case, recipients(tmp_path, ROWS), out, MergeOptions(formats=("docx",)))
     assert (report.written, report.failed, report.invalid) == (3, 0, 0)
     assert sorted(p.name for p in out.iterdir()) == [
-        "kim-김정은.docx", "manifest.csv", "wang-Wang Yi.docx", "xi-Xi Jinping.docx"]
+        "kim-김정은.docx", "manifest.csv", "merge.json", "wang-Wang Yi.docx",
+        "xi-Xi Jinping.docx"]
     text = docx_text(out / "wang-Wang Yi.docx")
     assert "Dear Minister Wang Yi," in text and "24 November 2015" in text
     assert "존경하는 김정은님께" in docx_text(out / "kim-김정은.docx")
@@ -110,7 +111,8 @@ def test_names_from_data_stay_in_the_folder_and_collisions_are_numbered(
     out = tmp_path / "out"
     merge(case, path, out, MergeOptions(formats=("docx",), name="{{ name }}"))
     assert sorted(p.name for p in out.iterdir()) == [
-        "Wang Yi.docx", "escape-2.docx", "escape.docx", "manifest.csv", "wang yi-2.docx"]
+        "Wang Yi.docx", "escape-2.docx", "escape.docx", "manifest.csv", "merge.json",
+        "wang yi-2.docx"]
     assert not (tmp_path / "escape.docx").exists()
 
 
@@ -235,7 +237,7 @@ def test_a_hanging_conversion_is_killed_and_the_others_finish(case: Path,
     statuses = {r["id"]: r["status"] for r in manifest(out)}
     assert statuses == {"xi": "written", "wang": "written", "kim": "failed"}
     assert sorted(p.name for p in out.iterdir()) == [
-        "manifest.csv", "wang-Wang Yi.pdf", "xi-Xi Jinping.pdf"]
+        "manifest.csv", "merge.json", "wang-Wang Yi.pdf", "xi-Xi Jinping.pdf"]
 
 
 def test_the_cli_reports_progress_unless_quiet(run, case: Path, tmp_path: Path) -> None:
