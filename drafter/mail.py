@@ -42,12 +42,13 @@ from markupsafe import escape
 
 from .context import build_context
 from .errors import DataError, Location, OutputError, Problem, TemplateError
+from .files import sha256_of, write_atomic
 from .locales import Localizer, localizer_for
-from .merge import SOURCES, MergedLetter, merged_letters, sha256_of
+from .manifest import MANIFEST, rewrite_manifest
+from .merge import SOURCES, MergedLetter, merged_letters
 from .model import Letter, Person
-from .render import write_atomic
 from .sandbox import BoundedSandbox
-from .send import manifest_rows, refresh_delivery, save_manifest
+from .send import manifest_rows, refresh_delivery
 from .template import BUILTIN_TEMPLATE, LetterTemplate, find_template
 
 MAIL_DIR = "mail"
@@ -212,9 +213,9 @@ def write_drafts(outdir: Path, options: MailOptions, *,
         report.post = combine_pdf(post, target)
     else:
         target.unlink(missing_ok=True)
-    save_manifest(outdir, rows)
+    rewrite_manifest(outdir, rows)
     refresh_delivery(outdir)
-    report.manifest = outdir / "manifest.csv"
+    report.manifest = outdir / MANIFEST
     return report
 
 

@@ -11,16 +11,17 @@ come from data are quoted so that a spreadsheet never runs them as formulas (CSV
 from __future__ import annotations
 
 import csv
+import io
 import os
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, NamedTuple
 
-from .files import sha256_of
+from .files import sha256_of, write_atomic
 
 MANIFEST = "manifest.csv"
 # The last four are a letter's email: filled by `drafter mail` and `drafter send` (send.py).
@@ -129,6 +130,17 @@ def finished_letters(outdir: Path) -> list[FinishedLetter]:
                 outdir / row["pdf"] if row["pdf"] else None,
                 int(row["pages"]) if row["pages"].isdigit() else None))
     return letters
+
+
+def rewrite_manifest(outdir: Path, rows: Iterable[Mapping[str, str]]) -> Path:
+    """Write ``outdir``'s manifest anew from rows as :func:`read_manifest` reads them (a
+    later step filling in columns: ``drafter mail`` and ``drafter send``), atomically."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, MANIFEST_COLUMNS)
+    writer.writeheader()
+    writer.writerows(_quoted(row) for row in rows)
+    write_atomic(outdir / MANIFEST, buffer.getvalue().encode("utf-8"))
+    return outdir / MANIFEST
 
 
 class ManifestWriter:

@@ -15,18 +15,17 @@ are never sent again; a message whose attempt has no outcome (the process died b
 end of the message and the log) is *uncertain*: reported, and sent again only when asked. The
 log is the truth; ``manifest.csv``'s delivery columns are refreshed from it.
 
-Reading the manifest and the log, and the configuration (``[send]`` in drafter's config file,
-``DRAFTER_SMTP_*`` variables), are here too.
+The send log's format and reading, the manifest's delivery columns (:func:`refresh_delivery`;
+the manifest itself is :mod:`drafter.manifest`'s), and the configuration (``[send]`` in drafter's
+config file, ``DRAFTER_SMTP_*`` variables) are here too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
 import heapq
-import io
 import ipaddress
 import json
 import os
@@ -47,8 +46,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import DataError, DrafterError, Location, Problem
-from .merge import _CELLS, MANIFEST, MANIFEST_COLUMNS, _cell, _read_manifest
-from .render import write_atomic
+from .manifest import MANIFEST, MANIFEST_COLUMNS, read_manifest, rewrite_manifest
 
 LOG_NAME = "send-log.jsonl"
 LOCK_NAME = ".send.lock"
@@ -58,7 +56,6 @@ USER_VARIABLE = "DRAFTER_SMTP_USER"
 CONFIG_VARIABLE = "DRAFTER_CONFIG"
 DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
 SENT, FAILED, DEFERRED, UNCERTAIN = "sent", "failed", "deferred", "uncertain"
-_MAIL_CELLS = (*_CELLS, "mail", "delivery_note")
 
 
 class SendError(DrafterError):
@@ -72,19 +69,8 @@ def manifest_rows(outdir: Path) -> list[dict[str, str]]:
     if not (outdir / MANIFEST).is_file():
         raise DataError([Problem(Location(str(outdir / MANIFEST)), "", "no manifest: run "
                                  "`drafter merge … -o` into this folder first")])
-    rows = _read_manifest(outdir / MANIFEST).values()
+    rows = read_manifest(outdir / MANIFEST).values()
     return [{column: row.get(column, "") for column in MANIFEST_COLUMNS} for row in rows]
-
-
-def save_manifest(outdir: Path, rows: list[dict[str, str]]) -> Path:
-    """Write the manifest's rows back, whole, atomically."""
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, MANIFEST_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) if k in _MAIL_CELLS else v for k, v in row.items()})
-    write_atomic(outdir / MANIFEST, buffer.getvalue().encode("utf-8"))
-    return outdir / MANIFEST
 
 
 def refresh_delivery(outdir: Path) -> None:
@@ -101,7 +87,7 @@ def refresh_delivery(outdir: Path) -> None:
             row.update(update)
             changed = True
     if changed:
-        save_manifest(outdir, rows)
+        rewrite_manifest(outdir, rows)
 
 
 # -- the send log ----------------------------------------------------------------------------
