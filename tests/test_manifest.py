@@ -72,7 +72,8 @@ def test_a_row_names_its_files_and_quotes_what_comes_from_data(tmp_path: Path) -
     assert manifest_rows(tmp_path) == [{
         "number": "1", "id": "'-1", "recipient": "'=cmd|' /C calc'!A0", "locale": "zh_Hans",
         "docx": "'@x.docx", "docx_sha256": "d" * 64, "pdf": "'@x.pdf", "pdf_sha256": "p" * 64,
-        "pages": "2", "status": "written", "error": "'+oops", "inputs": "abc"}]
+        "pages": "2", "status": "written", "error": "'+oops", "inputs": "abc",
+        "mail": "", "message_id": "", "delivery": "", "delivery_note": ""}]  # drafter mail's
     assert read_manifest(tmp_path / MANIFEST)[("1", "-1")]["recipient"] == "=cmd|' /C calc'!A0"
 
 
