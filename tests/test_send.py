@@ -103,7 +103,7 @@ def test_the_campaign_arrives_once_each_with_its_letter(campaign: Path, tmp_path
     with smtp_server() as server:
         result = run("send", outdir, "--server", server.url, "--send", "-q")
         assert result.exit_code == 0, result.output
-        assert "8 sent, 0 failed, 0 deferred, 0 uncertain, 0 skipped" in result.output
+        assert "12 sent, 0 failed, 0 deferred, 0 uncertain, 0 skipped" in result.output
         received = server.handler.by_id()
     rows = {row["id"]: row for row in read_manifest(outdir)}
     emailed = {key: row for key, row in rows.items() if row["delivery"] == "sent"}
@@ -115,9 +115,20 @@ def test_the_campaign_arrives_once_each_with_its_letter(campaign: Path, tmp_path
                "en_US": "Please find attached our letter of November 24, 2015: Detention of "
                         "Nine North Korean refugees.",
                "en_GB": "Please find attached our letter of 24 November 2015: Detention of "
-                        "Nine North Korean refugees."}
+                        "Nine North Korean refugees.",
+               "fr_FR": "Veuillez trouver ci-joint notre lettre du 24 novembre 2015 : "
+                        "Détention de neuf réfugiés nord-coréens.",
+               "de_DE": "Anbei erhalten Sie unser Schreiben vom 24. November 2015: "
+                        "Inhaftierung von neun nordkoreanischen Flüchtlingen.",
+               "ja_JP": "2015年11月24日付の書簡「北朝鮮難民9名の拘束について」を添付いたします。",
+               "ru_RU": "Направляем Вам наше письмо от 24 ноября 2015\u202fг.: О задержании "
+                        "девяти северокорейских беженцев."}
     subjects = {"zh": "九名朝鲜难民遭拘押一事", "ko": "북한 난민 9명 구금 건",
-                "en": "Detention of Nine North Korean refugees"}
+                "en": "Detention of Nine North Korean refugees",
+                "fr": "Détention de neuf réfugiés nord-coréens",
+                "de": "Inhaftierung von neun nordkoreanischen Flüchtlingen",
+                "ja": "北朝鮮難民9名の拘束について",
+                "ru": "О задержании девяти северокорейских беженцев"}
     for key, row in emailed.items():
         (arrived,) = received[row["message_id"]]
         message = arrived.message
@@ -145,7 +156,7 @@ def test_the_campaign_arrives_once_each_with_its_letter(campaign: Path, tmp_path
     # a second run sends nothing again
     with smtp_server() as server:
         result = run("send", outdir, "--server", server.url, "--send", "-q")
-        assert "0 sent" in result.output and "8 skipped (sent before)" in result.output
+        assert "0 sent" in result.output and "12 skipped (sent before)" in result.output
         assert server.handler.received == []
 
 
