@@ -15,13 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import jinja2
 from jinja2 import nodes
 from lxml import etree
 
-from .context import build_context, fields_used
+from .context import BUILTIN_NAMES, build_context, fields_used
 from .docx_parts import (
     TAG_CHARACTERS,
     Paragraph,
@@ -33,11 +33,12 @@ from .docx_parts import (
     split_paragraphs,
     templated_parts,
 )
-from .errors import Location, Problem, Severity, TemplateError, did_you_mean
+from .errors import DataError, Location, Problem, Severity, TemplateError, did_you_mean
+from .fields import FieldSchema, letter_model, template_fields
 from .loading import load_yaml, read_letter
 from .locales import Localizer, localizer_for, missing_catalog
 from .package import read_docx
-from .sandbox import make_environment
+from .sandbox import make_environment, unsupported_features
 from .template import LetterTemplate, find_template
 
 # A tag runs from its opening to its closing delimiter, never across another tag's opening: an
@@ -58,8 +59,9 @@ _MIDDLES = {"else": ("for", "if"), "elif": ("if",), "pluralize": ("trans",)}
 
 
 FindingKind = Literal["syntax", "unclosed-block", "stray-end", "unknown-filter", "unknown-test",
-                      "split-tag", "typographic-quotes", "paragraph-tag", "missing-value",
-                      "unused-field", "damaged", "no-catalog"]
+                      "unknown-name", "unsupported", "split-tag", "typographic-quotes",
+                      "paragraph-tag", "missing-value", "unused-field", "fields", "damaged",
+                      "no-catalog"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class _Checker:
     environment: jinja2.Environment
     findings: list[Finding] = field(default_factory=list)
     paragraphs: list[Paragraph] = field(default_factory=list)
+    known: frozenset[str] = BUILTIN_NAMES  # the names a letter gives: built-in and declared
+    names: set[str] = field(default_factory=set)  # loop variables, {% set %} names, macros
+    reads: list[tuple[Paragraph, str, str]] = field(default_factory=list)  # paragraph, tag, name
 
     def add(self, severity: Severity, kind: FindingKind, paragraph: Paragraph | None,
             message: str,
@@ -118,12 +123,21 @@ def check_template(template: str | Path | LetterTemplate, data: Path | None = No
     needs that the data lacks; nothing is rendered to disk."""
     if not isinstance(template, LetterTemplate):
         template = find_template(template)
-    letter = read_letter(data)[0] if data else None
     findings: list[Finding] = []
+    try:
+        schema = template_fields(template)
+    except DataError as e:  # fields.yaml itself: each problem at its line, the layouts still
+        schema = FieldSchema()
+        findings += [Finding("error", "fields", str(p.location), None, "",
+                             f"{p.field}: {p.message}" if p.field else p.message)
+                     for p in e.problems]
+    letter = read_letter(data, letter_model(schema))[0] if data else None
+    known = BUILTIN_NAMES | set(schema.names)
     for variant, path in template.variants.items():
         loc = localizer_for(template, locale or (letter.locale if letter else variant or "en"))
-        checker = _Checker(path, make_environment(loc))
+        checker = _Checker(path, make_environment(loc), known=frozenset(known))
         _check_docx(checker, path)
+        _check_names(checker)
         if letter is not None and not any(f.severity == "error" for f in checker.findings):
             _check_values(checker, template, path, letter, loc, data)
         # In the order an editor reads: part by part, paragraph by paragraph; data last.
@@ -139,6 +153,21 @@ def check_template(template: str | Path | LetterTemplate, data: Path | None = No
         if missing:
             findings.append(Finding("warning", "no-catalog", "data", None, "", missing))
     return findings
+
+
+def _check_names(checker: _Checker) -> None:
+    """Names the template reads that no letter gives: neither built-in, nor declared in
+    ``fields.yaml``, nor the template's own (a loop's variable, a ``{% set %}``)."""
+    ignored = checker.known | checker.names | set(checker.environment.globals) | {
+        "loop", "caller", "varargs", "kwargs", "self"}
+    reported: set[str] = set()
+    for paragraph, tag, name in checker.reads:
+        if name in ignored or name in reported:
+            continue
+        reported.add(name)
+        hint = did_you_mean(name, sorted(checker.known | checker.names))
+        checker.add("error", "unknown-name", paragraph, f"{name!r} is neither a field of "
+                    f"every letter nor one the template declares (fields.yaml){hint}", tag)
 
 
 def _check_docx(checker: _Checker, path: Path) -> None:
@@ -258,6 +287,23 @@ def _check_tag(checker: _Checker, paragraph: Paragraph, tag: str, source: str) -
     except jinja2.TemplateSyntaxError as e:
         checker.add("error", "syntax", paragraph, f"{e.message}", tag)
         return
+    for _, message in unsupported_features(tree):
+        checker.add("error", "unsupported", paragraph, message, tag)
+    for statement in tree.find_all((nodes.For, nodes.Assign, nodes.AssignBlock, nodes.With,
+                                    nodes.Macro, nodes.CallBlock)):
+        if isinstance(statement, nodes.With):
+            targets = list(statement.targets)
+        elif isinstance(statement, nodes.Macro | nodes.CallBlock):
+            targets = list(statement.args)
+            if isinstance(statement, nodes.Macro):
+                checker.names.add(statement.name)
+        else:
+            targets = [cast(Any, statement).target]
+        for target in targets:
+            checker.names.update(_targets(target))
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load":
+            checker.reads.append((paragraph, tag, name.name))
     for node in tree.find_all(nodes.Filter):
         if node.name not in checker.environment.filters:
             hint = did_you_mean(node.name, checker.environment.filters)
@@ -525,6 +571,21 @@ def variable_tree(template: str | Path | LetterTemplate) -> list[VariableLine]:
     return lines
 
 
+def declared_fields(template: str | Path | LetterTemplate) -> Iterator[tuple[str, str]]:
+    """The fields a template declares, each path (``people[].name``) with a line saying what
+    it is: ``date, required — The day of the arrest``."""
+    if not isinstance(template, LetterTemplate):
+        template = find_template(template)
+    loc = Localizer(localizer_for(template, "en").locale)
+    for path, declared in template_fields(template).paths():
+        kind = {"texts": "list of texts", "records": "list of records"}.get(
+            declared.type, declared.type)
+        need = "required" if declared.required else (
+            f"default {declared.default}" if declared.default is not None else "optional")
+        about = loc.text(declared.description)
+        yield path, f"{kind}, {need}" + (f" — {about}" if about else "")
+
+
 def check_problems(path: Path) -> list[Problem]:
     """The errors of a template as problems, for callers that need a valid template."""
     checker = _Checker(path, make_environment(localizer_for(find_template(path), "en")))
@@ -533,14 +594,55 @@ def check_problems(path: Path) -> list[Problem]:
                     "", f.message, text=f.text) for f in checker.findings if f.severity == "error"]
 
 
+def _targets(target: nodes.Node) -> list[str]:
+    """The names a ``for``, ``set`` or ``with`` gives values to: ``k, v`` in ``for k, v in …``."""
+    return [name.name for name in target.find_all(nodes.Name)] if not isinstance(
+        target, nodes.Name) else [target.name]
+
+
 def _walk(node: nodes.Node, aliases: dict[str, list[str]], where: tuple[str, ...],
           found: dict[str, set[str]]) -> None:
+    if isinstance(node, nodes.Assign):  # {% set who = recipient %}: `who` is recipient
+        _walk(node.node, aliases, where, found)
+        sources = _expressions(node.node, aliases)
+        for name in _targets(node.target):
+            aliases[name] = sources if isinstance(node.target, nodes.Name) else []
+        return
+    if isinstance(node, nodes.AssignBlock):  # {% set note %}…{% endset %}
+        for child in node.body:
+            _walk(child, aliases, where, found)
+        for name in _targets(node.target):
+            aliases[name] = []
+        return
+    if isinstance(node, nodes.Macro | nodes.CallBlock | nodes.With):
+        inner = dict(aliases)
+        if isinstance(node, nodes.With):
+            for target, value in zip(node.targets, node.values, strict=False):
+                _walk(value, aliases, where, found)
+                for name in _targets(target):
+                    inner[name] = _expressions(value, aliases)
+        else:
+            for argument in node.args:
+                inner[argument.name] = []
+            inner.update(caller=[], varargs=[], kwargs=[])
+            for default in node.defaults:
+                _walk(default, aliases, where, found)
+            if isinstance(node, nodes.CallBlock):
+                _walk(node.call, aliases, where, found)
+        for child in node.body:
+            _walk(child, inner, where, found)
+        if isinstance(node, nodes.Macro):
+            aliases[node.name] = []
+        return
     if isinstance(node, nodes.For):
         sources = _expressions(node.iter, aliases)
         _walk(node.iter, aliases, (*where, "loop"), found)  # what a loop goes through
         inner = dict(aliases)
-        if isinstance(node.target, nodes.Name):
-            inner[node.target.name] = [f"{s}[]" for s in sources]
+        for name in _targets(node.target):
+            # `person` in `for person in cc` is an item of cc; `k, v` in `for k, v in …`
+            # are parts of one: they read nothing of their own
+            inner[name] = ([f"{s}[]" for s in sources] if isinstance(node.target, nodes.Name)
+                           else [])
         for child in node.body + node.else_:
             _walk(child, inner, (*where, "loop"), found)
         if node.test is not None:
@@ -550,6 +652,8 @@ def _walk(node: nodes.Node, aliases: dict[str, list[str]], where: tuple[str, ...
         _walk(node.test, aliases, (*where, "condition"), found)
         for child in [*node.body, *node.elif_, *node.else_]:
             _walk(child, aliases, (*where, "condition"), found)
+        return
+    if isinstance(node, nodes.Name) and node.ctx != "load":
         return
     if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
         for path in _expressions(node, aliases):
@@ -581,4 +685,5 @@ def _expressions(node: nodes.Node, aliases: dict[str, list[str]]) -> list[str]:
     return paths
 
 
-__all__ = ["Finding", "VariableLine", "check_template", "template_variables", "variable_tree"]
+__all__ = ["Finding", "VariableLine", "check_template", "declared_fields",
+           "template_variables", "variable_tree"]

@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from .authoring import check_template, variable_tree
+from .authoring import check_template, declared_fields, variable_tree
 from .errors import DrafterError, Problem
 from .mail import ATTACHABLE, MailOptions, write_drafts
 from .merge import DEFAULT_NAME, MergeOptions
@@ -245,10 +245,18 @@ def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None
 @click.argument("template")
 @reports_errors
 def variables(template: str) -> None:
-    """List the values TEMPLATE reads, as a tree, and where (loop, condition) it reads them."""
+    """List the values TEMPLATE reads, as a tree, and where (loop, condition) it reads them;
+    the fields the template declares (fields.yaml) with their type and description."""
+    declared = dict(declared_fields(template))
     for line in variable_tree(template):
         where = ", ".join(f"in a {use}" for use in line.uses)
-        click.echo(f"{'  ' * line.depth}{line.name}{f'  ({where})' if where else ''}")
+        note = f"  ({where})" if where else ""
+        field = declared.pop(line.path.removesuffix("[]"), None)
+        if field:
+            note += f"  — declared: {field}"
+        click.echo(f"{'  ' * line.depth}{line.name}{note}")
+    for path, field in declared.items():  # declared, but the template never prints them
+        click.echo(f"{path}  — declared, not used by the template: {field}")
 
 
 @main.command()

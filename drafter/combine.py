@@ -59,7 +59,8 @@ def combine_pdf(pdfs: Sequence[Path], target: Path) -> Path:
 def combine_docx(documents: Sequence[Path], target: Path,
                  pages: Sequence[int] | None = None) -> Path:
     """The letters' DOCX files as one document, each letter a section starting on a new page,
-    with its own footer ("Page 1 of 2", in its language) and page numbers restarting at 1.
+    with its own headers and footers ("Page 1 of 2", in its language) and page numbers
+    restarting at 1.
 
     ``pages``, each letter's page count when known (from its PDF), is shown until Word or
     LibreOffice counts again: LibreOffice does not count a section's pages itself.
@@ -85,37 +86,47 @@ def _write(save: Callable[[io.BytesIO], object], target: Path) -> Path:
     return target
 
 
-def _footers(document: Any, pages: int | None) -> list[tuple[str, bytes]]:
-    """A document's footers (type and XML), counting the pages of its own section only."""
+# Headers and footers: the reference in a section's properties, the part's name, its types.
+_MARGINS = {"header": (CT.WML_HEADER, RT.HEADER), "footer": (CT.WML_FOOTER, RT.FOOTER)}
+
+
+def _footers(document: Any, pages: int | None) -> list[tuple[str, str, bytes]]:
+    """A document's headers and footers (header or footer, type and XML), counting the pages
+    of its own section only. The parts themselves hold no relationships of their own (a
+    header's logo or link would be lost): drafter's letters put those in the body."""
     found = []
-    for reference in document.sections[-1]._sectPr.findall(qn("w:footerReference")):
-        footer = etree.fromstring(document.part.related_parts[reference.get(qn("r:id"))].blob)
-        for field in footer.iter(qn("w:fldSimple")):
-            if field.get(qn("w:instr")).strip() == "NUMPAGES":
-                # NUMPAGES would count the whole print run; SECTIONPAGES the letter's pages.
-                field.set(qn("w:instr"), " SECTIONPAGES ")
-                for text in field.iter(qn("w:t")):
-                    text.text = str(pages) if pages else text.text
-        found.append((reference.get(qn("w:type")), etree.tostring(footer)))
+    for margin in _MARGINS:
+        for reference in document.sections[-1]._sectPr.findall(qn(f"w:{margin}Reference")):
+            part = etree.fromstring(document.part.related_parts[reference.get(qn("r:id"))].blob)
+            for field in part.iter(qn("w:fldSimple")):
+                if field.get(qn("w:instr")).strip() == "NUMPAGES":
+                    # NUMPAGES would count the whole print run; SECTIONPAGES the letter's.
+                    field.set(qn("w:instr"), " SECTIONPAGES ")
+                    for text in field.iter(qn("w:t")):
+                        text.text = str(pages) if pages else text.text
+            found.append((margin, reference.get(qn("w:type")), etree.tostring(part)))
     return found
 
 
-def _use_footers(composer: Composer, footers: list[tuple[str, bytes]]) -> None:
-    """Give the combined document's last section (the letter just added) these footers."""
+def _use_footers(composer: Composer, footers: list[tuple[str, str, bytes]]) -> None:
+    """Give the combined document's last section (the letter just added) these headers and
+    footers."""
     properties = composer.doc.element.body.find(qn("w:sectPr"))
-    for reference in properties.findall(qn("w:footerReference")):
-        properties.remove(reference)
-        rel_id = reference.get(qn("r:id"))
-        if not composer.doc.element.xpath(f'//w:footerReference[@r:id="{rel_id}"]'):
-            composer.doc.part.rels.pop(rel_id)  # no section shows that footer any more
+    for margin in _MARGINS:
+        for reference in properties.findall(qn(f"w:{margin}Reference")):
+            properties.remove(reference)
+            rel_id = reference.get(qn("r:id"))
+            if not composer.doc.element.xpath(f'//w:{margin}Reference[@r:id="{rel_id}"]'):
+                composer.doc.part.rels.pop(rel_id)  # no section shows that part any more
     package = composer.doc.part.package
     taken = {str(part.partname) for part in package.iter_parts()}
-    for kind, xml in reversed(footers):
-        number = next(n for n in range(1, 100_000) if f"/word/footer{n}.xml" not in taken)
-        taken.add(f"/word/footer{number}.xml")
-        part = XmlPart.load(PackURI(f"/word/footer{number}.xml"), CT.WML_FOOTER, xml, package)
-        rel_id = composer.doc.part.relate_to(part, RT.FOOTER)
-        reference = properties.makeelement(qn("w:footerReference"),
+    for margin, kind, xml in reversed(footers):
+        number = next(n for n in range(1, 100_000) if f"/word/{margin}{n}.xml" not in taken)
+        taken.add(f"/word/{margin}{number}.xml")
+        content_type, rel_type = _MARGINS[margin]
+        part = XmlPart.load(PackURI(f"/word/{margin}{number}.xml"), content_type, xml, package)
+        rel_id = composer.doc.part.relate_to(part, rel_type)
+        reference = properties.makeelement(qn(f"w:{margin}Reference"),
                                            {qn("w:type"): kind, qn("r:id"): rel_id})
         properties.insert(0, reference)
 

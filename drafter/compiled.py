@@ -17,17 +17,24 @@ from pathlib import Path
 from typing import Any, cast
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from . import wordml
 from .context import LetterContext
 from .docx_parts import jinja_source, shortened, templated_parts, word_xml
-from .errors import Location, Problem, TemplateError
+from .errors import Location, Problem, TemplateError, did_you_mean
 from .locales import Localizer
-from .package import MAX_PART_BYTES, Member, precompress, read_docx, write_archive
-from .sandbox import make_environment
+from .package import (
+    MAX_PART_BYTES,
+    Member,
+    package_problems,
+    precompress,
+    read_docx,
+    write_archive,
+)
+from .sandbox import make_environment, unsupported_features
 from .scripts import NOTO_CJK, TEMPLATE_COMPLEX_FACE, RunScripts, apply_scripts, face_for, slot_of
 from .template import LetterTemplate
 
@@ -54,6 +61,8 @@ class CompiledTemplate:
     environment: SandboxedEnvironment = field(repr=False)
     variables: frozenset[str] = frozenset()  # the top-level names the template's tags read
     scripts: RunScripts | None = None  # what runs in other scripts than the letter's carry
+    # Where each of them is first read: the part's label and the Jinja line (paragraph + 1).
+    readers: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
 
 
 def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTemplate:
@@ -70,23 +79,37 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
             problems.append(Problem(Location(str(path), part=label), "", f"damaged XML: {e}"))
             continue
         try:
-            templated[name] = _Part(label, env.from_string(source), source, paragraphs)
+            tree = env.parse(source)
+            refused = list(unsupported_features(tree))
+            for lineno, message in refused:
+                problems.append(_located(path, label, paragraphs, lineno, message))
+            if not refused:
+                templated[name] = _Part(label, env.from_string(tree), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
             problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
         except (RecursionError, SyntaxError) as e:  # Python's own limits on nesting
             problems.append(Problem(Location(str(path), part=label), "",
                                     "the tags are nested too deeply "
                                     f"({e.msg if isinstance(e, SyntaxError) else e})"))
+    if not problems:  # a part already reported as damaged is not reported twice
+        problems += [Problem(Location(str(path)), "", f"the template file is damaged: {message}")
+                     for message in package_problems(parts)]
     if problems:
         raise TemplateError(problems)
     if "word/styles.xml" in parts:
         parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
-    names: set[str] = set()
+    readers: dict[str, tuple[str, int]] = {}
     for part in templated.values():
-        names |= meta.find_undeclared_variables(env.parse(part.source))
+        tree = env.parse(part.source)
+        names = meta.find_undeclared_variables(tree) - set(env.globals)
+        for node in tree.find_all(nodes.Name):
+            if node.name in names and node.ctx == "load":
+                readers.setdefault(node.name, (part.label, node.lineno))
+        for name in names:
+            readers.setdefault(name, (part.label, 0))
     scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
     return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
-                            frozenset(names - set(env.globals)), scripts)
+                            frozenset(readers), scripts, readers)
 
 
 _CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
@@ -129,16 +152,27 @@ def _located(path: Path, label: str, paragraphs: list[str], lineno: int | None,
 
 
 def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
-    """The DOCX file of one letter: the compiled template filled with ``context``."""
+    """The DOCX file of one letter: the compiled template filled with ``context``.
+
+    Every part written is well-formed, and every relationship a part refers to (links, images)
+    exists with its target: a problem there is a :class:`TemplateError`, never a damaged file.
+    """
     missing = sorted(compiled.variables - set(context.values))
     if missing:
-        known = ", ".join(sorted(context.values))
-        raise TemplateError([Problem(Location(str(compiled.source)), name,
-                                     f"the template uses {name!r}, "
-                                     f"which no letter provides; available: {known}")
-                             for name in missing])
+        unknown = []
+        for name in missing:
+            label, lineno = compiled.readers.get(name, ("", 0))
+            part = next((p for p in compiled.templated.values() if p.label == label), None)
+            hint = did_you_mean(name, context.values) or (
+                f"; available: {', '.join(sorted(context.values))}")
+            message = f"the template uses {name!r}, which no letter provides{hint}"
+            unknown.append(_located(compiled.source, label, part.paragraphs, lineno, message)
+                           if part is not None else Problem(Location(str(compiled.source)),
+                                                            name, message))
+        raise TemplateError(unknown)
     problems: list[Problem] = []
-    rendered: dict[str, bytes] = {}
+    rendered: dict[str, _Rendered] = {}
+    drawings = _DrawingNumbers()
     for name, part in compiled.templated.items():
         try:
             xml = _render_bounded(part.template, context.values)
@@ -148,17 +182,46 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
                                      _template_line(e), _describe(e)))
             continue
         try:
-            rendered[name] = _finished_part(xml, name == "word/document.xml", context,
+            rendered[name] = _finished_part(xml, name, context, drawings,
                                             compiled.scripts
                                             or RunScripts.for_letter(compiled.localizer))
         except etree.XMLSyntaxError as e:
+            hint = (" (an image goes in a {{ }} tag of its own, not {{r }} or {{p }})"
+                    if "<w:drawing>" in xml else "")
             problems.append(Problem(Location(str(compiled.source), part=part.label), "",
                                     f"the rendered document is not valid XML ({e}); a tag "
                                     "probably sits inside a field or splits a table or "
-                                    "paragraph"))
+                                    f"paragraph{hint}"))
     if problems:
         raise TemplateError(problems)
-    return _assembled(compiled, rendered, context)
+    docx = _assembled(compiled, rendered, context)
+    annexes = [annex for annex in wordml.annexes_in(context.values)
+               if annex.marker.encode() in rendered["word/document.xml"].xml]
+    if annexes:
+        from .annex import with_annexes  # only letters with annexes need docxcompose
+        docx = with_annexes(docx, annexes)
+    return docx
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A rendered part: its XML, and the relationship ids it refers to."""
+
+    xml: bytes
+    references: frozenset[str]
+
+
+class _DrawingNumbers:
+    """Unique ids for the pictures of one letter (``wp:docPr``): a loop that shows the same
+    picture twice would otherwise give two with one id, which Word reports as damage."""
+
+    def __init__(self) -> None:
+        self.next = 1000  # where docxtpl starts too: the same body XML as plain docxtpl
+
+    def renumber(self, tree: etree._Element) -> None:
+        for properties in tree.iter(wordml.qn("wp:docPr")):
+            self.next += 1
+            properties.set("id", str(self.next))
 
 
 def _render_bounded(template: jinja2.Template, values: dict[str, Any]) -> str:
@@ -199,37 +262,70 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _finished_part(rendered: str, is_body: bool, context: LetterContext,
-                   scripts: RunScripts) -> bytes:
+def _finished_part(rendered: str, name: str, context: LetterContext,
+                   drawings: _DrawingNumbers, scripts: RunScripts) -> _Rendered:
     """A rendered part as the XML a DOCX holds, on the letter's paper and in its direction,
-    each run in its script's font, language and direction (:mod:`drafter.scripts`).
+    each run in its script's font, language and direction (:mod:`drafter.scripts`), its
+    tables' grids matching their rows (``{%tc %}`` loops change the number of cells), its
+    pictures numbered.
 
     Raises :class:`lxml.etree.XMLSyntaxError` when the rendered part is not well-formed.
     """
     xml = word_xml(rendered)
     tree = etree.fromstring(xml.encode("utf-8"))
-    if is_body:
+    if "<w:tbl" in xml:
+        tree = wordml.fix_table_grids(tree)
+    drawings.renumber(tree)
+    if name == "word/document.xml":
         wordml.set_paper(tree, context.paper)
     if context.right_to_left:
         wordml.set_right_to_left(tree)
     if not (xml.isascii() and scripts.script == "Latn" and not scripts.right_to_left):
         apply_scripts(tree, scripts)  # else every run is the letter's own script already
-    return wordml.xml_bytes(tree)
+    return _Rendered(wordml.xml_bytes(tree), frozenset(wordml.references(tree)))
 
 
-def _assembled(compiled: CompiledTemplate, rendered: dict[str, bytes],
+def _assembled(compiled: CompiledTemplate, rendered: dict[str, _Rendered],
                context: LetterContext) -> bytes:
-    """The letter's archive: its rendered parts, properties, links and signature, and the
-    template's other members as deflated once."""
-    parts = dict(rendered)
-    parts["docProps/core.xml"] = wordml.core_properties(context.properties)
-    signature = Path(context.signature) if context.signature else None
-    if signature is not None:
-        parts[f"word/{wordml.signature_media(signature)}"] = signature.read_bytes()
-        parts["[Content_Types].xml"] = wordml.with_image_type(
-            compiled.parts["[Content_Types].xml"], signature.suffix.lower().lstrip("."))
-    parts["word/_rels/document.xml.rels"] = wordml.with_relationships(
-        compiled.parts["word/_rels/document.xml.rels"], context.links.urls, signature)
+    """The letter's archive: its rendered parts, properties, links and images, and the
+    template's other members as deflated once.
+
+    Each rendered part gets the relationships it refers to (a link in a header is the
+    header's); one it refers to that exists nowhere is a :class:`TemplateError`.
+    """
+    parts = {name: part.xml for name, part in rendered.items()}
+    properties = rendered.get("docProps/core.xml")
+    parts["docProps/core.xml"] = wordml.core_properties(
+        context.properties, properties.xml if properties else compiled.parts.get(
+            "docProps/core.xml"))
+    images = {image.rel_id: image for image in wordml.images_in(context.values)}
+    used: dict[str, wordml.Image] = {}
+    problems = []
+    for name, part in rendered.items():
+        rels_name = wordml.relationships_part(name)
+        existing = wordml.relationships(compiled.parts[rels_name]) if (
+            rels_name in compiled.parts) else {}
+        links = {rel_id: context.links.urls[rel_id] for rel_id in sorted(part.references)
+                 if rel_id not in existing and rel_id in context.links.urls}
+        pictures = [images[rel_id] for rel_id in sorted(part.references)
+                    if rel_id not in existing and rel_id in images]
+        dangling = sorted(part.references - set(existing) - set(links) - set(images))
+        label = compiled.templated[name].label if name in compiled.templated else name
+        problems += [Problem(Location(str(compiled.source), part=label), "",
+                             f"the letter would refer to relationship {rel_id!r}, which does "
+                             "not exist (a link or picture from outside drafter's data?)")
+                     for rel_id in dangling]
+        if links or pictures:
+            parts[rels_name] = wordml.with_relationships(compiled.parts.get(rels_name), links,
+                                                         pictures)
+        used.update((image.rel_id, image) for image in pictures)
+    if problems:
+        raise TemplateError(problems)
+    for image in used.values():
+        parts[f"word/{image.media}"] = image.data
+    if used:
+        parts["[Content_Types].xml"] = wordml.with_image_types(
+            compiled.parts["[Content_Types].xml"], (image.extension for image in used.values()))
     names = list(dict.fromkeys([*compiled.members, *parts]))
     # [Content_Types].xml first, as Word writes it: some readers sniff the first member.
     names.sort(key=lambda n: n != "[Content_Types].xml")

@@ -37,7 +37,6 @@ class LetterContext:
     paper: PaperSize
     right_to_left: bool
     properties: dict[str, str]  # document metadata: title, author, subject, language
-    signature: str | None  # path of the signature image, if any
 
 
 def build_context(letter: Letter, loc: Localizer,
@@ -69,9 +68,17 @@ def build_context(letter: Letter, loc: Localizer,
         "body": body,
         "close": loc.text(letter.close) or close,
         "signatory": _signatory(letter.signatory, loc),
+        "reference": loc.text(letter.reference),
+        "their_reference": loc.text(letter.their_reference),
+        "delivery": loc.text(letter.delivery),
+        "enclosures": [loc.text(item) for item in letter.enclosures],
         "cc": [_person(person, loc, home) for person in letter.cc],
+        "bcc": [_person(person, loc, home) for person in letter.bcc],
         "page_x_of_y": page_numbers(loc),
     }
+    for declared in type(letter).declared:
+        values[declared.name] = _declared(declared, getattr(letter, declared.name), loc,
+                                          writer, links)
     author = values["signatory"]["name"]
     if values["sender"]["name"]:
         author = f"{author}, {values['sender']['name']}"
@@ -83,7 +90,39 @@ def build_context(letter: Letter, loc: Localizer,
         "created": dt.datetime.combine(letter.date, dt.time()).isoformat() + "Z",
     }
     return LetterContext(values, links, letter.paper or paper_for(loc.locale),
-                         loc.right_to_left, properties, letter.signatory.signature)
+                         loc.right_to_left, properties)
+
+
+# Every name a letter gives its template, whatever its data; a template's own fields add theirs.
+BUILTIN_NAMES = frozenset({
+    "locale", "date", "sender", "recipient", "subject", "salutation", "body", "close",
+    "signatory", "reference", "their_reference", "delivery", "enclosures", "cc", "bcc",
+    "page_x_of_y"})
+
+
+def _declared(declared: Any, value: Any, loc: Localizer, writer: ParagraphWriter,
+              links: Hyperlinks) -> Any:
+    """A declared field's value as the template prints it (a :class:`fields.Declared`)."""
+    kind = declared.type
+    if kind == "records":
+        return [{inner.name: _declared(inner, getattr(record, inner.name), loc, writer, links)
+                 for inner in declared.fields} for record in value]
+    if kind == "texts":
+        return [loc.text(item) for item in value]
+    if kind == "text":
+        return loc.text(value)
+    if kind == "markdown":
+        if value is None:
+            return ""
+        runs, urls = writer.runs(loc.text(value))
+        for url in urls:
+            links.add(url)
+        return runs
+    if kind == "image":
+        return wordml.Image.from_file(Path(value)) if value else ""
+    if kind == "document":
+        return wordml.Annex(Path(value)) if value else ""
+    return value  # a date, number or boolean; None when the letter leaves it out
 
 
 def salutation_and_close(person: Person, loc: Localizer) -> tuple[str, str]:
@@ -159,9 +198,11 @@ def _person(person: Person, loc: Localizer, home: Address | None) -> dict[str, A
 
 
 def _sender(sender: Sender, loc: Localizer) -> dict[str, Any]:
+    name = loc.text(sender.name)
     return {
-        "name": loc.text(sender.name),
+        "name": name,
         "website": sender.website or "",
+        "logo": wordml.Image.from_file(Path(sender.logo), name) if sender.logo else "",
         **_whereabouts(sender, loc),
     }
 
@@ -177,7 +218,7 @@ def _signatory(signatory: Signatory, loc: Localizer) -> dict[str, Any]:
         "division": division,
         "organization": organization,
         "lines": [line for line in (name, position, organization) if line],
-        "signature": wordml.signature_drawing(Path(signatory.signature), name)
+        "signature": wordml.signature_image(Path(signatory.signature), name)
         if signatory.signature else "",
     }
 

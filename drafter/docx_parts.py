@@ -21,8 +21,10 @@ from xml.sax.saxutils import unescape
 from docxtpl import DocxTemplate
 from lxml import etree
 
-# The body, headers, footers and notes: the parts whose text an editor writes.
-TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+# The body, headers, footers and notes: the parts whose text an editor writes; and the
+# document's properties (its title may hold a tag, as docxtpl renders it).
+TEMPLATED_PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml"
+                             r"|docProps/core\.xml")
 
 
 def is_templated(name: str) -> bool:
@@ -38,7 +40,9 @@ def templated_parts(members: Mapping[str, bytes]) -> Iterator[tuple[str, str, by
 
 
 def part_label(name: str) -> str:
-    """What an editor calls a part: body, header, footer, footnotes, endnotes."""
+    """What an editor calls a part: body, header, footer, footnotes, endnotes, properties."""
+    if name == "docProps/core.xml":
+        return "document properties"
     stem = re.sub(r"\d+$", "", name.removeprefix("word/").removesuffix(".xml"))
     return "body" if stem == "document" else stem
 
@@ -118,11 +122,37 @@ def paragraphs(label: str, lines: list[str]) -> Iterator[Paragraph]:
                 stacks[element].append(counts[element])
 
 
+# Inside a tag, the text is Jinja's, not XML's: "Q&amp;A" in the file is the phrase "Q&A".
+_IN_TAG = re.compile(r"(?<=\{[{%])(.*?)(?=[}%]\})")
+_ENTITY = re.compile(r"&(amp|quot|apos|lt|gt|#[0-9]+|#x[0-9a-fA-F]+);")
+_ENTITIES = {"amp": "&", "quot": '"', "apos": "'", "lt": "<", "gt": ">"}
+# docxtpl's escapes: {_{ … }_} and {_% … %_} print the braces of a tag instead of running it.
+ESCAPES = {"{_{": "{{", "}_}": "}}", "{_%": "{%", "%_}": "%}"}
+_ESCAPE = re.compile("|".join(re.escape(mark) for mark in ESCAPES))
+
+
+def _entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name.startswith("#"):
+        code = int(name[2:], 16) if name[1] in "xX" else int(name[1:])
+        return chr(code) if 0 < code < 0x110000 else match.group(0)
+    return _ENTITIES[name]
+
+
+def unescape_tags(xml: str) -> str:
+    """The XML character references inside tags (``&amp;``, ``&quot;``, ``&#39;``) as the
+    characters they stand for, which is what Jinja must read; text outside tags is left."""
+    return _IN_TAG.sub(lambda m: _ENTITY.sub(_entity, m.group(0)), xml)
+
+
 def docxtpl_source(xml: str) -> str:
     """Word XML as Jinja source: tags made plain and docxtpl's conventions (``{%p %}``,
-    ``{%tr %}``, ``{{r }}``, tags split across runs) turned into plain Jinja."""
+    ``{%tr %}``, ``{{r }}``, tags split across runs) turned into plain Jinja; docxtpl's
+    escapes ``{_{ … }_}`` print literal braces."""
     helper = DocxTemplate(None)  # only for docxtpl's XML patching, which keeps no state
-    return helper.patch_xml(normalize_tag_characters(xml))
+    source = unescape_tags(helper.patch_xml(normalize_tag_characters(xml)))
+    # In the template's own text, never in data: data holding "{_{" is printed as it is.
+    return _ESCAPE.sub(lambda m: '{{ "' + ESCAPES[m.group(0)] + '" }}', source)
 
 
 def jinja_source(part: bytes) -> tuple[str, list[str]]:
@@ -140,8 +170,8 @@ def word_xml(rendered: str) -> str:
     put between paragraphs removed, and tabs and line breaks in values as Word's own marks."""
     # Text inside w:t is always followed by </w:t>, so a data value's own line breaks stay.
     xml = re.sub(r"\n+(?=<w:|</w:(?!t>))", "", rendered)
-    # docxtpl would now turn "{_{" into "{{"; drafter does not, so that data containing "{_{"
-    # comes out literally. A template prints a literal "{{" with {{ "{{" }}.
+    # docxtpl turns "{_{" into "{{" here, in data too; drafter did so in the template's source
+    # (docxtpl_source), so that data containing "{_{" comes out literally.
     if any(mark in xml for mark in "\t\n\a\f"):  # tabs and line breaks in values
         xml = DocxTemplate(None).resolve_listing(xml)
     return xml

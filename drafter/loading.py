@@ -283,6 +283,12 @@ def _did_you_mean(model: type[pydantic.BaseModel], field: FieldPath) -> str:
     hint = did_you_mean(str(field[-1]), known)
     if hint:
         return hint
+    if field[:1] == ("recipient",) and len(field) == 2:
+        # A spreadsheet column that is no recipient field may be a misspelt letter field
+        # (one the template declares, say): `case_numbr` for `case_number`.
+        letter_hint = did_you_mean(str(field[-1]), list(model.model_fields))
+        if letter_hint:
+            return letter_hint.replace("?", " (a field of the letter)?")
     return f"; expected one of: {', '.join(known)}" if known else ""
 
 
@@ -310,14 +316,32 @@ def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
     return None
 
 
-def load_letter(path: Path | str) -> Letter:
-    """Read and validate a letter data file; raises :class:`DataError` listing every problem."""
-    return read_letter(path)[0]
+FILE_TYPES = frozenset({"image", "document"})  # fields whose value names a file
 
 
-def read_letter(path: Path | str, text: str | None = None) -> tuple[Letter, list[Problem]]:
+def load_letter(path: Path | str, model: type[Letter] = Letter, *,
+                template: Any = None) -> Letter:
+    """Read and validate a letter data file; raises :class:`DataError` listing every problem.
+
+    A letter for a template that declares fields of its own is read with that template
+    (``template="urgent-appeal"``: a built-in name, a folder or a
+    :class:`~drafter.template.LetterTemplate`), or with its model
+    (:func:`drafter.fields.letter_model`).
+    """
+    if template is not None:
+        from .fields import letter_model, template_fields  # fields.py reads YAML with this
+        from .template import LetterTemplate, find_template
+
+        found = template if isinstance(template, LetterTemplate) else find_template(template)
+        model = letter_model(template_fields(found), model)
+    return read_letter(path, model)[0]
+
+
+def read_letter(path: Path | str, model: type[Letter] = Letter, *,
+                text: str | None = None) -> tuple[Letter, list[Problem]]:
     """A validated letter and the warnings about it (numbers that are not valid numbers, …).
 
+    ``model``: the letters of a template with fields of its own (:func:`load_letter`).
     ``text``: the data file's content as it is being edited, instead of what is on disk (a
     signature image is still found beside ``path``).
     """
@@ -328,19 +352,64 @@ def read_letter(path: Path | str, text: str | None = None) -> tuple[Letter, list
                                  "expected the letter's fields (`key: value` "
                                  "lines), found " + ("nothing" if source.value is None
                                                      else type(source.value).__name__))])
-    letter = validate(Letter, source)
-    if letter.signatory.signature:
-        image = (path.parent / letter.signatory.signature).resolve()
-        where = source.where(("signatory", "signature"))
-        if not image.is_file():
-            raise DataError([Problem(where, "signatory.signature", f"no image file at {image}")])
-        if image.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif"):
-            raise DataError([Problem(where, "signatory.signature", "the signature must be a "
-                                     "PNG, JPEG or GIF image")])
-        letter = letter.model_copy(update={"signatory": letter.signatory.model_copy(
-            update={"signature": str(image)})})
+    letter = validate(model, source)
+    letter, problems = with_files_found(letter, source.where)
+    if problems:
+        raise DataError(problems)
     warnings = [p for p in source.problems if p.severity == "warning"]
     return letter, warnings + list(contact_warnings(letter, source.where))
+
+
+def file_fields(letter: Letter) -> Iterator[tuple[FieldPath, str, str]]:
+    """The files a letter names, each with its field path, its kind and its path as written:
+    the signature, the letterhead logo, and the template's image and document fields."""
+    if letter.signatory.signature:
+        yield ("signatory", "signature"), "image", letter.signatory.signature
+    if letter.sender.logo:
+        yield ("sender", "logo"), "image", letter.sender.logo
+    for declared in type(letter).declared:  # fields.Declared
+        value = getattr(letter, declared.name)
+        if declared.type in FILE_TYPES and value:
+            yield (declared.name,), declared.type, value
+        elif declared.type == "records":
+            for index, record in enumerate(value):
+                for inner in declared.fields:
+                    path = getattr(record, inner.name)
+                    if inner.type in FILE_TYPES and path:
+                        yield (declared.name, index, inner.name), inner.type, path
+
+
+_SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".gif"), "document": (".docx",)}
+_KINDS = {"image": "a PNG, JPEG or GIF image", "document": "a Word document (.docx)"}
+
+
+def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]]:
+    """The letter with every file it names as an absolute path, found relative to the data
+    file the name came from (a merge's case file, or its recipients file); and the problems
+    of the files that are missing or of the wrong kind."""
+    problems = []
+    found: dict[FieldPath, str] = {}
+    for field, kind, written in file_fields(letter):
+        where = locate(field)
+        base = Path(where.file).parent if where.file else Path.cwd()
+        path = (base / written).resolve()
+        if not path.is_file():
+            what = "image" if kind == "image" else "document"
+            problems.append(Problem(where, dotted(field), f"no {what} file at {path}"))
+        elif path.suffix.lower() not in _SUFFIXES[kind]:
+            problems.append(Problem(where, dotted(field), f"expected {_KINDS[kind]}, "
+                                    f"not {path.name}"))
+        else:
+            found[field] = str(path)
+    if problems or not found:
+        return letter, problems
+    data = letter.model_dump()
+    for field, absolute in found.items():
+        target: Any = data
+        for part in field[:-1]:
+            target = target[part]
+        target[field[-1]] = absolute
+    return type(letter).model_validate(data), []
 
 
 def contact_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:

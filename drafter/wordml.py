@@ -11,15 +11,19 @@ namespace is named once, in :data:`NAMESPACES`; :func:`qn` turns ``w:p`` into lx
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 from markupsafe import Markup
 
-from .markup import xml_text
+from .markup import strip_control_characters, xml_text
 
 NAMESPACES = {
     "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
@@ -35,12 +39,17 @@ NAMESPACES = {
 }
 HYPERLINK_TYPE = f"{NAMESPACES['r']}/hyperlink"
 IMAGE_TYPE = f"{NAMESPACES['r']}/image"
+RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
-# The relationship of the signature image: the drawing refers to it, the document's
-# relationships hold it.
-SIGNATURE_ID = "rIdDrafterSignature"
 SIGNATURE_HEIGHT = 548640  # EMU: 0.6 inch, a handwritten signature's usual height
+MAX_IMAGE_WIDTH = 5760720  # EMU: 16 cm, the width of a letter's text on A4 or Letter
+IMAGE_ID_PREFIX = "rIdImage"
+IMAGE_EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+                    "gif": "image/gif"}
+# Lengths an editor writes in a tag: {{ logo | image(width="3cm") }}, in EMU per unit.
+_UNITS = {"cm": 360000, "mm": 36000, "in": 914400, "pt": 12700, "px": 9525, "emu": 1}
+_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(cm|mm|in|pt|px|emu)\s*$")
 
 # Page sizes in twentieths of a point, portrait.
 PAPER_TWIPS = {"A4": (11906, 16838), "Letter": (12240, 15840)}
@@ -81,72 +90,235 @@ def page_of_pages(phrase: str) -> Markup:
     return Markup("".join(runs))
 
 
-def signature_drawing(image: Path, name: str) -> Markup:
-    """A run showing the signature image inline, as tall as a handwritten signature.
+def length(value: str | int | float | None) -> int | None:
+    """A length as EMU: ``"3cm"``, ``"20mm"``, ``"1.5in"``, ``"72pt"``, ``"96px"``, or a number
+    of EMU (python-docx's ``Mm(20)``); None stays None. Raises ValueError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    match = _LENGTH.match(str(value).lower())
+    if not match:
+        raise ValueError(f"{value!r} is not a length; write it as 3cm, 25mm, 1.5in or 72pt")
+    return round(float(match.group(1)) * _UNITS[match.group(2)])
 
-    The image itself is added to the document with :func:`with_relationships`, as
-    :data:`SIGNATURE_ID`.
+
+@dataclass(frozen=True)
+class Image:
+    """An image from the letter's data (a logo, a signature, a photograph), read once.
+
+    Printed with ``{{ logo }}`` (its own size, at most the text's width) or
+    ``{{ logo | image(width="3cm") }}``; its relationship id and media name come from its
+    content, so the same image always gives the same XML and is stored once per letter.
     """
-    from docx.image.image import Image
 
-    picture = Image.from_file(str(image))
-    height = SIGNATURE_HEIGHT
-    width = int(height * picture.px_width / max(picture.px_height, 1))
-    ns = NAMESPACES
-    return Markup(
-        '<w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0" '
-        f'xmlns:wp="{ns["wp"]}"><wp:extent cx="{width}" cy="{height}"/>'
-        f'<wp:docPr id="4242" name="Signature" descr="{xml_text(name)}"/>'
-        f'<a:graphic xmlns:a="{ns["a"]}"><a:graphicData uri="{ns["pic"]}">'
-        f'<pic:pic xmlns:pic="{ns["pic"]}"><pic:nvPicPr><pic:cNvPr id="0" name="signature"/>'
-        f'<pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:embed="{SIGNATURE_ID}"/>'
-        '<a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm>'
-        f'<a:off x="0" y="0"/><a:ext cx="{width}" cy="{height}"/></a:xfrm>'
-        '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData>'
-        '</a:graphic></wp:inline></w:drawing></w:r>')
+    data: bytes = field(repr=False)
+    filename: str  # the file's own name, shown as the picture's name in Word
+    description: str = ""  # alternative text, for screen readers
+    height: int | None = None  # EMU; None: the image's own (or the width's) proportion
+    width: int | None = None
+    in_run: bool = False  # printed as a whole run ({{r signature }}), not inside a run's text
+
+    @classmethod
+    def from_file(cls, path: Path, description: str = "", *, height: int | None = None,
+                  width: int | None = None, in_run: bool = False) -> Image:
+        """The image in ``path`` (PNG, JPEG or GIF)."""
+        return cls(path.read_bytes(), path.name, description, height, width, in_run)
+
+    @property
+    def digest(self) -> str:
+        """Derived from the content: the same picture has the same name in every letter."""
+        return hashlib.sha256(self.data).hexdigest()[:16]
+
+    @property
+    def rel_id(self) -> str:
+        """The relationship id the drawing refers to, in every part that shows it."""
+        return IMAGE_ID_PREFIX + self.digest
+
+    @property
+    def extension(self) -> str:
+        """``png``, ``jpg`` or ``gif``, from the image's content."""
+        from docx.image.image import Image as Picture
+        return Picture.from_blob(self.data).ext.replace("jpeg", "jpg")
+
+    @property
+    def media(self) -> str:
+        """Where the image sits in the archive, relative to ``word/``."""
+        return f"media/drafter-{self.digest}.{self.extension}"
+
+    def sized(self, width: str | int | None = None, height: str | int | None = None) -> Image:
+        """The same image at another size; one length given keeps the proportion."""
+        return Image(self.data, self.filename, self.description, length(height), length(width),
+                     self.in_run)
+
+    def drawing(self) -> str:
+        """The ``w:drawing`` of the image (python-docx's inline picture)."""
+        from docx.image.image import Image as Picture
+        from docx.oxml.shape import CT_Inline
+
+        picture = Picture.from_blob(self.data)
+        width, height = picture.scaled_dimensions(self.width, self.height)
+        if self.width is None and self.height is None and width > MAX_IMAGE_WIDTH:
+            width, height = picture.scaled_dimensions(MAX_IMAGE_WIDTH, None)
+        inline = CT_Inline.new_pic_inline(1, self.rel_id, self.filename, width, height)
+        if self.description:
+            inline.docPr.set("descr", self.description)
+        return f"<w:drawing>{etree.tostring(inline, encoding='unicode')}</w:drawing>"
+
+    def __html__(self) -> str:
+        if self.in_run:
+            return f"<w:r>{self.drawing()}</w:r>"
+        # Inside a run's text, as docxtpl's InlineImage: the text run ends, the picture's
+        # run follows, and a new text run takes the rest of the tag's run.
+        return f'</w:t></w:r><w:r>{self.drawing()}</w:r><w:r><w:t xml:space="preserve">'
+
+    def __str__(self) -> str:
+        return self.__html__()
 
 
-def signature_media(image: Path) -> str:
-    """Where the signature image sits in the archive, relative to ``word/``."""
-    return f"media/drafter-signature{image.suffix.lower()}"
+@dataclass(frozen=True)
+class Annex:
+    """Another Word document (a DOCX file from the data) added to the letter where the
+    template prints it, in a paragraph of its own: ``{{p annex }}``.
+
+    Rendering leaves a marker paragraph there; :func:`drafter.annex.with_annexes` puts the
+    document's content in its place, with its styles, numbering and pictures.
+    """
+
+    path: Path
+
+    @property
+    def marker(self) -> str:
+        """The name of the bookmark that marks the annex's place."""
+        return "_drafterAnnex" + hashlib.sha256(str(self.path).encode()).hexdigest()[:12]
+
+    def __html__(self) -> str:
+        return (f'<w:p><w:bookmarkStart w:id="{int(self.marker[-6:], 16)}" '
+                f'w:name="{self.marker}"/><w:bookmarkEnd w:id="{int(self.marker[-6:], 16)}"/>'
+                "</w:p>")
+
+    def __str__(self) -> str:
+        return self.__html__()
 
 
-def with_relationships(rels: bytes, links: Mapping[str, str], signature: Path | None) -> bytes:
-    """The document's relationships with the letter's links (by id) and its signature image."""
+def signature_image(path: Path, name: str) -> Image:
+    """A signature from its image file: as tall as a handwritten signature, as a whole run
+    (the template prints it with ``{{r signatory.signature }}``)."""
+    return Image.from_file(path, name, height=SIGNATURE_HEIGHT, in_run=True)
+
+
+def images_in(value: object) -> Iterator[Image]:
+    """The images among a context's values, at any depth."""
+    return _found(value, Image)
+
+
+def annexes_in(value: object) -> Iterator[Annex]:
+    """The annexes among a context's values, at any depth."""
+    return _found(value, Annex)
+
+
+def _found(value: object, kind: type[Any]) -> Iterator[Any]:
+    if isinstance(value, kind):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _found(item, kind)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _found(item, kind)
+
+
+def relationships_part(name: str) -> str:
+    """The relationships of a part: ``word/document.xml`` -> ``word/_rels/document.xml.rels``."""
+    folder, base = posixpath.split(name)
+    return posixpath.join(folder, "_rels", f"{base}.rels")
+
+
+EMPTY_RELATIONSHIPS = (XML_DECLARATION + f'<Relationships xmlns="{RELATIONSHIPS_NS}">'
+                       "</Relationships>").encode("utf-8")
+
+
+def relationships(rels: bytes) -> dict[str, tuple[str, str, bool]]:
+    """The relationships of a ``.rels`` part: id -> (type, target, external).
+
+    Raises :class:`lxml.etree.XMLSyntaxError` when the part is not well-formed.
+    """
+    tree = etree.fromstring(rels)
+    return {rel.get("Id", ""): (rel.get("Type", ""), rel.get("Target", ""),
+                                rel.get("TargetMode") == "External")
+            for rel in tree.iter(f"{{{RELATIONSHIPS_NS}}}Relationship")}
+
+
+def with_relationships(rels: bytes | None, links: Mapping[str, str],
+                       images: Iterable[Image] = ()) -> bytes:
+    """A part's relationships (or none yet) with the letter's links (by id) and images added."""
     extra = [f'<Relationship Id="{rel_id}" Type="{HYPERLINK_TYPE}" Target={quoteattr(url)} '
              'TargetMode="External"/>' for rel_id, url in links.items()]
-    if signature is not None:
-        extra.append(f'<Relationship Id="{SIGNATURE_ID}" Type="{IMAGE_TYPE}" '
-                     f'Target="{signature_media(signature)}"/>')
-    return rels.decode("utf-8").replace(
-        "</Relationships>", "".join(extra) + "</Relationships>").encode("utf-8")
+    extra += [f'<Relationship Id="{image.rel_id}" Type="{IMAGE_TYPE}" Target="{image.media}"/>'
+              for image in images]
+    text = (rels or EMPTY_RELATIONSHIPS).decode("utf-8")
+    if not extra:
+        return text.encode("utf-8")
+    if "</Relationships>" not in text:  # an empty <Relationships/>
+        text = re.sub(r"<Relationships([^>]*)/>", r"<Relationships\1></Relationships>", text)
+    return text.replace("</Relationships>", "".join(extra) + "</Relationships>").encode("utf-8")
 
 
-def with_image_type(content_types: bytes, extension: str) -> bytes:
-    """``[Content_Types].xml`` knowing images with ``extension`` (``png``, ``jpg``)."""
+def with_image_types(content_types: bytes, extensions: Iterable[str]) -> bytes:
+    """``[Content_Types].xml`` knowing images with each of ``extensions`` (``png``, ``jpg``)."""
     text = content_types.decode("utf-8")
-    if f'Extension="{extension}"' in text:
-        return content_types
-    mime = {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(extension, f"image/{extension}")
-    return text.replace("</Types>", f'<Default Extension="{extension}" ContentType="{mime}"/>'
-                        "</Types>").encode("utf-8")
+    for extension in sorted(set(extensions)):
+        if re.search(rf'Extension="{extension}"', text, re.IGNORECASE):
+            continue
+        mime = IMAGE_EXTENSIONS.get(extension, f"image/{extension}")
+        text = text.replace("</Types>", f'<Default Extension="{extension}" '
+                            f'ContentType="{mime}"/></Types>')
+    return text.encode("utf-8")
 
 
-def core_properties(properties: Mapping[str, str]) -> bytes:
-    """``docProps/core.xml``: title, subject, author, language and creation date, as given."""
-    def element(tag: str, key: str) -> str:
-        return f"<{tag}>{xml_text(properties[key])}</{tag}>" if properties.get(key) else ""
-    created = properties.get("created", "")
+# The document properties a letter sets, by key, and their elements in docProps/core.xml.
+_PROPERTIES = {"title": "dc:title", "subject": "dc:subject", "author": "dc:creator",
+               "language": "dc:language", "created": "dcterms:created"}
+
+
+def core_properties(properties: Mapping[str, str], template: bytes | None = None) -> bytes:
+    """``docProps/core.xml``: the template's own properties (keywords, category, its
+    description…) with title, subject, author, language and creation date as the letter
+    sets them; a property the letter leaves empty keeps the template's value."""
     declarations = " ".join(f'xmlns:{prefix}="{NAMESPACES[prefix]}"'
                             for prefix in ("cp", "dc", "dcterms", "dcmitype", "xsi"))
-    return (
-        XML_DECLARATION + f"<cp:coreProperties {declarations}>"
-        + element("dc:title", "title") + element("dc:subject", "subject")
-        + element("dc:creator", "author") + element("dc:language", "language")
-        + (f'<dcterms:created xsi:type="dcterms:W3CDTF">{created}</dcterms:created>'
-           if created else "")
-        + "</cp:coreProperties>"
-    ).encode("utf-8")
+    tree = etree.fromstring(template or f"<cp:coreProperties {declarations}/>".encode())
+    for key, tag in _PROPERTIES.items():
+        value = properties.get(key)
+        if not value:
+            continue
+        element = tree.find(qn(tag))
+        if element is None:
+            element = etree.SubElement(tree, qn(tag))
+        element.text = strip_control_characters(str(value))  # lxml escapes it
+        if key == "created":
+            element.set(qn("xsi:type"), "dcterms:W3CDTF")
+    return xml_bytes(tree)
+
+
+def references(tree: etree._Element) -> set[str]:
+    """The relationship ids a part refers to (``r:id``, ``r:embed``, ``r:link`` …)."""
+    return {str(value) for value in tree.xpath("//@*[namespace-uri()=$ns]", ns=NAMESPACES["r"])}
+
+
+def fix_table_grids(tree: etree._Element) -> etree._Element:
+    """Tables whose column grid (``w:tblGrid``) matches their rows again, as docxtpl's own
+    ``fix_tables`` makes them after rendering: a ``{%tc %}`` loop or ``{% hm %}`` changes how
+    many cells a row has, and Word lays out by the grid. A table without a grid is left."""
+    from docxtpl import DocxTemplate
+
+    tables = list(tree.iter(qn("w:tbl")))
+    if not tables or any(table.find(qn("w:tblGrid")) is None for table in tables):
+        return tree
+    try:
+        return DocxTemplate(None).fix_tables(etree.tostring(tree))
+    except (TypeError, ValueError, AttributeError):  # a grid column without a width
+        return tree
 
 
 def set_paper(tree: etree._Element, paper: str) -> None:

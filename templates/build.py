@@ -4,9 +4,15 @@ The committed DOCX is what editors open and change in Word or LibreOffice; this 
 was first made, kept so that a change to the layout can be reviewed as code. Run it with
 ``python templates/build.py`` after changing it, and commit both.
 
-Layout, modeled on the source letter: letterhead · date · recipient block · "Re:" line ·
-salutation · body · close · signature block · CC block with each person's address and
-Tel/Fax/Email lines. Page numbers ("Page 2 of 3") appear from page 2 on.
+Layout, modeled on the source letter: letterhead (with the sender's logo, when the data has one)
+· date · our and their reference · delivery line · recipient block · "Re:" line · salutation ·
+body · close · signature block · enclosures · CC block with each person's address and
+Tel/Fax/Email lines. From page 2 on, a continuation header names the recipient, the date and
+the page ("Page 2 of 3").
+
+``urgent-appeal/letter.docx`` (:func:`build_urgent_appeal`) starts from the advocacy letter's
+styles: a short appeal with a reference line, a table of the people concerned (one row each,
+a ``{%tr %}`` loop) and enclosures.
 
 Every character property is set for both kinds of text Word distinguishes: bold, italic and size
 for Latin and East Asian text (``w:b``, ``w:i``, ``w:sz``) and their complex-script twins for
@@ -103,6 +109,28 @@ def loop(doc: Document, header: str, line: str, style: str) -> None:  # type: ig
     add(doc, "{%p endfor %}", style)
 
 
+def formal_styles(doc: Document) -> None:  # type: ignore[valid-type]
+    """The styles of the parts formal letters add: references, delivery line, enclosures, the
+    continuation header, and the urgent appeal's title and table."""
+    paragraph_style(doc, "Reference", size=10)
+    paragraph_style(doc, "Delivery", size=10, bold=True, after=8, keep_with_next=True)
+    paragraph_style(doc, "Enclosures", size=10, before=18, keep_with_next=True)
+    paragraph_style(doc, "Continuation", size=9, color=GREY)
+    paragraph_style(doc, "Appeal Title", size=13, bold=True, before=12, after=10)
+    paragraph_style(doc, "Table Text", size=10)
+    paragraph_style(doc, "Case Line", size=10, after=12)
+    paragraph_style(doc, "After Table", before=10, after=10)
+
+
+def runs(paragraph: Paragraph, *pieces: str) -> None:
+    """Pieces of a paragraph, each in a run of its own: a ``{{r … }}`` tag replaces its whole
+    run, so the text beside it must be in others."""
+    for piece in pieces:
+        paragraph.add_run(piece)
+
+
+
+
 # Per-language layouts: the paragraph styles whose alignment differs from the default layout.
 # Japanese letters put the date at the right, centre the subject and set 敬具 at the right.
 LAYOUTS: dict[str, dict[str, WD_ALIGN_PARAGRAPH]] = {
@@ -158,6 +186,7 @@ def build(target: Path, layout: str = "") -> None:
     paragraph_style(doc, "CC Person", keep_with_next=True, keep_together=True)
     paragraph_style(doc, "CC Separator", after=0)
     paragraph_style(doc, "Page Number", size=9, align=WD_ALIGN_PARAGRAPH.CENTER, color=GREY)
+    formal_styles(doc)
     for name, alignment in LAYOUTS[layout].items():
         doc.styles[name].paragraph_format.alignment = alignment
 
@@ -166,9 +195,14 @@ def build(target: Path, layout: str = "") -> None:
     section.left_margin = section.right_margin = Cm(2.5)
     section.header_distance = section.footer_distance = Cm(1.2)
     section.different_first_page_header_footer = True  # no page number on page 1
-    section.footer.paragraphs[0].text = "{{r page_x_of_y }}"
-    section.footer.paragraphs[0].style = doc.styles["Page Number"]
+    continuation = section.header.paragraphs[0]  # page 2 on: recipient · date · page
+    continuation.style = doc.styles["Continuation"]
+    runs(continuation, "{{ recipient.full_name }}", " · ", "{{ date | format_date }}", " · ",
+         "{{r page_x_of_y }}")
 
+    add(doc, "{%p if sender.logo %}", "Letterhead")
+    add(doc, '{{ sender.logo | image(height="1.5cm") }}', "Letterhead")
+    add(doc, "{%p endif %}", "Letterhead")
     add(doc, "{{ sender.name }}", "Letterhead Name")
     loop(doc, "sender.address_lines + sender.contact_lines", "{{ line }}", "Letterhead")
     add(doc, "{%p if sender.website %}", "Letterhead")
@@ -176,6 +210,10 @@ def build(target: Path, layout: str = "") -> None:
     add(doc, "{%p endif %}", "Letterhead")
 
     add(doc, "{{ date | format_date }}", "Letter Date")
+    references(doc)
+    add(doc, "{%p if delivery %}", "Delivery")
+    add(doc, "{{ delivery }}", "Delivery")
+    add(doc, "{%p endif %}", "Delivery")
     loop(doc, "recipient.lines + recipient.contact_lines", "{{ line }}", "Recipient")
     add(doc, '{{ _("Re: %(subject)s", subject=subject) }}', "Subject")
     add(doc, "{{ salutation }}", "Salutation")
@@ -187,6 +225,7 @@ def build(target: Path, layout: str = "") -> None:
     add(doc, "{{r signatory.signature }}", "Signature Block").paragraph_format.keep_with_next = True
     add(doc, "{%p endif %}", "Signature Block")
     add(doc, '{{ signatory.lines | join("\\n") }}', "Signature Block")
+    enclosures(doc)
 
     add(doc, "{%p if cc %}", "CC Heading")
     add(doc, '{{ _("CC:") }}', "CC Heading")
@@ -202,8 +241,90 @@ def build(target: Path, layout: str = "") -> None:
 
     props = doc.core_properties
     props.title, props.author, props.subject = "Advocacy letter", "drafter", ""
-    props.comments = "drafter template: fill with `drafter render DATA.yaml`"
+    props.keywords = "drafter template"  # the template's own: kept in every letter
+    props.comments = ""
     target.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(target))
+
+
+def references(doc: Document) -> None:  # type: ignore[valid-type]
+    """"Our reference: …" and "Your reference: …", each when the letter has it."""
+    for field, phrase in (("reference", "Our reference: %(reference)s"),
+                          ("their_reference", "Your reference: %(reference)s")):
+        add(doc, f"{{%p if {field} %}}", "Reference")
+        add(doc, f'{{{{ _("{phrase}", reference={field}) }}}}', "Reference")
+        add(doc, "{%p endif %}", "Reference")
+
+
+def enclosures(doc: Document) -> None:  # type: ignore[valid-type]
+    """The enclosures under the signature: a heading, then one line each."""
+    add(doc, "{%p if enclosures %}", "Enclosures")
+    add(doc, '{{ ngettext("Enclosure:", "Enclosures:", enclosures | length) }}', "Enclosures")
+    loop(doc, "enclosures", "{{ line }}", "Reference")
+    add(doc, "{%p endif %}", "Enclosures")
+
+
+def build_urgent_appeal(target: Path, styles_from: Path) -> None:
+    """The urgent appeal: the advocacy letter's styles and page, a content of its own."""
+    doc = Document(str(styles_from))
+    body = doc.element.body
+    for element in list(body):
+        if element.tag != qn("w:sectPr"):
+            body.remove(element)
+    section = doc.sections[0]
+    header = section.header.paragraphs[0]
+    for run in list(header.runs):
+        run._element.getparent().remove(run._element)
+    runs(header, "{{ _(\"Urgent appeal\") }}", " · ", "{{ case_number }}", " · ",
+         "{{r page_x_of_y }}")
+
+    add(doc, "{{ sender.name }}", "Letterhead Name")
+    add(doc, '{{ (sender.address_lines + sender.contact_lines) | join(" · ") }}', "Letterhead")
+    add(doc, "{{ date | format_date }}", "Letter Date")
+    references(doc)
+    add(doc, "{%p if delivery %}", "Delivery")
+    add(doc, "{{ delivery }}", "Delivery")
+    add(doc, "{%p endif %}", "Delivery")
+    loop(doc, "recipient.lines + recipient.contact_lines", "{{ line }}", "Recipient")
+    add(doc, '{{ _("URGENT APPEAL: %(subject)s", subject=subject) }}', "Appeal Title")
+    add(doc, '{{ _("Case: %(case)s", case=case_number) }}', "Case Line")
+    add(doc, "{{ salutation }}", "Salutation")
+    add(doc, "{%p for paragraph in body %}", "Letter Body")
+    add(doc, "{{r paragraph }}", "Letter Body")
+    add(doc, "{%p endfor %}", "Letter Body")
+
+    table = doc.add_table(rows=3, cols=3)
+    table.style = doc.styles["Table Grid"]
+    headings = ('{{ _("Name") }}', '{{ _("Detained on") }}', '{{ _("Place of detention") }}')
+    for cell, text in zip(table.rows[0].cells, headings, strict=True):
+        cell.paragraphs[0].text = text
+        cell.paragraphs[0].style = doc.styles["Table Text"]
+        cell.paragraphs[0].runs[0].bold = True
+    table.rows[1].cells[0].paragraphs[0].text = "{%tr for person in people %}"
+    row = ("{{ person.name }}", "{{ person.detained_on | format_date }}", "{{ person.place }}")
+    for cell, text in zip(table.rows[2].cells, row, strict=True):
+        cell.paragraphs[0].text = text
+        cell.paragraphs[0].style = doc.styles["Table Text"]
+    closing = table.add_row()
+    closing.cells[0].paragraphs[0].text = "{%tr endfor %}"
+
+    add(doc, "{%p if deadline %}", "After Table")
+    add(doc, '{{ _("We ask for your answer by %(deadline)s.", deadline=deadline | '
+        'format_date) }}', "After Table")
+    add(doc, "{%p endif %}", "After Table")
+    add(doc, "{{ close }}", "Closing")
+    add(doc, '{{ signatory.lines | join("\\n") }}', "Signature Block")
+    enclosures(doc)
+    add(doc, "{%p if cc %}", "CC Heading")
+    add(doc, '{{ _("CC:") }}', "CC Heading")
+    add(doc, "{%p for person in cc %}", "CC Person")
+    add(doc, "{{ person.full_name }}", "CC Person")
+    add(doc, "{%p endfor %}", "CC Person")
+    add(doc, "{%p endif %}", "CC Heading")
+
+    props = doc.core_properties
+    props.title, props.subject, props.keywords = "Urgent appeal", "", "drafter template"
+    props.comments = ""
     doc.save(str(target))
 
 
@@ -212,3 +333,6 @@ if __name__ == "__main__":
         path = HERE / "advocacy-letter" / (f"letter.{variant}.docx" if variant else "letter.docx")
         build(path, variant)
         print(f"wrote {path}")
+    appeal = HERE / "urgent-appeal" / "letter.docx"
+    build_urgent_appeal(appeal, HERE / "advocacy-letter" / "letter.docx")
+    print(f"wrote {appeal}")

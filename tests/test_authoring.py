@@ -373,3 +373,56 @@ def test_the_letter_s_language_and_paper_are_never_unused(tmp_path: Path,
     assert "subject" not in unused
     assert not {"locale", "paper"} & unused
     assert {"date", "sender.name", "signatory.name"} <= unused
+
+
+# ---- issue 15: the bugs of check, vars and render ----------------------------------------------
+
+
+def _one_paragraph_template(tmp_path: Path, *texts: str) -> Path:
+    document = docx.Document()
+    for text in texts:
+        document.add_paragraph(text)
+    path = tmp_path / "letter.docx"
+    document.save(str(path))
+    return path
+
+
+def test_an_ampersand_in_a_tag_is_no_split_tag(tmp_path: Path) -> None:
+    path = _one_paragraph_template(tmp_path, '{{ "Q&A" }} and {{ _("Terms & conditions") }}')
+    assert check_template(path) == []
+    rendered = render_letter(load_letter(EXAMPLES / "letter-en.yaml"), path)
+    assert docx_text(rendered.docx).strip() == "Q&A and Terms & conditions"
+
+
+def test_set_names_and_tuple_loop_targets_are_no_data(tmp_path: Path) -> None:
+    path = _one_paragraph_template(
+        tmp_path, "{% set who = recipient %}{{ who.full_name }}",
+        "{% for key, value in {'a': 1}.items() %}{{ key }}={{ value }}{% endfor %}",
+        "{% set note %}{{ subject }}{% endset %}{{ note }}")
+    assert set(template_variables(path)) == {"recipient", "recipient.full_name", "subject"}
+    assert check_template(path, EXAMPLES / "letter-en.yaml") == [] or all(
+        f.severity == "warning" for f in check_template(path, EXAMPLES / "letter-en.yaml"))
+
+
+def test_every_problem_of_a_template_in_one_check(tmp_path: Path) -> None:
+    path = _one_paragraph_template(tmp_path, "Dear {{ recipient.full_name }},",
+                                   "{%p endfor %}", "{{ date | fromat_date }}",
+                                   "Yours, {{ nickname }}")
+    kinds = [(f.kind, f.paragraph) for f in check_template(path)]
+    assert kinds == [("stray-end", 2), ("unknown-filter", 3), ("unknown-name", 4)]
+
+
+def test_a_top_level_name_no_letter_has_is_reported_at_its_paragraph(tmp_path: Path) -> None:
+    path = _one_paragraph_template(tmp_path, "Dear {{ recipient.full_name }},",
+                                   "Yours, {{ nickname }}")
+    with pytest.raises(TemplateError) as caught:
+        render_letter(load_letter(EXAMPLES / "letter-en.yaml"), path)
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{path}, body paragraph 2: the template uses 'nickname'")
+    assert problem.text == "Yours, {{ nickname }}"
+
+
+def test_escaped_braces_print_as_braces(tmp_path: Path) -> None:
+    path = _one_paragraph_template(tmp_path, "Write {_{ name }_} or {_% if x %_} in Word.")
+    rendered = render_letter(load_letter(EXAMPLES / "letter-en.yaml"), path)
+    assert docx_text(rendered.docx).strip() == "Write {{ name }} or {% if x %} in Word."

@@ -107,9 +107,10 @@ def test_the_sandbox_refuses_and_names_the_paragraph(letter: Letter, tmp_path: P
 def test_unused_python_helpers_are_not_available(letter: Letter, tmp_path: Path) -> None:
     template = template_with(tmp_path, "{{ lipsum(100000) }}")
     assert refusal(letter, template) == (
-        f"{template}: lipsum: the template uses 'lipsum', which no letter provides; available: "
-        "body, cc, close, date, locale, page_x_of_y, recipient, salutation, sender, signatory, "
-        "subject")
+        f"{template}, body paragraph 2: the template uses 'lipsum', which no letter provides; "
+        "available: bcc, body, cc, close, date, delivery, enclosures, locale, page_x_of_y, "
+        "recipient, reference, salutation, sender, signatory, subject, their_reference — in "
+        '"{{ lipsum(100000) }}"')
 
 
 @pytest.mark.parametrize("tag", [

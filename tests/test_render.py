@@ -100,8 +100,10 @@ def test_page_numbers_from_page_two_on(letter: Letter) -> None:
     document = docx.Document(io.BytesIO(render_letter(letter).docx))
     section = document.sections[0]
     assert section.different_first_page_header_footer
-    footer_xml = section.footer._element.xml
-    assert 'w:instr=" PAGE "' in footer_xml and 'w:instr=" NUMPAGES "' in footer_xml
+    header_xml = section.header._element.xml  # the continuation header: recipient, date, page
+    assert 'w:instr=" PAGE "' in header_xml and 'w:instr=" NUMPAGES "' in header_xml
+    assert "President Xi Jinping" in header_xml and "November 24, 2015" in header_xml
+    assert "PAGE" not in section.first_page_header._element.xml
     assert "PAGE" not in section.first_page_footer._element.xml
 
 

@@ -80,8 +80,8 @@ def test_an_unknown_name_lists_the_built_in_templates(tmp_path: Path, monkeypatc
     with pytest.raises(TemplateError) as caught:
         find_template("nosuch")
     assert str(caught.value.problems[0]) == (
-        "nosuch: no such template; built-in templates: advocacy-letter, or give the path of a "
-        "folder or .docx file")
+        "nosuch: no such template; built-in templates: advocacy-letter, urgent-appeal, or give "
+        "the path of a folder or .docx file")
 
 
 def test_a_copied_folder_is_found_by_its_path(tmp_path: Path) -> None:
