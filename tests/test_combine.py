@@ -40,10 +40,12 @@ def letters(tmp_path_factory: pytest.TempPathFactory) -> list[FinishedLetter]:
 
 
 def footer_fields(document: docx.document.Document) -> list[tuple[str, str]]:
-    """Each section's default footer's page-count field: (instruction, the text it shows)."""
+    """Each section's page-count field in its default header (the continuation header, page 2
+    on) and footer: (instruction, the text it shows)."""
     found = []
     for section in document.sections:
-        for field in section.footer._element.iter(qn("w:fldSimple")):
+        margins = [section.header._element, section.footer._element]
+        for field in (f for margin in margins for f in margin.iter(qn("w:fldSimple"))):
             if "PAGES" in field.get(qn("w:instr")):
                 found.append((field.get(qn("w:instr")).strip(),
                               "".join(t.text or "" for t in field.iter(qn("w:t")))))

@@ -37,12 +37,46 @@ def members(data: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# What drafter.scripts gives a run of another script than the letter's: its language, font and
+# direction, in a run of its own (a deliberate difference: docs/authoring.md).
+SCRIPT_PROPERTIES = {f"{{{W}}}{tag}" for tag in ("lang", "rFonts", "rtl", "cs")}
+
+
+def _joined_runs(tree: etree._Element) -> None:
+    """Runs that differ only in what drafter.scripts sets, joined back into one."""
+    for paragraph in tree.iter(f"{{{W}}}p"):
+        previous = None
+        for run in list(paragraph.findall(f"{{{W}}}r")):
+            properties = run.find(f"{{{W}}}rPr")
+            if properties is not None:
+                for child in list(properties):
+                    if child.tag in SCRIPT_PROPERTIES:
+                        properties.remove(child)
+                if not len(properties):
+                    run.remove(properties)
+            texts = run.findall(f"{{{W}}}t")
+            if len(run) - (1 if run.find(f"{{{W}}}rPr") is not None else 0) != 1 or len(
+                    texts) != 1:
+                previous = None
+                continue
+            key = etree.tostring(run.find(f"{{{W}}}rPr")) if run.find(
+                f"{{{W}}}rPr") is not None else b""
+            if previous is not None and previous[0] == key and (
+                    run.getprevious() is previous[1]):
+                previous[2].text = (previous[2].text or "") + (texts[0].text or "")
+                paragraph.remove(run)
+                continue
+            previous = (key, run, texts[0])
+
+
 def canonical(xml: bytes, body: bool = True) -> str:
     """A part's XML compared as content: whitespace between elements does not count, and a
     picture's relationship id and shape name (drafter derives them from the image) read the
     same, as do the ids of pictures in headers (drafter numbers them, docxtpl only the body's):
     deliberate differences, docs/authoring.md."""
     tree = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+    _joined_runs(tree)
     for element in tree.iter():
         for name in list(element.attrib):
             if name == f"{{{R}}}embed":

@@ -186,7 +186,8 @@ def test_compile_once_gives_the_document_plain_docxtpl_gives(tmp_path: Path) -> 
     def canonical(archive: zipfile.ZipFile, name: str) -> bytes:
         return etree.tostring(etree.fromstring(archive.read(name)), method="c14n")
 
-    for name in ("word/document.xml", "word/footer1.xml", "word/footer2.xml"):
+    for name in ("word/document.xml", "word/header1.xml", "word/footer1.xml",
+                 "word/footer2.xml"):
         if name in theirs.namelist():
             assert canonical(ours, name) == canonical(theirs, name), name
     assert [p.text for p in docx.Document(io.BytesIO(buffer.getvalue())).paragraphs] == [
@@ -207,10 +208,11 @@ def test_pdfs_and_the_combined_pdf(case: Path, tmp_path: Path) -> None:
     assert len(combined.sections) == 3
     assert all(s._sectPr.find(docx.oxml.ns.qn("w:pgNumType")).get(
         docx.oxml.ns.qn("w:start")) == "1" for s in combined.sections)
-    footers = [s.footer._element.xml for s in combined.sections]
-    references = [s._sectPr.xpath("w:footerReference[@w:type='default']/@r:id")[0]
+    # The continuation header (page 2 on) carries the page numbers.
+    footers = [s.header._element.xml for s in combined.sections]
+    references = [s._sectPr.xpath("w:headerReference[@w:type='default']/@r:id")[0]
                   for s in combined.sections]
-    assert len(set(references)) == 3  # a footer of its own for each letter
+    assert len(set(references)) == 3  # a header of its own for each letter
     for footer, row in zip(footers, rows, strict=True):
         assert 'w:instr=" SECTIONPAGES "' in footer  # the letter's pages, not the run's
         assert f"<w:t>{row['pages']}</w:t>" in footer
