@@ -252,7 +252,7 @@ def contact_lines(contacts: list[Contact], loc: Localizer, country: str | None =
     # Between two numbers of one line: "; " in English, "；" in Chinese, "؛ " in Arabic.
     separator = loc.gettext("; ", "separator")
     for kind, phrase in CONTACT_LINES.items():
-        values = [loc.isolate(c.value if kind == "email"
+        values = [loc.isolate(c.value if kind == "email" or c.as_given
                               else (format_phone(c.value, country) or c.value))
                   for c in contacts if c.kind == kind]
         if values:

@@ -30,7 +30,9 @@ class Location:
 
     A text file gives ``line`` and ``column`` (``letter.yaml:12:5``); a CSV file the line its
     row starts on and the column by its name (``recipients.csv:7, column address.city``); a
-    spreadsheet its sheet and row (``recipients.xlsx:Sheet!4, column name``); a template its
+    spreadsheet its sheet, column letter and row (``recipients.xlsx:Sheet!C4, column name``); a
+    header problem, found once for a whole column, only the file and the column's name
+    (``recipients.csv, column Email``); a template its
     part and paragraph (``letter.docx, body paragraph 4 (in a table)``).
     """
 
@@ -38,6 +40,7 @@ class Location:
     line: int | None = None  # 1-based: a text file's line, or a worksheet's row
     column: int | None = None  # 1-based, within the line of a text file
     sheet: str = ""  # the worksheet of a spreadsheet
+    letter: str = ""  # a spreadsheet column's letter (``C``), as the spreadsheet shows it
     heading: str = ""  # a CSV or spreadsheet column, by the name in its first row
     part: str = ""  # a template's part: body, header, footer, footnotes, endnotes
     paragraph: int | None = None  # 1-based, within the part
@@ -47,7 +50,8 @@ class Location:
     def __str__(self) -> str:
         text = self.option or self.file
         if self.line is not None:
-            text += f":{self.sheet}!{self.line}" if self.sheet else f":{self.line}"
+            text += (f":{self.sheet}!{self.letter}{self.line}" if self.sheet
+                     else f":{self.line}")
             if self.column is not None:
                 text += f":{self.column}"
         places = [text] if text else []
@@ -97,13 +101,24 @@ class Problem:
         return replace(self, record=number, record_id=record_id)
 
     def __str__(self) -> str:
+        return self._text(with_record=True)
+
+    @property
+    def brief(self) -> str:
+        """The problem without its record, for a place that names the record already (the
+        manifest's number and id columns): ``recipients.csv:7, column email: 'x' is not …``."""
+        return self._text(with_record=False)
+
+    def _text(self, *, with_record: bool) -> str:
         where = str(self.location)
-        pieces = [where or self.record_label]
+        pieces = [where or (self.record_label if with_record else "")]
         if self.severity != "error":
             pieces.append(self.severity)
-        if self.field:
+        # A spreadsheet's column is named by its heading, in the user's words; the field path
+        # behind it (``recipient.contacts[0]``) would only repeat it in drafter's.
+        if self.field and not self.location.heading:
             pieces.append(self.field)
-        if where and self.record is not None:
+        if where and with_record and self.record is not None:
             pieces.append(self.record_label)
         message = f'{self.message} — in "{self.text}"' if self.text else self.message
         return ": ".join([*(p for p in pieces if p), message])
@@ -115,11 +130,21 @@ def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: p.location.position)
 
 
+def nearest(name: str, known: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The known name nearest to ``name`` (case-insensitively), or None when none is near
+    enough (``cutoff``: difflib's similarity ratio, 0 to 1)."""
+    by_folded: dict[str, str] = {}
+    for candidate in known:
+        by_folded.setdefault(candidate.casefold(), candidate)
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=cutoff)
+    return by_folded[close[0]] if close else None
+
+
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
     """``; did you mean 'address'?`` for the known name nearest to ``name``, or "" when none is
-    near enough (``cutoff``: difflib's similarity ratio, 0 to 1)."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    near enough (see :func:`nearest`)."""
+    close = nearest(name, known, cutoff)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 class ValidationError(DrafterError):
@@ -150,6 +175,13 @@ class ConversionError(DrafterError):
 
 class LibreOfficeMissing(ConversionError):
     """No `soffice` program was found; the message says how to install it."""
+
+
+class UsageError(DrafterError):
+    """Command-line options, or the arguments of a function, that contradict each other or
+    leave a choice open (``-o final.png`` for a command that writes DOCX and PDF)."""
+
+    exit_code = 2
 
 
 class OutputError(DrafterError):

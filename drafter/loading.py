@@ -23,7 +23,7 @@ import yaml
 from .addresses import format_phone
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
 from .markup import find_control_characters, has_control_characters, strip_control_characters
-from .model import Letter
+from .model import CONTACT_KINDS, Letter
 
 FieldPath = tuple[str | int, ...]
 Locate = Callable[[FieldPath], Location]  # where a field of some data came from
@@ -36,6 +36,13 @@ MAX_BYTES = 20 * 1024 * 1024
 _PLAIN_TAGS = {"!", *(f"tag:yaml.org,2002:{name}" for name in
                       ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))}
 _CONTROL_REMOVED = "invisible control characters removed (they cannot be stored in a document)"
+# Files that are documents, not data: a Word file given where a letter's data belongs.
+_DOCUMENT_SUFFIXES = (".docx", ".docm", ".dotx", ".doc", ".odt", ".rtf", ".pdf")
+_ZIP_MAGIC = b"PK\x03\x04"
+# A person's contact written as a field of its own (`email: …`), and what it is called there.
+_CONTACT_FIELDS: dict[str, str] = {**{kind: kind for kind in CONTACT_KINDS}, "tel": "phone",
+                                   "telephone": "phone", "mobile": "phone", "e-mail": "email",
+                                   "mail": "email"}
 
 
 class _SafeLoader(yaml.SafeLoader):
@@ -70,6 +77,8 @@ def read_text(path: Path) -> str:
     if len(raw) > MAX_BYTES:
         raise DataError([Problem(Location(str(path)), "",
                                  f"file is larger than {MAX_BYTES >> 20} MiB")])
+    if path.suffix.lower() in _DOCUMENT_SUFFIXES or raw.startswith(_ZIP_MAGIC):
+        raise DataError([Problem(Location(str(path)), "", _not_data(path))])
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark, as Windows editors write it, is harmless
     try:
@@ -79,6 +88,17 @@ def read_text(path: Path) -> str:
         raise DataError([Problem(Location(str(path), line), "",
                                  "the file is not UTF-8 text; save it "
                                  "as UTF-8 (in Excel: CSV UTF-8)")]) from e
+
+
+def _not_data(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".docx", ".docm", ".dotx") or (not suffix and path.is_file()):
+        return ("this is a Word document, not letter data (YAML); to make a ready-to-send "
+                f"PDF of it, run: drafter convert {path}")
+    if suffix == ".pdf":
+        return "this is a PDF, not letter data (YAML); the data is a .yaml file"
+    return (f"this is a {suffix or 'zip'} document, not letter data (YAML); to make a PDF of it, "
+            "save it as .docx and run: drafter convert FILE.docx")
 
 
 def load_yaml(path: Path, text: str | None = None) -> SourceData:
@@ -236,10 +256,16 @@ def validate(model: type[ModelT], source: SourceData) -> ModelT:
 
 def validate_value(model: type[ModelT], value: Any, locate: Locate,
                    found: Iterable[Problem] = ()) -> ModelT:
-    """Validate plain data against a model; ``locate`` says where a field came from."""
+    """Validate plain data against a model; ``locate`` says where a field came from.
+
+    The data's ``locale`` tells validation which language's country names to suggest a code
+    from (``country: Deutschland`` → DE).
+    """
     errors = [p for p in found if p.severity == "error"]
+    locale = value.get("locale") if isinstance(value, dict) else None
+    context = {"locale": locale if isinstance(locale, str) else None}
     try:
-        result = model.model_validate(value)
+        result = model.model_validate(value, context=context)
     except pydantic.ValidationError as e:
         # A value refused while reading (a YAML tag) is missing here too: say it once.
         refused = {p.field for p in errors}
@@ -280,6 +306,10 @@ def _is_internal(part: str | int) -> bool:
 
 def _did_you_mean(model: type[pydantic.BaseModel], field: FieldPath) -> str:
     known = _fields_at(model, field[:-1])
+    kind = _CONTACT_FIELDS.get(str(field[-1]).casefold())
+    if kind and "contacts" in known:
+        return (f"; a {kind} goes in the `contacts:` list: write `contacts:` and below it, "
+                f"indented, `- {kind}: …` (one line for each number or address)")
     hint = did_you_mean(str(field[-1]), known)
     if hint:
         return hint
@@ -326,7 +356,8 @@ def load_letter(path: Path | str, model: type[Letter] = Letter, *,
     A letter for a template that declares fields of its own is read with that template
     (``template="urgent-appeal"``: a built-in name, a folder or a
     :class:`~drafter.template.LetterTemplate`), or with its model
-    (:func:`drafter.fields.letter_model`).
+    (:func:`drafter.fields.letter_model`). The warnings about its data (a number printed as
+    given, characters removed) are the letter's :attr:`~drafter.model.Letter.warnings`.
     """
     if template is not None:
         from .fields import letter_model, template_fields  # fields.py reads YAML with this
@@ -343,7 +374,8 @@ def read_letter(path: Path | str, model: type[Letter] = Letter, *,
 
     ``model``: the letters of a template with fields of its own (:func:`load_letter`).
     ``text``: the data file's content as it is being edited, instead of what is on disk (a
-    signature image is still found beside ``path``).
+    signature image is still found beside ``path``). The letter carries the warnings too, as
+    ``letter.warnings``.
     """
     path = Path(path)
     source = load_yaml(path, text)
@@ -352,12 +384,10 @@ def read_letter(path: Path | str, model: type[Letter] = Letter, *,
                                  "expected the letter's fields (`key: value` "
                                  "lines), found " + ("nothing" if source.value is None
                                                      else type(source.value).__name__))])
-    letter = validate(model, source)
-    letter, problems = with_files_found(letter, source.where)
-    if problems:
-        raise DataError(problems)
+    letter = validate_letter(model, source.value, source.where, source.problems)
     warnings = [p for p in source.problems if p.severity == "warning"]
-    return letter, warnings + list(contact_warnings(letter, source.where))
+    warnings += contact_warnings(letter, source.where)
+    return letter.with_warnings(warnings), warnings
 
 
 def file_fields(letter: Letter) -> Iterator[tuple[FieldPath, str, str]]:
@@ -390,15 +420,9 @@ def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]
     problems = []
     found: dict[FieldPath, str] = {}
     for field, kind, written in file_fields(letter):
-        where = locate(field)
-        base = Path(where.file).parent if where.file else Path.cwd()
-        path = (base / written).resolve()
-        if not path.is_file():
-            what = "image" if kind == "image" else "document"
-            problems.append(Problem(where, dotted(field), f"no {what} file at {path}"))
-        elif path.suffix.lower() not in _SUFFIXES[kind]:
-            problems.append(Problem(where, dotted(field), f"expected {_KINDS[kind]}, "
-                                    f"not {path.name}"))
+        path, problem = _file_found(field, kind, written, locate)
+        if problem is not None:
+            problems.append(problem)
         else:
             found[field] = str(path)
     if problems or not found:
@@ -412,6 +436,51 @@ def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]
     return type(letter).model_validate(data), []
 
 
+def validate_letter(model: type[Letter], value: Any, locate: Locate,
+                    found: Iterable[Problem] = ()) -> Letter:
+    """Validate a letter's data and find the files it names (:func:`with_files_found`):
+    every problem in one run, a missing signature image with a bad date alike."""
+    try:
+        letter = validate_value(model, value, locate, found)
+    except DataError as e:
+        # The data is invalid, so its model cannot say which fields name files: the usual
+        # ones are looked up in the data itself, to be reported in this run too.
+        named = {p.field for p in e.problems}
+        files = [p for field, kind, written in _files_in_data(value)
+                 if (p := _file_found(field, kind, written, locate)[1]) is not None
+                 and p.field not in named]
+        raise DataError(sorted_problems([*e.problems, *files])) from e
+    letter, problems = with_files_found(letter, locate)
+    if problems:
+        raise DataError(problems)
+    return letter
+
+
+def _files_in_data(value: Any) -> Iterator[tuple[FieldPath, str, str]]:
+    """The signature and logo of plain (not yet valid) letter data, as :func:`file_fields`."""
+    for field in (("signatory", "signature"), ("sender", "logo")):
+        parent = value.get(field[0]) if isinstance(value, dict) else None
+        written = parent.get(field[1]) if isinstance(parent, dict) else None
+        if isinstance(written, str) and written:
+            yield field, "image", written
+
+
+def _file_found(field: FieldPath, kind: str, written: str,
+                locate: Any) -> tuple[Path, Problem | None]:
+    """The absolute path of a file a field names, found relative to the data file the name
+    came from, and the problem when it is missing or of the wrong kind."""
+    where = locate(field)
+    base = Path(where.file).parent if where.file else Path.cwd()
+    path = (base / written).resolve()
+    if not path.is_file():
+        what = "image" if kind == "image" else "document"
+        return path, Problem(where, dotted(field), f"no {what} file at {path} (the path is "
+                             "relative to the folder of the file that names it)")
+    if path.suffix.lower() not in _SUFFIXES[kind]:
+        return path, Problem(where, dotted(field), f"expected {_KINDS[kind]}, not {path.name}")
+    return path, None
+
+
 def contact_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:
     """Warnings for phone and fax numbers that are not valid numbers (printed as given)."""
     people: list[tuple[FieldPath, Any]] = [(("sender",), letter.sender),
@@ -420,7 +489,10 @@ def contact_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:
     for field, person in people:
         country = person.address.country if person.address else None
         for i, contact in enumerate(person.contacts):
-            if contact.kind != "email" and format_phone(contact.value, country) is None:
+            if contact.as_given or contact.kind == "email":
+                continue
+            if format_phone(contact.value, country) is None:
                 at = (*field, "contacts", i)
-                message = f"{contact.value!r} is not a valid phone number; it is printed as given"
+                message = (f"{contact.value!r} is not a valid phone number; it is printed as "
+                           "given (mark it `as_given: true` if that is how it should read)")
                 yield Problem(locate(at), dotted(at), message, severity="warning")

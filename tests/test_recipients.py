@@ -80,7 +80,7 @@ def test_xlsx_rows_with_numbers_and_dates(tmp_path: Path) -> None:
     assert first["recipient"]["address"]["postal_code"] == "100017"
     assert first["date"] == "2015-11-24"
     assert letter_data(CASE, records[1])["recipient"]["address"]["postal_code"] == "01234"
-    assert records[1].locate(("recipient", "name")) == f"{path}:Sheet!4, column name"
+    assert records[1].locate(("recipient", "name")) == f"{path}:Sheet!B4, column name"
 
 
 def test_yaml_recipients_list(tmp_path: Path) -> None:
