@@ -22,12 +22,20 @@ from typing import Any, TypeVar, cast
 import click
 
 from .authoring import check_template, declared_fields, variable_tree
-from .errors import DrafterError, Problem
+from .doctor import diagnose, install_command
+from .errors import DrafterError, Problem, UsageError
 from .mail import ATTACHABLE, MailOptions, write_drafts
 from .merge import DEFAULT_NAME, MergeOptions
 from .merge import merge as run_merge
 from .preview import preview as write_preview
-from .render import FORMATS, RenderedLetter, read_and_render, write_letter
+from .render import (
+    FORMATS,
+    RenderedLetter,
+    convert_docx,
+    output_target,
+    read_and_render,
+    write_letter,
+)
 from .scaffold import new_template
 from .send import (
     PASSWORD_VARIABLE,
@@ -40,9 +48,62 @@ from .send import (
     read_config,
     send_drafts,
 )
+from .template import BUILTIN_TEMPLATE
 from .watch import WATCH_FORMATS, Watch, WatchFormat
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_VERBOSITY = "drafter.verbosity"  # in the root context's meta: -1 quiet, 0 normal, 1 verbose
+DOCS = "docs"  # the documentation folder of drafter's source, named in every help text
+
+
+class _Commands(click.Group):
+    """The ``drafter`` group: its command list shows each description whole, wrapped, never
+    cut off with "…"."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _epilog(example: str, doc: str) -> str:
+    """A command's help ends with one example and the page of the documentation to read.
+
+    The examples are run by the tests (tests/test_docs.py), as the documentation's are."""
+    return f"\b\nExample:\n  {example}\n\nDocs: {DOCS}/{doc}"
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if not value:
+        return
+    root = ctx.find_root()
+    level = -1 if param.name == "quiet" else 1
+    if root.meta.get(_VERBOSITY, level) != level:
+        raise click.UsageError("-q/--quiet and -v/--verbose contradict each other", ctx)
+    root.meta[_VERBOSITY] = level
+
+
+def _verbosity() -> int:
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.find_root().meta.get(_VERBOSITY, 0)) if ctx else 0
+
+
+def _verbosity_options(command: F) -> F:
+    """``-q/--quiet`` (only warnings and errors) and ``-v/--verbose`` (also what drafter
+    chose and did), on the group and on every command alike."""
+    command = click.option("-v", "--verbose", "verbose", count=True, expose_value=False,
+                           callback=_set_verbosity,
+                           help="Also say what drafter chose and did (template, locale, "
+                                "paper, times, the cause of an error).")(command)
+    return click.option("-q", "--quiet", "quiet", count=True, expose_value=False,
+                        callback=_set_verbosity,
+                        help="Print only warnings and errors.")(command)
 
 
 def reports_errors(command: F) -> F:
@@ -66,18 +127,39 @@ def _warn(warning: Problem) -> None:
 
 def _report(error: DrafterError) -> None:
     click.secho(f"error: {error}", fg="red", err=True)
+    if _verbosity() > 0:  # the cause behind drafter's message: an OSError, a parser's error
+        cause = error.__cause__
+        while cause is not None:
+            click.secho(f"  caused by {type(cause).__name__}: {cause}", fg="red", err=True)
+            cause = cause.__cause__
+
+
+def _info(text: str) -> None:
+    """What drafter chose or did, for ``-v`` only."""
+    if _verbosity() > 0:
+        click.secho(text, dim=True, err=True)
+
+
+def _say(text: str) -> None:
+    """A line of the normal output (what was written, a summary); ``-q`` leaves it out."""
+    if _verbosity() >= 0:
+        click.echo(text)
 
 
 def _wrote(paths: list[Path]) -> None:
     for path in paths:
-        click.echo(f"wrote {path}")
+        _say(f"wrote {path}")
 
 
 def _rendered(data: Path, template: str | None, locale: str | None) -> RenderedLetter:
-    """Read the letter, show the warnings about its data, render it."""
+    """Read the letter, show the warnings about it, render it."""
+    started = time.monotonic()
     rendered, warnings = read_and_render(data, template, locale=locale)
     for warning in warnings:
         _warn(warning)
+    _info(f"rendered {data} with template {template or BUILTIN_TEMPLATE}: locale "
+          f"{rendered.locale}, {rendered.paper} paper, {len(rendered.links)} links "
+          f"({time.monotonic() - started:.1f} s)")
     return rendered
 
 
@@ -88,9 +170,19 @@ _locale_option = click.option("-l", "--locale",
                              help="Render in this locale instead of the data's (e.g. en_GB).")
 
 
+def _output_option(what: str, *, files: str = "") -> Callable[[F], F]:
+    """``-o/--output``: a folder, or with ``files`` a file whose suffix says the format; the
+    value is the ``output`` argument, read by :func:`~drafter.render.output_target`."""
+    either = f", or a file whose suffix says the format ({files})" if files else ""
+    return click.option("-o", "--output", "output", metavar="PATH",
+                        help=f"Where to write {what}: a folder (default: out/){either}.")
+
+
 def _outdir_option(what: str) -> Callable[[F], F]:
-    """``-o/--outdir``: the folder to write ``what`` into."""
-    return click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+    """``-o/--output``: the folder to write ``what`` into (for commands that write many files);
+    the value is the ``outdir`` argument."""
+    return click.option("-o", "--output", "outdir", metavar="FOLDER",
+                        type=click.Path(file_okay=False, path_type=Path),
                         default=Path("out"), show_default=True,
                         help=f"Folder to write {what} into.")
 
@@ -101,35 +193,63 @@ def _formats_option(choices: tuple[str, ...], help: str) -> Callable[[F], F]:
                         help=help)
 
 
-@click.group()
-@click.version_option(package_name="drafter")
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100},
+             epilog=f"\b\nStart with:\n  drafter render data/examples/letter-en.yaml\n  "
+                    f"drafter COMMAND -h\n\nDocs: README.md and {DOCS}/ (data-format.md, "
+                    "mail-merge.md, authoring.md, api.md, errors.md)")
+@click.version_option(None, "-V", "--version", package_name="drafter")
+@_verbosity_options
 def main() -> None:
     """Draft ready-to-send letters from YAML data and DOCX templates."""
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter render data/examples/letter-en.yaml -o out/final.pdf",
+                             "data-format.md"))
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @_template_option
-@_outdir_option("the letter")
+@_output_option("the letter", files="final.pdf, final.docx")
 @_formats_option(FORMATS, "Output format; repeat for both (default: docx and pdf).")
 @_locale_option
+@_verbosity_options
 @reports_errors
-def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...],
+def render(data: Path, template: str | None, output: str | None, formats: tuple[str, ...],
            locale: str | None) -> None:
     """Render one letter from DATA (a YAML file) into DOCX and PDF."""
+    target = output_target(output, formats, FORMATS)  # a bad -o before any work
     with _stopped_by_sigterm():  # `kill` leaves no temporary folder and no LibreOffice behind
         rendered = _rendered(data, template, locale)
-        _wrote(write_letter(rendered, outdir, data.stem, formats or FORMATS))
+        started = time.monotonic()
+        _wrote(write_letter(rendered, target.folder, target.name or data.stem, target.formats))
+        _info(f"written in {time.monotonic() - started:.1f} s")
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter convert out/letter-en.docx -o out/letter-en-sent.pdf",
+                             "errors.md"))
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@_output_option("the PDFs (default: beside each DOCX)", files="final.pdf, for one DOCX")
+@_verbosity_options
+@reports_errors
+def convert(files: tuple[Path, ...], output: str | None) -> None:
+    """Make ready-to-send PDFs of existing Word files (PDF/A, fonts embedded, links kept)."""
+    started = time.monotonic()
+    with _stopped_by_sigterm():
+        _wrote(convert_docx(list(files), output))
+    _info(f"converted {len(files)} file{'s' if len(files) != 1 else ''} in "
+          f"{time.monotonic() - started:.1f} s")
+
+
+@main.command(epilog=_epilog("drafter merge data/examples/campaign/case.yaml "
+                             "data/examples/campaign/recipients.csv --dry-run", "mail-merge.md"))
 @click.argument("case", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path))
 @_template_option
 @_outdir_option("the letters")
 @_formats_option(FORMATS, "Output format; repeat for both (default: docx and pdf).")
 @click.option("--name", "name_pattern", default=DEFAULT_NAME, show_default=True,
-              help="File name pattern (Jinja): number, id, name, locale, date, recipient.")
+              help="File name pattern (Jinja): given_id, id, number, name, locale, date, "
+                   "recipient; the slug filter makes a name safe (cui-tiankai).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
               help="LibreOffice processes converting at once (default: one per core).")
 @click.option("--combine", is_flag=True, help="Also write combined.pdf and combined.docx.")
@@ -137,18 +257,25 @@ def render(data: Path, template: str | None, outdir: Path, formats: tuple[str, .
 @click.option("--keep-going", is_flag=True, help="Render the good records when some are bad.")
 @click.option("--force", is_flag=True, help="Redo letters that are unchanged since last run.")
 @click.option("--dry-run", is_flag=True, help="Validate and list what would be written.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@_verbosity_options
 @reports_errors
 def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
           formats: tuple[str, ...], name_pattern: str, jobs: int, combine: bool,
-          only: tuple[str, ...], keep_going: bool, force: bool, dry_run: bool,
-          quiet: bool) -> None:
+          only: tuple[str, ...], keep_going: bool, force: bool, dry_run: bool) -> None:
     """Write one letter per recipient: CASE (YAML) holds the shared letter, RECIPIENTS (YAML,
     CSV or XLSX) one recipient per row."""
+    if outdir.suffix.lower() in (".pdf", ".docx", ".csv"):
+        raise UsageError(f"-o {outdir}: a merge writes a letter per recipient, so -o is a "
+                         "folder (combined.pdf goes into it with --combine)")
     options = MergeOptions(template=template, formats=formats or FORMATS, name=name_pattern,
                            jobs=jobs, combine=combine, only=frozenset(only),
                            keep_going=keep_going, force=force, dry_run=dry_run)
+    quiet = _verbosity() < 0
     progress = None if quiet or dry_run else ProgressLine(sys.stderr)
+    started = time.monotonic()
+    _info(f"merging {case} with {recipients} into {outdir}: template "
+          f"{template or BUILTIN_TEMPLATE}, formats {', '.join(options.formats)}, "
+          f"names {name_pattern}")
     with _stopped_by_sigterm():
         report = run_merge(case, recipients, outdir, options,
                            on_progress=progress.update if progress else None)
@@ -157,15 +284,15 @@ def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
     for warning in report.warnings:
         _warn(warning)
     for path in report.planned:
-        click.echo(f"would write {path}")
+        click.echo(f"would write {path}")  # what --dry-run was asked for: printed even with -q
     for problem in report.problems:
         click.secho(str(problem), fg="red", err=True)
     if not dry_run:
-        click.echo(report.summary())
+        _say(report.summary())
         if report.manifest:
-            click.echo(f"manifest: {report.manifest}")
-        for combined in report.combined:
-            click.echo(f"wrote {combined}")
+            _say(f"manifest: {report.manifest}")
+        _wrote(report.combined)
+    _info(f"done in {time.monotonic() - started:.1f} s")
     sys.exit(0 if report.ok else 1)
 
 
@@ -219,12 +346,14 @@ def _stopped_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter check advocacy-letter --data data/examples/letter-en.yaml",
+                             "authoring.md"))
 @click.argument("template")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
               help="Also check the template against this letter's data.")
 @click.option("--json", "as_json", is_flag=True, help="Findings as JSON records.")
 @click.option("--strict", is_flag=True, help="Exit 2 when there are warnings only.")
+@_verbosity_options
 @reports_errors
 def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None:
     """Check TEMPLATE (a built-in name, a folder or a .docx) for every mistake at once."""
@@ -236,13 +365,14 @@ def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None
         for finding in findings:
             click.secho(str(finding), fg="red" if finding.severity == "error" else "yellow")
         warnings = len(findings) - len(errors)
-        click.echo(f"{len(errors)} error{'s' if len(errors) != 1 else ''}, "
-                   f"{warnings} warning{'s' if warnings != 1 else ''}")
+        _say(f"{len(errors)} error{'s' if len(errors) != 1 else ''}, "
+             f"{warnings} warning{'s' if warnings != 1 else ''}")
     sys.exit(1 if errors else 2 if strict and findings else 0)
 
 
-@main.command(name="vars")
+@main.command(name="vars", epilog=_epilog("drafter vars advocacy-letter", "authoring.md"))
 @click.argument("template")
+@_verbosity_options
 @reports_errors
 def variables(template: str) -> None:
     """List the values TEMPLATE reads, as a tree, and where (loop, condition) it reads them;
@@ -259,7 +389,8 @@ def variables(template: str) -> None:
         click.echo(f"{path}  — declared, not used by the template: {field}")
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter preview data/examples/letter-en.yaml -o out/page1.png",
+                             "authoring.md"))
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @_template_option
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
@@ -267,57 +398,67 @@ def variables(template: str) -> None:
 @click.option("--all", "all_pages", is_flag=True, help="Every page (FILE-1.png, FILE-2.png…).")
 @click.option("-r", "--resolution", type=click.IntRange(min=10, max=600), default=60,
               show_default=True, help="Dots per inch.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="PNG file to write (default: the data file's name, .png).")
+@click.option("-o", "--output", metavar="PATH",
+              help="Where to write the PNG: a file ending in .png, or a folder (default: "
+                   "beside the data file, named after it).")
 @_locale_option
+@_verbosity_options
 @reports_errors
 def preview(data: Path, template: str | None, page: int, all_pages: bool, resolution: int,
-            output: Path | None, locale: str | None) -> None:
+            output: str | None, locale: str | None) -> None:
     """Render DATA and write a PNG of a page, for a quick look without Word."""
+    if output is None:
+        target = data.with_suffix(".png")
+    else:
+        where = output_target(output, (), ("png",))
+        target = where.folder / f"{where.name or data.stem}.png"
     rendered = _rendered(data, template, locale)
-    target = output or data.with_suffix(".png")
     _wrote(write_preview(rendered, target, pages=None if all_pages else [page],
                          resolution=resolution))
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter watch data/examples/letter-en.yaml -f docx",
+                             "authoring.md"))
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @_template_option
-@_outdir_option("the letter")
+@_output_option("the letter", files="final.pdf, final.docx, final.png")
 @_formats_option(WATCH_FORMATS, "What to write on every save; repeat for several (default: "
                 "docx, pdf and png).")
 @_locale_option
+@_verbosity_options
 @reports_errors
-def watch(data: Path, template: str | None, outdir: Path, formats: tuple[str, ...],
+def watch(data: Path, template: str | None, output: str | None, formats: tuple[str, ...],
           locale: str | None) -> None:
     """Render DATA again whenever it or the template is saved; problems are printed, the
     watch goes on. Stop with Ctrl-C."""
-    chosen = cast(tuple[WatchFormat, ...], formats) or WATCH_FORMATS  # click checked them
-    watching = Watch(data, outdir, template=template, locale=locale, formats=chosen)
-    click.echo(f"watching {data} and {watching.watched_template} (Ctrl-C to stop)")
+    target = output_target(output, formats, WATCH_FORMATS)
+    chosen = cast(tuple[WatchFormat, ...], target.formats)  # click and output_target checked
+    watching = Watch(data, target.folder, template=template, locale=locale, formats=chosen,
+                     name=target.name)
+    _say(f"watching {data} and {watching.watched_template} (Ctrl-C to stop)")
     try:
         with _stopped_by_sigterm():  # `kill` stops it as Ctrl-C does: only whole files stay
             watching.run(on_render=_wrote, on_warning=_warn, on_problem=_report)
     except KeyboardInterrupt:
-        click.echo("stopped")
+        _say("stopped")
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter new my-letter", "authoring.md"))
 @click.argument("name", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--from", "source", default="advocacy-letter", show_default=True,
               help="The template to start from.")
+@_verbosity_options
 @reports_errors
 def new(name: Path, source: str) -> None:
     """Create the template folder NAME from a built-in template, ready to change in Word."""
-    written = new_template(name, source)
-    for path in written:
-        click.echo(f"wrote {path}")
-    click.echo(f"\nOpen {name / 'letter.docx'} in Word or LibreOffice, then try:\n"
-               f"  drafter check {name} --data {name / 'sample.yaml'}\n"
-               f"  drafter render {name / 'sample.yaml'} -t {name}")
+    _wrote(new_template(name, source))
+    _say(f"\nOpen {name / 'letter.docx'} in Word or LibreOffice, then try:\n"
+         f"  drafter check {name} --data {name / 'sample.yaml'}\n"
+         f"  drafter render {name / 'sample.yaml'} -t {name}")
 
 
-@main.command()
+
+@main.command(epilog=_epilog("drafter studio data/examples --no-browser", "studio.md"))
 @click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path),
                 default=Path("."))
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
@@ -327,6 +468,7 @@ def new(name: Path, source: str) -> None:
 @click.option("--allow-remote", is_flag=True,
               help="Allow an address other machines can reach (a warning is printed).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@_verbosity_options
 @reports_errors
 def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: bool) -> None:
     """A local web app on FOLDER (default: here): draft letters, check templates, run merges.
@@ -335,11 +477,12 @@ def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: b
     from .studio import serve
 
     serve(folder, host=host, port=port, open_browser=not no_browser, allow_remote=allow_remote,
-          say=lambda text: click.echo(text),
+          say=lambda text: click.echo(text),  # the address: printed even with -q
           warn=lambda text: click.secho(text, fg="yellow", err=True))
 
 
-@main.command()
+@main.command(epilog=_epilog('drafter mail out/campaign --from "Campaigns '
+                             '<campaigns@example.org>"', "sending.md"))
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--from", "sender", help="The sender's address, e.g. 'Campaigns "
               "<campaigns@example.org>' (default: `from` under [mail] in the config file).")
@@ -352,10 +495,10 @@ def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: b
               "(default: the case file's folder and name).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="drafter's config file (default: ~/.config/drafter/config.toml).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@_verbosity_options
 @reports_errors
 def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tuple[Path, ...],
-         reply_to: str, campaign: str, config_file: Path | None, quiet: bool) -> None:
+         reply_to: str, campaign: str, config_file: Path | None) -> None:
     """Write an email draft (.eml) of every letter merged into OUTDIR, into OUTDIR/mail, to
     review before `drafter send`; letters without an email address go into post-or-fax.pdf."""
     settings = read_config(config_file or config_path()).get("mail", {})
@@ -365,7 +508,7 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
                                "[mail] in the config file)")
     options = MailOptions(sender=sender, attach=attach or ("pdf",), enclosures=enclose,
                           campaign=campaign, reply_to=reply_to or settings.get("reply_to", ""))
-    progress = None if quiet else ProgressLine(sys.stderr)
+    progress = None if _verbosity() < 0 else ProgressLine(sys.stderr)
     report = write_drafts(outdir, options, on_progress=progress.update if progress else None)
     if progress:
         progress.close()
@@ -381,7 +524,8 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
                f"`drafter send {outdir} --send`")
 
 
-@main.command()
+@main.command(epilog=_epilog("drafter send out/campaign --server smtp://smtp.example.org",
+                             "sending.md"))
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--server", help="smtp://HOST[:PORT] (STARTTLS when offered; port 587) or "
               f"smtps://HOST[:PORT] (port 465); default: ${SERVER_VARIABLE} or the config file.")
@@ -404,12 +548,12 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
 @click.option("--resend-uncertain", is_flag=True, help="Send every uncertain message again.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="drafter's config file (default: ~/.config/drafter/config.toml).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@_verbosity_options
 @reports_errors
 def send(outdir: Path, server: str | None, user: str | None, really: bool, limit: int,
          rate: float | None, burst: int | None, retries: int | None,
          retry_delay: float | None, resend: tuple[str, ...], resend_uncertain: bool,
-         config_file: Path | None, quiet: bool) -> None:
+         config_file: Path | None) -> None:
     """Send the drafts of OUTDIR/mail over SMTP, paced and logged; run it again to resume:
     what the server accepted is never sent again."""
     import os
@@ -434,7 +578,7 @@ def send(outdir: Path, server: str | None, user: str | None, really: bool, limit
                 raise SendError(f"the password for {target}: set {PASSWORD_VARIABLE} (there "
                                 "is no terminal to ask on)")
             password = click.prompt(f"password for {target}", hide_input=True, err=True)
-    progress = None if quiet or not really else ProgressLine(sys.stderr)
+    progress = None if _verbosity() < 0 or not really else ProgressLine(sys.stderr)
     with _stopped_by_sigterm():
         report = send_drafts(outdir, options, password=password,
                              on_progress=progress.update if progress else None)
@@ -468,3 +612,23 @@ def send(outdir: Path, server: str | None, user: str | None, really: bool, limit
                    f"{len(report.uncertain)} uncertain, {report.left} left for later by "
                    "--limit; nothing was sent (add --send)")
     sys.exit(0 if report.ok else 1)
+
+
+@main.command(epilog=_epilog("drafter doctor", "errors.md"))
+@_verbosity_options
+@reports_errors
+def doctor() -> None:
+    """Say what drafter needs that is installed (LibreOffice, fonts for each script, poppler)
+    and what is missing, with the command that installs it."""
+    checks = diagnose()
+    for item in checks:
+        mark = "ok     " if item.found else ("missing" if item.required else "absent ")
+        colour = None if item.found else ("red" if item.required else "yellow")
+        click.secho(f"{mark} {item.name}: {item.found or item.needed_for}", fg=colour)
+    missing = [c for c in checks if not c.found]
+    command = install_command(missing)
+    if command:
+        click.echo(f"\nTo install what is missing:\n  {command}")
+    else:
+        _say("\neverything drafter uses is installed")
+    sys.exit(1 if any(c.required for c in missing) else 0)

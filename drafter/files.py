@@ -96,6 +96,14 @@ def safe_name(text: str) -> str:
     return name or "letter"
 
 
+def slug(text: object) -> str:
+    """A name as a file name made of words and hyphens: ``Cui Tiankai`` → ``cui-tiankai``,
+    ``Ban Ki-moon (UN)`` → ``ban-ki-moon-un``; letters of every script are kept (``习近平``).
+    The merge's name patterns have it as a filter (``{{ name | slug }}``)."""
+    name = unicodedata.normalize("NFKC", str(text)).casefold()
+    return re.sub(r"[^\w]+|_+", "-", name).strip("-")
+
+
 class UniqueNames:
     """Hands out unique file names: a second "Wang Yi" becomes "Wang Yi-2".
 

@@ -42,6 +42,7 @@ from .files import (
     remove_leftovers,
     safe_name,
     sha256_of,
+    slug,
     temporary_folder,
     write_atomic,
 )
@@ -72,7 +73,8 @@ from .render import FORMATS
 from .sandbox import BoundedSandbox
 from .template import LetterTemplate, find_template
 
-DEFAULT_NAME = "{{ id }}-{{ name }}"
+# The record's id when the file gives one (`cui-tiankai`), else the recipient's name, as a slug.
+DEFAULT_NAME = "{{ (given_id or name) | slug }}"
 SOURCES = "merge.json"  # what the merge was made from: case, recipients, template, options
 MAX_REPORTED = 200  # problems listed in full; the rest are counted
 
@@ -319,8 +321,9 @@ class _Letters:
         self.model = letter_model(schema)
         self.letter_fields = LETTER_FIELDS | set(schema.names)
         try:
-            self.pattern = BoundedSandbox(undefined=jinja2.StrictUndefined,
-                                          autoescape=False).from_string(options.name)
+            environment = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+            environment.filters["slug"] = slug
+            self.pattern = environment.from_string(options.name)
         except jinja2.TemplateSyntaxError as e:
             raise DataError([Problem(Location(option="--name"), "",
                                      f"the name pattern {options.name!r} is not "
@@ -365,6 +368,7 @@ def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Le
     values = {
         "number": record.number,
         "id": record.id,
+        "given_id": record.given_id,
         "name": loc.text(letter.recipient.name),
         "locale": letter.locale,
         "date": letter.date.isoformat(),

@@ -698,3 +698,16 @@ class WarmLibreOffice(LibreOffice):
                 problem = self._request(odt, pdf, ODT_FILTER, "writer_pdf_Export", options)
             complaints.append(problem)
         return [c for c in complaints if c]
+
+
+def libreoffice_version(soffice: str | os.PathLike[str] | None = None) -> str:
+    """What ``soffice --version`` says (``LibreOffice 7.4.7.2 40(Build:2)``), for a report
+    of what is installed; raises :class:`LibreOfficeMissing` when there is none."""
+    program = os.fspath(soffice) if soffice is not None else find_soffice()
+    try:
+        said = subprocess.run([program, "--version"], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise LibreOfficeMissing(f"{program}: cannot run it ({e}). Install LibreOffice "
+                                 f"with:\n  {INSTALL_HINT}") from e
+    return said.strip().splitlines()[0] if said.strip() else "LibreOffice (version unknown)"

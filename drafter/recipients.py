@@ -54,6 +54,7 @@ class Record:
     data: dict[str, Any]  # {"recipient": {...}, "locale": ..., "extra_paragraph": ...}
     where: Locate  # where a field of `data` came from
     warnings: tuple[Problem, ...] = ()
+    given_id: str = ""  # the `id` the file gives the record; "" when it gives none
 
     def locate(self, field: FieldPath) -> str:
         """Where a field came from, as messages say it: ``recipients.csv:7, column name``."""
@@ -124,7 +125,8 @@ def _from_yaml(path: Path, fields: frozenset[str]) -> Iterator[Record]:
             return source.where((*base, index))
 
         yield Record(number, record_id, data, where, tuple(
-            dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine))
+            dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine),
+            given_id=str(item.get(RECORD_ID) or ""))
 
 
 def _from_csv(path: Path, fields: frozenset[str],
@@ -373,7 +375,8 @@ def _record(number: int, cells: dict[str, str], row: Location, fields: frozenset
                 return at(columns[field[:end]])
         return row
 
-    return Record(number, record_id, data, where, tuple(warnings))
+    return Record(number, record_id, data, where, tuple(warnings),
+                  given_id=str(cells.get(RECORD_ID) or "").strip())
 
 
 def _place(column: str, value: Any, fields: frozenset[str]) -> Iterator[tuple[FieldPath, Any]]:

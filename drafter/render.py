@@ -8,14 +8,16 @@ leaves a half-written letter under its final name.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .compiled import compile_template, render_docx
 from .context import build_context
-from .errors import Location, OutputError, Problem
+from .errors import DataError, Location, OutputError, Problem, UsageError
 from .fields import letter_model, template_fields
 from .files import temporary_folder
 from .loading import read_letter
@@ -25,6 +27,7 @@ from .pdf import Converter, LibreOffice
 from .template import LetterTemplate, find_template
 
 FORMATS = ("docx", "pdf")
+DEFAULT_OUTDIR = Path("out")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class RenderedLetter:
     paper: PaperSize
     properties: dict[str, str]  # title, subject, author, language
     links: tuple[str, ...]  # the URLs the letter links to
-    warnings: tuple[str, ...] = ()  # e.g. no catalog for the locale: English phrases printed
+    warnings: tuple[Problem, ...] = ()  # about its data (Letter.warnings) and its rendering
 
 
 def render_letter(letter: Letter, template: LetterTemplate | str | Path | None = None, *,
@@ -49,15 +52,17 @@ def render_letter(letter: Letter, template: LetterTemplate | str | Path | None =
     compiled = compile_template(template, loc)
     context = build_context(letter, loc)
     missing = missing_catalog(template.catalogs, loc.locale)
+    catalog = [Problem(Location(), "locale", missing, severity="warning")] if missing else []
     return RenderedLetter(render_docx(compiled, context), loc.identifier, context.paper,
                           context.properties, tuple(context.links.urls.values()),
-                          (missing,) if missing else ())
+                          (*letter.warnings, *catalog))
 
 
-def write_letter(rendered: RenderedLetter, outdir: Path, name: str,
+def write_letter(rendered: RenderedLetter, outdir: Path | str, name: str,
                  formats: Iterable[str] = FORMATS, *,
                  converter: Converter | None = None) -> list[Path]:
     """Write a rendered letter as ``outdir/name.docx`` and/or ``.pdf``; returns the paths."""
+    outdir = Path(outdir)
     formats = list(dict.fromkeys(formats))
     # LibreOfficeMissing before anything is written: a failed PDF leaves no DOCX either.
     office = (converter or LibreOffice()) if "pdf" in formats else None
@@ -91,27 +96,131 @@ def _place(source: Path, target: Path) -> Path:
 def read_and_render(data: Path | str, template: LetterTemplate | str | Path | None = None, *,
                     locale: str | None = None,
                     text: str | None = None) -> tuple[RenderedLetter, list[Problem]]:
-    """Read and validate a letter data file and render it; returns the letter and the
-    warnings about its data (numbers printed as given, characters removed, no catalog for its
-    locale). The data may hold the fields the template declares (``fields.yaml``).
+    """Read and validate a letter data file and render it; returns the letter and its
+    warnings (``rendered.warnings``: numbers printed as given, characters removed, no catalog
+    for its locale), each placed in the data file. The data may hold the fields the template
+    declares (``fields.yaml``).
 
     ``text``: the data file's content as it is being edited (the studio), instead of what is
     on disk."""
     if not isinstance(template, LetterTemplate):
         template = find_template(template)
-    letter, warnings = read_letter(data, letter_model(template_fields(template)), text=text)
+    letter, _ = read_letter(data, letter_model(template_fields(template)), text=text)
     rendered = render_letter(letter, template, locale=locale)
-    # A locale no catalog fits: said where the letter's data is, like its other warnings.
-    return rendered, [*warnings, *(Problem(Location(file=str(data)), "locale", message,
-                                           severity="warning") for message in rendered.warnings)]
+    # A warning of the rendering (no catalog fits the locale) is said where the letter's data
+    # is, like its other warnings.
+    placed = tuple(dataclasses.replace(w, location=Location(file=str(data))) if not str(
+        w.location) else w for w in rendered.warnings)
+    return dataclasses.replace(rendered, warnings=placed), list(placed)
 
 
-def render_file(data: Path, outdir: Path, *, template: str | Path | None = None,
-                formats: Sequence[str] = FORMATS, locale: str | None = None,
-                converter: Converter | None = None) -> list[Path]:
+def render_file(data: Path | str, output: Path | str = DEFAULT_OUTDIR, *,
+                template: str | Path | None = None, formats: Sequence[str] = (),
+                locale: str | None = None, converter: Converter | None = None) -> list[Path]:
     """Read, validate, render and write the letter of one data file; returns what was written.
 
-    Everything is validated before anything is written: on any error no file appears.
+    ``output`` is a folder (the files are named after the data file) or a file whose suffix
+    says the format (``final.pdf``), as :func:`output_target` reads it; ``formats`` empty:
+    DOCX and PDF, or the file's. Everything is validated before anything is written: on any
+    error no file appears. The warnings are those of :func:`load_letter`'s letter.
     """
+    data = Path(data)
+    target = output_target(output, formats, FORMATS)
     rendered, _ = read_and_render(data, template, locale=locale)
-    return write_letter(rendered, outdir, data.stem, formats, converter=converter)
+    return write_letter(rendered, target.folder, target.name or data.stem, target.formats,
+                        converter=converter)
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where one letter's files go: a folder, the name (None: the input's), the formats."""
+
+    folder: Path
+    name: str | None
+    formats: tuple[str, ...]
+
+
+def output_target(output: Path | str | None, formats: Sequence[str],
+                  allowed: Sequence[str] = FORMATS, *,
+                  default: Sequence[str] | None = None, option: str = "-o") -> OutputTarget:
+    """Read an output path as a user means it: a folder, or a file whose suffix says the format.
+
+    ``final.pdf`` is that file (only the PDF); ``drafts``, ``drafts/`` or an existing folder is
+    a folder, where each format is named after the input; None is ``out/``. ``formats`` are
+    those asked for (empty: ``default``, else every one ``allowed``). Raises
+    :class:`UsageError` when the path and the formats disagree (``final.pdf`` with ``docx``
+    asked for), or when the path could be either (``final.png`` for DOCX and PDF).
+    """
+    wanted = tuple(dict.fromkeys(formats))
+    if output is None:
+        return OutputTarget(DEFAULT_OUTDIR, None, wanted or tuple(default or allowed))
+    text = os.fspath(output)
+    path = Path(text)
+    suffix = path.suffix.lower().removeprefix(".")
+    if text.endswith(("/", os.sep)) or path.is_dir() or not suffix:
+        return OutputTarget(path, None, wanted or tuple(default or allowed))
+    names = " or ".join(f".{f}" for f in allowed)
+    if suffix not in allowed:
+        raise UsageError(f"{option} {text}: not a folder, nor a {names} file to write; give a "
+                         f"folder (end it with / if its name has a dot) or a file name "
+                         f"ending in {names}")
+    if wanted and wanted != (suffix,):
+        asked = " and ".join(wanted)
+        raise UsageError(f"{option} {text} names a .{suffix} file, but {asked} "
+                         f"{'was' if len(wanted) == 1 else 'were'} asked for (-f); give a "
+                         "folder to write several formats, or leave out -f")
+    return OutputTarget(path.parent, path.stem, (suffix,))
+
+
+def convert_docx(docx_files: Path | str | Sequence[Path | str],
+                 output: Path | str | None = None, *,
+                 converter: Converter | None = None) -> list[Path]:
+    """Make ready-to-send PDFs of existing Word files, as :func:`write_letter` makes a
+    letter's: PDF/A-2b, tagged, fonts embedded, links kept, every PDF checked.
+
+    ``output`` None: each PDF beside its DOCX; a folder: every PDF in it, named after its
+    DOCX; a ``.pdf`` file name: the PDF of a single DOCX. Returns the PDFs, in input order.
+    Raises :class:`DataError` for an input that is not a Word file (nothing is converted),
+    :class:`ConversionError` when LibreOffice fails, and nothing half-written is left.
+    """
+    sources = ([Path(docx_files)] if isinstance(docx_files, str | os.PathLike)
+               else [Path(f) for f in docx_files])
+    problems = [p for source in sources if (p := _not_a_docx(source))]
+    if problems:
+        raise DataError(problems)
+    if not sources:
+        return []
+    office = converter or LibreOffice()
+    if output is None:
+        return [pdf for source in sources for pdf in office.convert([source], source.parent)]
+    target = output_target(output, ("pdf",), ("pdf",))
+    if target.name is None:
+        return office.convert(sources, target.folder)
+    if len(sources) > 1:
+        raise UsageError(f"-o {output}: one PDF file for {len(sources)} Word files; give a "
+                         "folder to write each one's PDF into")
+    try:
+        target.folder.mkdir(parents=True, exist_ok=True)
+        with temporary_folder(target.folder, "convert") as work:
+            (pdf,) = office.convert(sources, Path(work))
+            return [_place(pdf, target.folder / f"{target.name}.pdf")]
+    except OSError as e:
+        raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
+
+
+def _not_a_docx(path: Path) -> Problem | None:
+    """What is wrong with a file given to :func:`convert_docx`, or None for a DOCX."""
+    where = Location(str(path))
+    if not path.is_file():
+        return Problem(where, "", "no such file")
+    if path.suffix.lower() in (".doc", ".odt", ".rtf"):
+        return Problem(where, "", f"a {path.suffix} file; save it as .docx (Word document) in "
+                       "Word or LibreOffice, then convert that")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "word/document.xml" not in archive.namelist():
+                return Problem(where, "", "not a Word document (.docx): it has no "
+                               "word/document.xml")
+    except (zipfile.BadZipFile, OSError) as e:
+        return Problem(where, "", f"not a Word document (.docx): {e}")
+    return None

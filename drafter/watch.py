@@ -38,9 +38,10 @@ class Watch:
     def __init__(self, data: Path | str, outdir: Path | str, *,
                  template: str | Path | None = None,
                  formats: Iterable[WatchFormat] = WATCH_FORMATS,
-                 locale: str | None = None) -> None:
+                 locale: str | None = None, name: str | None = None) -> None:
         self.data = Path(data)
         self.outdir = Path(outdir)
+        self.name = name or self.data.stem  # the files' name, without suffix
         self.formats = tuple(dict.fromkeys(formats))
         self.locale = locale
         self.template: LetterTemplate = find_template(template)
@@ -71,8 +72,14 @@ class Watch:
         """Whether a change to ``path`` calls for a new render."""
         changed = Path(path)
         out = self.outdir.resolve()
-        if changed.name.startswith((".", "~$")) or changed == out or out in changed.parents:
-            return False  # hidden and temporary files, Word's lock files, our own output
+        if changed.name.startswith((".", "~$")):
+            return False  # hidden and temporary files, Word's lock files
+        if changed.parent == out and changed.stem.startswith(self.name):
+            return False  # our own output: letter.docx, letter.pdf, letter.png, letter-2.png
+        inputs = [self.data.resolve(), self.template.folder.resolve()]
+        inside = changed == out or out in changed.parents
+        if inside and not any(out == p or out in p.parents for p in inputs):
+            return False  # an output folder of its own: nothing there is an input
         if changed == self.data.resolve():
             return True
         if self.single_docx:
@@ -92,10 +99,10 @@ class Watch:
                 on_warning(warning)
             office = [f for f in self.formats if f in FORMATS]
             if office:
-                written += write_letter(rendered, self.outdir, self.data.stem, office)
+                written += write_letter(rendered, self.outdir, self.name, office)
                 on_render(written)
             if "png" in self.formats:
-                pictures = preview(rendered, self.outdir / f"{self.data.stem}.png")
+                pictures = preview(rendered, self.outdir / f"{self.name}.png")
                 on_render(pictures)
                 written += pictures
         except DrafterError as e:

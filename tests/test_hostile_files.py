@@ -221,7 +221,7 @@ def test_csv_injection_is_text_in_letters_and_quoted_in_the_manifest(tmp_path: P
     assert by_number["2"][1:5] == ["'-x", "''quoted", "en", "''quoted.docx"]
 
     again = run("merge", tmp_path / "case.yaml", recipients, "-o", out, "-f", "docx",
-                "--name", "{{ name }}", "-q")
+                "--name", "{{ name }}")
     assert "0 written, 2 unchanged (skipped)" in again.output  # the quoted cells read back
 
 
