@@ -17,9 +17,15 @@ The pipeline, one module per stage:
     cli       the `drafter` command
 
 Everything a user can get wrong raises a :class:`DrafterError` whose message says where; its
-problems keep the place (:class:`Location`), field and record as data.
+problems keep the place (:class:`Location`), field and record as data. Warnings are returned,
+never printed: ``load_letter(...).warnings``, ``RenderedLetter.warnings``,
+``MergeReport.warnings``. Every path may be given as a ``str`` or a ``Path``. The API is
+described, with examples the tests run, in docs/api.md.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
+from .authoring import check_template, template_variables
 from .errors import (
     ConversionError,
     DataError,
@@ -30,12 +36,28 @@ from .errors import (
     OutputError,
     Problem,
     TemplateError,
+    UsageError,
     ValidationError,
 )
 from .loading import load_letter, read_letter
+from .merge import MergeOptions, MergeReport, merge
 from .model import Letter
-from .render import RenderedLetter, render_file, render_letter, write_letter
+from .preview import preview
+from .render import (
+    RenderedLetter,
+    convert_docx,
+    output_target,
+    render_file,
+    render_letter,
+    write_letter,
+)
+from .scaffold import new_template
 from .template import find_template
+
+try:
+    __version__ = version("drafter")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ConversionError",
@@ -45,15 +67,26 @@ __all__ = [
     "LibreOfficeMissing",
     "LocaleError",
     "Location",
+    "MergeOptions",
+    "MergeReport",
     "OutputError",
     "Problem",
     "RenderedLetter",
     "TemplateError",
+    "UsageError",
     "ValidationError",
+    "__version__",
+    "check_template",
+    "convert_docx",
     "find_template",
     "load_letter",
+    "merge",
+    "new_template",
+    "output_target",
+    "preview",
     "read_letter",
     "render_file",
     "render_letter",
+    "template_variables",
     "write_letter",
 ]

@@ -117,12 +117,13 @@ class _Checker:
             paragraph.in_table if paragraph else False))
 
 
-def check_template(template: str | Path | LetterTemplate, data: Path | None = None, *,
+def check_template(template: str | Path | LetterTemplate, data: Path | str | None = None, *,
                    locale: str | None = None) -> list[Finding]:
     """Every problem in a template (each of its layouts), and with ``data`` every value it
     needs that the data lacks; nothing is rendered to disk."""
     if not isinstance(template, LetterTemplate):
         template = find_template(template)
+    data = Path(data) if data else None
     findings: list[Finding] = []
     try:
         schema = template_fields(template)
@@ -515,7 +516,7 @@ def _data_fields(letter: Any) -> Iterator[str]:
 
 
 def template_variables(template: str | Path | LetterTemplate,
-                       docx: Path | None = None) -> dict[str, set[str]]:
+                       docx: Path | str | None = None) -> dict[str, set[str]]:
     """What a template reads: ``{"recipient.name": {"condition"}, "cc[].lines": {"loop"}}``.
 
     The set says where the variable is used: inside a ``loop``, a ``condition``, or ``plain``.
@@ -524,7 +525,7 @@ def template_variables(template: str | Path | LetterTemplate,
         template = find_template(template)
     environment = make_environment(Localizer(localizer_for(template, "en").locale))
     found: dict[str, set[str]] = {}
-    for path in [docx] if docx else list(template.variants.values()):
+    for path in [Path(docx)] if docx else list(template.variants.values()):
         for _, label, data in templated_parts(read_docx(path)):
             try:
                 tree = environment.parse(jinja_source(data)[0])

@@ -157,8 +157,9 @@ def _rendered(data: Path, template: str | None, locale: str | None) -> RenderedL
     rendered, warnings = read_and_render(data, template, locale=locale)
     for warning in warnings:
         _warn(warning)
+    links = len(rendered.links)
     _info(f"rendered {data} with template {template or BUILTIN_TEMPLATE}: locale "
-          f"{rendered.locale}, {rendered.paper} paper, {len(rendered.links)} links "
+          f"{rendered.locale}, {rendered.paper} paper, {links} link{'s' if links != 1 else ''} "
           f"({time.monotonic() - started:.1f} s)")
     return rendered
 
@@ -193,7 +194,7 @@ def _formats_option(choices: tuple[str, ...], help: str) -> Callable[[F], F]:
                         help=help)
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"],
+@click.group(name="drafter", cls=_Commands, context_settings={"help_option_names": ["-h", "--help"],
                                               "max_content_width": 100},
              epilog=f"\b\nStart with:\n  drafter render data/examples/letter-en.yaml\n  "
                     f"drafter COMMAND -h\n\nDocs: README.md and {DOCS}/ (data-format.md, "
@@ -204,7 +205,7 @@ def main() -> None:
     """Draft ready-to-send letters from YAML data and DOCX templates."""
 
 
-@main.command(epilog=_epilog("drafter render data/examples/letter-en.yaml -o out/final.pdf",
+@main.command(epilog=_epilog("drafter render letter.yaml -o final.pdf",
                              "data-format.md"))
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @_template_option
@@ -224,7 +225,7 @@ def render(data: Path, template: str | None, output: str | None, formats: tuple[
         _info(f"written in {time.monotonic() - started:.1f} s")
 
 
-@main.command(epilog=_epilog("drafter convert out/letter-en.docx -o out/letter-en-sent.pdf",
+@main.command(epilog=_epilog("drafter convert out/letter-en.docx -o out/signed.pdf",
                              "errors.md"))
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
@@ -389,7 +390,8 @@ def variables(template: str) -> None:
         click.echo(f"{path}  — declared, not used by the template: {field}")
 
 
-@main.command(epilog=_epilog("drafter preview data/examples/letter-en.yaml -o out/page1.png",
+@main.command(epilog=_epilog("drafter preview letter.yaml -t my-letter --page 2 -o p2.png "
+                             "-r 100",
                              "authoring.md"))
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @_template_option

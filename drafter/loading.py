@@ -308,7 +308,8 @@ def _did_you_mean(model: type[pydantic.BaseModel], field: FieldPath) -> str:
     known = _fields_at(model, field[:-1])
     kind = _CONTACT_FIELDS.get(str(field[-1]).casefold())
     if kind and "contacts" in known:
-        return (f"; a {kind} goes in the `contacts:` list: write `contacts:` and below it, "
+        article = "an" if kind == "email" else "a"
+        return (f"; {article} {kind} goes in the `contacts:` list: write `contacts:` and below it, "
                 f"indented, `- {kind}: …` (one line for each number or address)")
     hint = did_you_mean(str(field[-1]), known)
     if hint:

