@@ -115,7 +115,8 @@ def _font_checks() -> list[Check]:
         files = sorted(line for line in said.splitlines() if line.strip())
         shown = next((f for f in files if "Regular" in f), files[0]) if files else ""
         found = f"{font.family} ({shown})" if files else ""
-        checks.append(Check(f"font for {font.script}", found,
-                            f"letters in that script ({font.family})", font.package,
-                            font.required))
+        purpose = ("Word files that use those fonts" if "Word files" in font.script
+                   else "letters in that script")
+        checks.append(Check(f"font for {font.script}", found, f"{purpose} ({font.family})",
+                            font.package, font.required))
     return checks

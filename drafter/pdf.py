@@ -705,8 +705,11 @@ def libreoffice_version(soffice: str | os.PathLike[str] | None = None) -> str:
     of what is installed; raises :class:`LibreOfficeMissing` when there is none."""
     program = os.fspath(soffice) if soffice is not None else find_soffice()
     try:
+        # The launcher is a shell script: it needs the basic tools even on a bare PATH.
+        path = os.pathsep.join(filter(None, [os.environ.get("PATH"), "/usr/bin", "/bin"]))
         said = subprocess.run([program, "--version"], capture_output=True, text=True,
-                              timeout=60, stdin=subprocess.DEVNULL, check=False).stdout
+                              timeout=60, stdin=subprocess.DEVNULL, check=False,
+                              env={**os.environ, "PATH": path}).stdout
     except (OSError, subprocess.TimeoutExpired) as e:
         raise LibreOfficeMissing(f"{program}: cannot run it ({e}). Install LibreOffice "
                                  f"with:\n  {INSTALL_HINT}") from e
