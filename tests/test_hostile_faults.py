@@ -41,7 +41,7 @@ pytestmark = pytest.mark.libreoffice
 
 
 def _letter_names() -> set[str]:
-    return {f"r{i:02d}-Person {i}.{fmt}" for i in range(LETTERS) for fmt in ("docx", "pdf")}
+    return {f"r{i:02d}.{fmt}" for i in range(LETTERS) for fmt in ("docx", "pdf")}
 
 
 def _office_processes(marker: str) -> list[int]:

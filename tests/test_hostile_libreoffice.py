@@ -206,7 +206,7 @@ def test_real_libreoffice_killed_mid_batch(case: Path, recipients: Path, tmp_pat
 def test_two_runs_at_once_do_not_collide(case: Path, recipients: Path, tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # both want profile-0
     command = [sys.executable, "-c", "from drafter.cli import main; main()", "merge",
-               str(case), str(recipients), "-j", "1", "-q", "-o"]
+               str(case), str(recipients), "-j", "1", "-o"]
     runs = [subprocess.Popen([*command, str(tmp_path / f"out{i}")], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for i in (1, 2)]
