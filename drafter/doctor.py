@@ -52,6 +52,8 @@ _FONTS = (
     _Font("Korean", "Noto Sans CJK KR", "ko", "fonts-noto-cjk", False),
     _Font("Arabic", "Noto Naskh Arabic", "ar", "fonts-noto-core", False),
     _Font("Hebrew", "Noto Sans Hebrew", "he", "fonts-noto-core", False),
+    _Font("Devanagari", "Noto Sans Devanagari", "hi", "fonts-noto-core", False),
+    _Font("Thai", "Noto Sans Thai", "th", "fonts-noto-core", False),
     _Font("Times New Roman and Arial's stand-ins (Word files)", "Liberation Serif", "en",
           "fonts-liberation", False),
     _Font("Cambria's stand-in (Word files)", "Caladea", "en", "fonts-crosextra-caladea", False),
