@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import doctest
+import os
 import re
 import shlex
 import shutil
@@ -179,7 +180,9 @@ def _run_python(source: str) -> Outcome:
 def _run_command(command: str) -> Outcome:
     words = shlex.split(command)
     if words[:2] == ["drafter", "watch"]:
-        return _run_watch(words)
+        return _run_until(words, ("wrote", "error"))
+    if words[:2] == ["drafter", "studio"]:
+        return _run_until(words, ("http://",))
     if words[0] == "drafter":
         result = CliRunner().invoke(main, words[1:])
         if result.exception and not isinstance(result.exception, SystemExit):
@@ -191,23 +194,34 @@ def _run_command(command: str) -> Outcome:
     return Outcome(done.returncode, done.stdout + done.stderr)
 
 
-def _run_watch(words: list[str]) -> Outcome:
-    """A watch renders once, then is stopped as a user stops it (SIGTERM, as Ctrl-C)."""
+def _run_until(words: list[str], starts: tuple[str, ...]) -> Outcome:
+    """A command that runs until stopped (a watch renders once, the studio prints its
+    address), then stopped as a user stops it (SIGTERM, as Ctrl-C). ``~`` is the workspace,
+    and no browser is opened (``BROWSER=true``: the program that does nothing)."""
     program = Path(sys.executable).parent / "drafter"
-    with subprocess.Popen([str(program), *words[1:]], stdout=subprocess.PIPE,
+    home = Path.cwd()
+    args = [str(home / word[2:]) if word.startswith("~/") else word for word in words[1:]]
+    if words[1] == "studio":  # its workspace folder is the user's: made here if it is not
+        for arg in args[1:]:
+            if not arg.startswith("-") and not arg.isdigit():
+                Path(arg).mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "BROWSER": "true", "HOME": str(home)}
+    with subprocess.Popen([str(program), *args], stdout=subprocess.PIPE, env=env,
                           stderr=subprocess.STDOUT, text=True) as process:
         assert process.stdout is not None
         lines = []
         deadline = time.monotonic() + 240
         for line in process.stdout:
             lines.append(line)
-            if line.startswith(("wrote", "error")) or time.monotonic() > deadline:
+            if line.startswith(starts) or time.monotonic() > deadline:
                 break
         process.send_signal(signal.SIGTERM)
         lines += process.stdout.readlines()
         status = process.wait(timeout=60)
     output = "".join(lines)
-    return Outcome(0 if status == 0 and "wrote" in output else status or 1, output)
+    started = any(line.startswith(starts) for line in lines) and "error" not in output
+    return Outcome(0 if started and status in (0, 130, -signal.SIGTERM) else status or 1,
+                   output)
 
 
 def test_the_docs_have_examples() -> None:

@@ -106,8 +106,8 @@ def test_changes_need_the_csrf_token_and_the_same_origin(browser: Browser) -> No
     assert saved.status == 404 and "outside the workspace" in body(saved)
     ok = browser.post_json("/api/draft", draft, Origin=f"http://127.0.0.1:{browser.port}")
     assert ok.status == 200
-    result = json.loads(body(ok))  # the example's odd fax number is only a warning
-    assert result["ok"] is True and {p["severity"] for p in result["problems"]} == {"warning"}
+    result = json.loads(body(ok))  # the example's odd fax number is marked `as_given`
+    assert result["ok"] is True and result["problems"] == []
 
 
 def test_paths_never_leave_the_workspace(browser: Browser, studio: RunningStudio,

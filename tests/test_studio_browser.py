@@ -87,10 +87,11 @@ def test_draft_a_letter(page, studio: RunningStudio, tmp_path: Path) -> None:
     editor.fill(text.replace("date: 2015-11-24", "date: 2015-11-31"))
     marked = page.locator(f'#backdrop .line.error[data-line="{line}"]')
     marked.wait_for()
-    assert "date: Input should be a valid date" in marked.inner_text()
+    assert "date: '2015-11-31' is not a date drafter reads (day value is outside" \
+        in marked.inner_text()
     assert page.locator(f'#gutter .number.error[data-line="{line}"]').count() == 1
     assert page.locator("#problems li.error").inner_text().startswith(
-        f"letter-en.yaml:{line}:1: date: Input should be a valid date")
+        f"letter-en.yaml:{line}:1: date: '2015-11-31' is not a date drafter reads")
     status.filter(has_text="Fix the problems").wait_for()
     assert page.locator("#download-docx").is_disabled()
     page.click("#problems li.error")  # jumps to the line, and selects it
