@@ -334,9 +334,9 @@ def test_default_file_names_are_slugs(run: Run, tmp_path: Path) -> None:
         result = run("merge", tmp_path / "case.yaml", path, "-o", tmp_path / out, "-f", "docx")
         assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
-        "cui-tiankai.docx", "manifest.csv"]
+        "cui-tiankai.docx", "manifest.csv", "merge.json"]
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
-        "cui-tiankai.docx", "manifest.csv", "wang-yi-2.docx", "wang-yi.docx"]
+        "cui-tiankai.docx", "manifest.csv", "merge.json", "wang-yi-2.docx", "wang-yi.docx"]
 
 
 def test_a_number_in_quotes_in_a_csv_is_printed_as_given_without_a_warning(

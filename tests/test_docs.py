@@ -14,7 +14,8 @@ They all run in one folder, in the order a reader meets them (README.md first, t
 name), which holds what the examples name: a copy of ``data/examples/`` and ``templates/``,
 ``letter.yaml`` (the English example), the broken templates of the authoring guide. A command
 given twice is run once. ``./setup.sh`` lines are not run here: they install system packages,
-and CI runs ``./setup.sh test`` itself.
+and CI runs ``./setup.sh test`` itself; nor are synopses, background servers and real sends
+(:func:`not_run`).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _block_examples(doc: str, language: str, block: list[tuple[int, str]]) -> li
             pending += command[:-1].strip() + " "
             continue
         command, pending = (pending + command).strip(), ""
-        if not command or command.startswith(("#", "./setup.sh")):
+        if not command or command.startswith(("#", "./setup.sh")) or not_run(command):
             continue
         if language in SHELL:
             examples.append(Example(doc, start, "command", command))
@@ -114,6 +115,19 @@ def _block_examples(doc: str, language: str, block: list[tuple[int, str]]) -> li
             examples.append(Example(doc, start, "transcript", command,
                                     int(exit_code.group(1)) if exit_code else None))
     return examples
+
+
+_PLACEHOLDER = re.compile(r"^\[|^[A-Z][A-Z_]+(\.[a-z]+)?$")  # [-q], OUTDIR, CASE.yaml
+
+
+def not_run(command: str) -> bool:
+    """Lines of a sh block that are not examples to run: a synopsis (``drafter send OUTDIR
+    [--limit N]``), a server started in the background (``… &``), and a send for real
+    (``drafter send … --send``), which would mail the addresses of the example campaign
+    (sending is tested against a real SMTP server on loopback in tests/test_send.py)."""
+    words = command.split()
+    return (any(_PLACEHOLDER.match(word) for word in words) or command.endswith("&")
+            or (words[:2] == ["drafter", "send"] and "--send" in words))
 
 
 def help_examples() -> list[Example]:
@@ -158,6 +172,9 @@ def outcomes(workspace: Path) -> dict[Example, Outcome]:
     """Every example run once, in order, in the workspace."""
     results: dict[Example, Outcome] = {}
     by_text: dict[str, Outcome] = {}
+    saved = {name: os.environ.get(name) for name in ("HOME", "XDG_CONFIG_HOME")}
+    # `drafter mail` and `send` read the user's config file: the workspace's (none) instead.
+    os.environ.update(HOME=str(workspace), XDG_CONFIG_HOME=str(workspace / ".config"))
     with contextlib.chdir(workspace):
         for example in all_examples():
             if example.kind == "python":
@@ -166,6 +183,11 @@ def outcomes(workspace: Path) -> dict[Example, Outcome]:
                 results[example] = by_text[example.text]
             else:
                 results[example] = by_text[example.text] = _run_command(example.text)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return results
 
 

@@ -122,10 +122,10 @@ def test_a_merge_takes_declared_fields_from_columns(template: Path, tmp_path: Pa
     out = tmp_path / "out"
     report = merge(case, rows, out, MergeOptions(template=template, formats=("docx",)))
     assert report.written == 2
-    first = docx_text((out / "a-Ann.docx").read_bytes())
+    first = docx_text((out / "a.docx").read_bytes())
     assert first[0].startswith("Case C-1") and "URGENT" in first
     assert "Bo | January 2, 2024 " in first and "Cy | January 3, 2024 " in first
-    second = docx_text((out / "b-Ben.docx").read_bytes())
+    second = docx_text((out / "b.docx").read_bytes())
     assert "URGENT" not in second and "Dee | January 4, 2024 " in second
 
 

@@ -52,8 +52,9 @@ def merged(tmp_path: Path, run, recipients=RECIPIENTS, case: str = CASE) -> Path
     (tmp_path / "recipients.yaml").write_text(yaml.safe_dump(recipients, allow_unicode=True),
                                               encoding="utf-8")
     outdir = tmp_path / "out"
+    # Names in every script (`wang-王毅.docx`): attachments' names must survive email's ASCII.
     result = run("merge", tmp_path / "case.yaml", tmp_path / "recipients.yaml", "-o", outdir,
-                 "-f", "docx", "-q")
+                 "-f", "docx", "-q", "--name", "{{ id }}-{{ name }}")
     assert result.exit_code == 0, result.output
     return outdir
 

@@ -165,7 +165,7 @@ def test_a_dry_run_shows_what_would_go_where_and_sends_nothing(few: Path, run) -
         result = run("send", few, "--server", server.url)
         assert server.handler.received == []
     assert result.exit_code == 0
-    assert ("would send r000-Official 0.eml to official0@example.org; bcc: "
+    assert ("would send r000.eml to official0@example.org; bcc: "
             "archive@example.org") in result.output
     assert "dry run: 12 to send" in result.output and "nothing was sent" in result.output
     assert not (few / "mail" / "send-log.jsonl").exists()
@@ -183,7 +183,7 @@ def test_4xx_is_retried_5xx_recorded_a_drop_reconnected(few: Path, run) -> None:
         assert server.handler.deferred == 4 and server.handler.dropped == 2
     assert result.exit_code == 1  # one failed
     assert "11 sent, 1 failed" in result.output
-    assert ("failed: record 5 (r004) r004-Official 4.eml: 550 official4@example.org: 5.1.1 No "
+    assert ("failed: record 5 (r004) r004.eml: 550 official4@example.org: 5.1.1 No "
             "such mailbox here") in result.output
     ids = message_ids(few)
     assert sorted(received) == sorted(ids[:4] + ids[5:])
@@ -260,7 +260,7 @@ def test_an_uncertain_message_is_reported_and_sent_again_only_when_asked(
         result = run("send", few, "--server", server.url, "--send", "-q")
         third = message_ids(few)[2]
         assert result.exit_code == 1
-        assert f"uncertain: record 3 (r002) r002-Official 2.eml {third}" in result.output
+        assert f"uncertain: record 3 (r002) r002.eml {third}" in result.output
         assert "--resend r002" in result.output
         assert "9 sent, 0 failed, 0 deferred, 1 uncertain, 2 skipped" in result.output
         assert len(server.handler.by_id()[third]) == 1  # not sent again
