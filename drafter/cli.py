@@ -125,6 +125,11 @@ def _warn(warning: Problem) -> None:
     click.secho(str(warning), fg="yellow", err=True)
 
 
+def _notice(text: str) -> None:
+    """A line about how drafter works here (not about the letter), on stderr."""
+    click.secho(f"note: {text}", fg="yellow", err=True)
+
+
 def _report(error: DrafterError) -> None:
     click.secho(f"error: {error}", fg="red", err=True)
     if _verbosity() > 0:  # the cause behind drafter's message: an OSError, a parser's error
@@ -440,7 +445,8 @@ def watch(data: Path, template: str | None, output: str | None, formats: tuple[s
     _say(f"watching {data} and {watching.watched_template} (Ctrl-C to stop)")
     try:
         with _stopped_by_sigterm():  # `kill` stops it as Ctrl-C does: only whole files stay
-            watching.run(on_render=_wrote, on_warning=_warn, on_problem=_report)
+            watching.run(on_render=_wrote, on_warning=_warn, on_problem=_report,
+                         on_notice=_notice)
     except KeyboardInterrupt:
         _say("stopped")
 

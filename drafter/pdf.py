@@ -614,9 +614,10 @@ class WarmLibreOffice(LibreOffice):
         self.close()
 
     def close(self) -> None:
-        """Stop LibreOffice and its client, if running."""
+        """Stop LibreOffice and its client, if running, with every process they started."""
         for process in (self._worker, self._office):
-            if process is not None and process.poll() is None:
+            if process is not None:
+                # Even when the launcher is gone (a crash): soffice.bin may live on in its group.
                 _kill_group(process)
         self._office = self._worker = None
         if self._own_profile is not None:
@@ -667,7 +668,19 @@ class WarmLibreOffice(LibreOffice):
             self.close()
             raise ConversionError(f"LibreOffice stopped before converting {source.name}") from e
         answer = self._answer(self.timeout, f"convert {source.name}")
-        return "" if answer.get("ok") else f"{source}: LibreOffice said: {answer.get('error')}"
+        if answer.get("ok"):
+            return ""
+        if not self.running:  # it crashed while converting: started afresh for the next letter
+            self.close()
+            return f"{source}: LibreOffice stopped while converting it"
+        return f"{source}: LibreOffice said: {answer.get('error')}"
+
+    @property
+    def running(self) -> bool:
+        """Whether LibreOffice and its client are both running (not yet started, stopped after
+        a timeout, or crashed: ``False``)."""
+        return all(process is not None and process.poll() is None
+                   for process in (self._office, self._worker))
 
     def _convert_all(self, sources: Sequence[Path], staging: Path) -> list[str]:
         options: dict[str, object] = {"UseTaggedPDF": True, "EmbedStandardFonts": True}
@@ -677,8 +690,7 @@ class WarmLibreOffice(LibreOffice):
         for source in sources:
             # Started afresh between letters, never within one: when it is not running (first
             # use, a timeout, a crash) and after `restart_after` letters.
-            if self._worker is None or self._worker.poll() is not None or (
-                    self.conversions >= self.restart_after):
+            if not self.running or self.conversions >= self.restart_after:
                 self.close()
                 self._start()
             self.conversions += 1

@@ -60,8 +60,17 @@ def preview(rendered: RenderedLetter, target: Path | str, *, pages: list[int] | 
             resolution: int = 60, converter: Converter | None = None) -> list[Path]:
     """Write PNGs of a rendered letter's pages: ``target`` for one page, or
     ``target-1.png``, ``target-2.png``… for several. ``pages`` None: every page."""
-    target = Path(target)
     images = page_images(rendered, pages=pages, resolution=resolution, converter=converter)
+    return _write_images(images, Path(target), pages)
+
+
+def preview_pdf(pdf: Path, target: Path | str, *, resolution: int = 60) -> list[Path]:
+    """Write PNGs of every page of a letter's PDF already written, named as :func:`preview`
+    names them: no second conversion when a PDF and its pictures are both wanted."""
+    return _write_images(_pdftoppm(pdf, 1, page_count(pdf), resolution), Path(target), None)
+
+
+def _write_images(images: list[bytes], target: Path, pages: list[int] | None) -> list[Path]:
     if len(images) == 1:
         outputs = [target]
     else:

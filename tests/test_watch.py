@@ -4,10 +4,15 @@ non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
+import signal
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,7 @@ import docx
 import pytest
 import yaml
 
-from drafter import DataError, DrafterError, Problem
+from drafter import ConversionError, DataError, DrafterError, Problem
 from drafter.template import builtin_templates_dir
 from drafter.watch import Watch
 
@@ -40,7 +45,8 @@ def template(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def watching(watch: Watch) -> Iterator[queue.Queue[tuple[str, Any]]]:
+def watching(watch: Watch, on_notice: Callable[[str], None] | None = None
+             ) -> Iterator[queue.Queue[tuple[str, Any]]]:
     """Run a watch in a thread; what it reports arrives in the queue."""
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     stop = threading.Event()
@@ -48,6 +54,7 @@ def watching(watch: Watch) -> Iterator[queue.Queue[tuple[str, Any]]]:
         "on_render": lambda paths: events.put(("render", paths)),
         "on_warning": lambda warning: events.put(("warning", warning)),
         "on_problem": lambda error: events.put(("problem", error)),
+        "on_notice": on_notice or (lambda _: None),
         "stop": stop})
     thread.start()
     try:
@@ -186,3 +193,151 @@ def test_watch_of_a_file_in_no_folder_is_a_message_and_an_exit(run, tmp_path: Pa
     assert result.exit_code == 1
     assert result.output == (f"error: 1 problem found:\n  {data}: no such file, nor a folder "
                              "to watch for it\n")
+
+
+# ---- PDFs from one LibreOffice kept running (issue 16, item 4) ------------------------------
+
+
+def office_processes(profile: Path) -> list[int]:
+    """The processes of the LibreOffice that uses ``profile``: found by the profile in their
+    command line, never by name (other LibreOffices may run on this machine)."""
+    uri = profile.resolve().as_uri()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue  # gone meanwhile
+            if uri in command and "UserInstallation" in command:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def pdf_pages_text(path: Path) -> tuple[int, str]:
+    from pypdf import PdfReader
+
+    from .conftest import pdf_text
+    return len(PdfReader(path).pages), " ".join(pdf_text(path).split())
+
+
+@pytest.mark.libreoffice
+def test_watch_converts_with_one_warm_libreoffice_as_the_cold_one_does(
+        letter: Path, tmp_path: Path) -> None:
+    from drafter.pdf import LibreOffice
+
+    profile = tmp_path / "profile"
+    out = tmp_path / "out"
+    notices: list[str] = []
+    watch = Watch(letter, out, formats=["pdf", "png"], profile=profile)
+    with watching(watch, on_notice=notices.append) as events:
+        kind, written, _ = next_outcome(events)
+        assert (kind, written) == ("render", [out / "letter.pdf"])
+        assert next_outcome(events)[:2] == ("render", [out / "letter-1.png", out / "letter-2.png"])
+        (office,) = {os.getpgid(pid) for pid in office_processes(profile)}  # one, kept running
+        warm = pdf_pages_text(out / "letter.pdf")
+
+        save(letter, "Saved while watching")
+        assert next_outcome(events)[:2] == ("render", [out / "letter.pdf"])
+        assert "Re: Saved while watching" in pdf_pages_text(out / "letter.pdf")[1]
+        assert next_outcome(events)[0] == "render"  # its pictures
+        assert {os.getpgid(pid) for pid in office_processes(profile)} == {office}  # the same
+    assert notices == []  # python3-uno is installed here: no word about a slower path
+    assert office_processes(profile) == []  # stopped with the watch
+
+    # The same letter, saved back, converted by a LibreOffice started for it alone.
+    save(letter, "Detention of Nine North Korean refugees")
+    Watch(letter, tmp_path / "cold", formats=["pdf"]).render_once()
+    (cold,) = LibreOffice().convert([_docx_of(letter, tmp_path)], tmp_path / "cold-direct")
+    assert pdf_pages_text(cold) == warm
+    assert pdf_pages_text(tmp_path / "cold" / "letter.pdf") == warm
+
+
+def _docx_of(letter: Path, tmp_path: Path) -> Path:
+    Watch(letter, tmp_path / "docx", formats=["docx"]).render_once()
+    return tmp_path / "docx" / "letter.docx"
+
+
+@pytest.mark.libreoffice
+def test_a_hang_or_a_crash_of_the_warm_libreoffice_is_reported_and_the_next_save_works(
+        letter: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    out = tmp_path / "out"
+    # The time limit only bounds the hang below; the renders themselves are not timed.
+    watch = Watch(letter, out, formats=["pdf"], profile=profile, timeout=20)
+    with watching(watch) as events:
+        assert next_outcome(events)[0] == "render"
+        first = office_processes(profile)
+
+        # LibreOffice hangs (stopped, as a hung process is): past the limit it is stopped.
+        for pid in first:
+            os.kill(pid, signal.SIGSTOP)
+        save(letter, "Saved while LibreOffice hangs")
+        kind, error, _ = next_outcome(events)
+        assert kind == "problem" and isinstance(error, ConversionError)
+        assert "LibreOffice took more than 20 s to convert letter.docx" in str(error)
+        assert office_processes(profile) == []  # killed, every process of it
+        assert "Re: Detention" in pdf_pages_text(out / "letter.pdf")[1]  # the last good PDF
+
+        save(letter, "Saved after the hang")
+        assert next_outcome(events)[:2] == ("render", [out / "letter.pdf"])
+        assert "Re: Saved after the hang" in pdf_pages_text(out / "letter.pdf")[1]
+        second = office_processes(profile)
+        assert second and not set(second) & set(first)  # started afresh
+
+        # LibreOffice crashes in the middle of a conversion.
+        for pid in second:
+            os.kill(pid, signal.SIGSTOP)
+        save(letter, "Saved while LibreOffice crashes")
+        time.sleep(1)  # the conversion has been asked for (a stopped LibreOffice cannot answer)
+        for pid in second:
+            os.kill(pid, signal.SIGKILL)
+        kind, error, _ = next_outcome(events)
+        assert kind == "problem" and isinstance(error, ConversionError)
+        assert "LibreOffice stopped" in str(error)
+        assert "Re: Saved after the hang" in pdf_pages_text(out / "letter.pdf")[1]
+
+        save(letter, "Saved after the crash")
+        assert next_outcome(events)[:2] == ("render", [out / "letter.pdf"])
+        assert "Re: Saved after the crash" in pdf_pages_text(out / "letter.pdf")[1]
+    assert office_processes(profile) == []
+
+
+@pytest.mark.libreoffice
+def test_the_warm_libreoffice_is_started_afresh_after_n_conversions(
+        letter: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    groups = []
+    watch = Watch(letter, tmp_path / "out", formats=["pdf"], profile=profile, restart_after=2)
+    with watching(watch) as events:
+        for n in range(5):
+            if n:
+                save(letter, f"Save {n}")
+            assert next_outcome(events)[0] == "render"
+            groups.append({os.getpgid(pid) for pid in office_processes(profile)})
+    assert all(len(group) == 1 for group in groups)
+    first, second, third = groups[0], groups[2], groups[4]
+    assert groups[1] == first and groups[3] == second  # two conversions each
+    assert len(first | second | third) == 3
+    assert office_processes(profile) == []
+
+
+@pytest.mark.libreoffice
+def test_without_python3_uno_the_watch_says_so_once_and_converts_cold(
+        letter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drafter import pdf
+
+    # No Python with LibreOffice's bridge: not this one (a venv), nor the system's.
+    if subprocess.run([sys.executable, "-c", "import uno"], capture_output=True).returncode == 0:
+        pytest.skip("this Python has LibreOffice's bridge")
+    monkeypatch.setattr(pdf, "UNO_PYTHONS", ())
+    notices: list[str] = []
+    out = tmp_path / "out"
+    with watching(Watch(letter, out, formats=["pdf"]), on_notice=notices.append) as events:
+        assert next_outcome(events)[:2] == ("render", [out / "letter.pdf"])
+        save(letter, "Saved without the bridge")
+        assert next_outcome(events)[:2] == ("render", [out / "letter.pdf"])
+        assert "Re: Saved without the bridge" in pdf_pages_text(out / "letter.pdf")[1]
+    assert notices == ["LibreOffice's Python bridge (uno) is not installed, so every save "
+                       "starts LibreOffice afresh; for faster PDFs: "
+                       "sudo apt-get install python3-uno"]
