@@ -1,8 +1,9 @@
 """What drafter needs from the machine, and whether it is there: ``drafter doctor``.
 
-This module owns the list of outside programs and fonts drafter uses (LibreOffice, the fonts of
-each script its templates print, poppler, a browser for the studio's tests), how to find each,
-and the Debian package that installs it. It only looks; it installs nothing.
+This module owns the list of outside programs and fonts drafter uses (LibreOffice and its Python
+bridge, the fonts of each script its templates print, poppler, a browser for the studio's
+tests), how to find each, and the Debian package that installs it.
+It only looks; it installs nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import LibreOfficeMissing
-from .pdf import find_soffice, libreoffice_version
+from .pdf import find_soffice, find_uno_python, libreoffice_version
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ def diagnose() -> list[Check]:
     except LibreOfficeMissing:
         checks.append(Check("LibreOffice", "", "every PDF (render, merge, convert, preview)",
                             "libreoffice-writer-nogui"))
+    try:
+        bridge = find_uno_python()
+        checks.append(Check("LibreOffice's Python bridge (uno)", f"importable by {bridge}",
+                            "drafter watch and the studio's previews",
+                            "python3-uno", required=False))
+    except LibreOfficeMissing:
+        checks.append(Check("LibreOffice's Python bridge (uno)", "",
+                            "a LibreOffice kept running by drafter watch and the studio's "
+                            "previews (else each save starts one)", "python3-uno",
+                            required=False))
     checks += _font_checks()
     for program, purpose in (("pdftoppm", "drafter preview and the PNG of drafter watch"),
                              ("pdftotext", "the tests, which read PDFs as a reader would"),

@@ -8,6 +8,7 @@ import csv
 import importlib.metadata
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -397,6 +398,22 @@ def test_doctor_names_what_is_missing_and_how_to_install_it(run: Run, tmp_path: 
     assert re.fullmatch(r"(sudo )?apt-get install fonts-crosextra-carlito fonts-noto-cjk "
                         r"fonts-noto-core fonts-liberation fonts-crosextra-caladea "
                         r"poppler-utils chromium", command), command
+
+
+def test_doctor_checks_libreoffices_python_bridge(run: Run, monkeypatch) -> None:
+    from drafter import pdf
+
+    result = run("doctor")
+    bridge = pdf.find_uno_python()  # installed on this machine (setup.sh)
+    assert f"ok      LibreOffice's Python bridge (uno): importable by {bridge}" in result.output
+    if subprocess.run([sys.executable, "-c", "import uno"], capture_output=True).returncode == 0:
+        return  # this Python has it itself: it cannot be made to miss it
+    monkeypatch.setattr(pdf, "UNO_PYTHONS", ())  # as on a machine without python3-uno
+    result = run("doctor")
+    assert result.exit_code == 0  # only watch and the studio's previews are slower without it
+    assert ("absent  LibreOffice's Python bridge (uno): a LibreOffice kept running by drafter "
+            "watch and the studio's previews (else each save starts one)") in result.output
+    assert re.search(r"apt-get install python3-uno\b", result.output)
 
 
 # 5. The public API ---------------------------------------------------------------------------
