@@ -145,7 +145,8 @@ def salutation_and_close(person: Person, loc: Localizer) -> tuple[str, str]:
 
 def page_numbers(loc: Localizer) -> Markup:
     """"Page 2 of 3" with live page fields, in the letter's language."""
-    return wordml.page_of_pages(loc.phrase("Page %(page)s of %(pages)s"))
+    return wordml.page_of_pages(loc.phrase("Page %(page)s of %(pages)s"),
+                                loc.localize_digits("1"))
 
 
 def _address(address: Address | None, loc: Localizer,

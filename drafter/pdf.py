@@ -24,6 +24,12 @@ What LibreOffice 7.4 does, learned by trying it:
   only its own format can (ODF ``style:text-autospace="none"``). A DOCX with CJK text therefore
   goes DOCX -> ODT, which keeps the core properties and links, -> PDF, with that switch set in
   the ODT between the two; other DOCX files go straight to PDF.
+- Page-number fields print Latin digits whatever the text's language: its DOCX import knows no
+  page-number format for Arabic-Indic or other native digits (``w:pgNumType w:fmt=
+  "hindiNumbers"`` and field switches such as ``\\* HindiArabic`` give 1, 2, 3), while its own
+  format does (``style:num-format="١, ٢, ٣, ..."`` on the page layout). A letter whose page
+  fields show a native digit as placeholder (``<w:t>١</w:t>``, :func:`drafter.wordml.
+  page_of_pages`) therefore goes through ODT too, its pages numbered in those digits there.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -188,7 +195,7 @@ class LibreOffice:
 
         Returns what LibreOffice complained of, as lines for an error message.
         """
-        cjk = {source for source in sources if _has_cjk_text(source)}
+        cjk = {source for source in sources if _through_odt(source)}
         one_step = [source for source in sources if source not in cjk]
         two_step = [source for source in sources if source in cjk]
         pdf_filter = _export_filter(pdfa=self.pdfa)
@@ -207,7 +214,7 @@ class LibreOffice:
                     if not odt.is_file():
                         continue  # no PDF either: reported as such by convert()
                     try:
-                        _turn_off_autospace(odt)
+                        _prepare_odt(odt, _page_one(source))
                     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
                         complaints.append(f"{source}: LibreOffice wrote an unusable ODT ({e})")
                         continue
@@ -328,8 +335,36 @@ def _has_cjk_text(docx: Path) -> bool:
     return False
 
 
-def _turn_off_autospace(odt: Path) -> None:
-    """Switch off Asian/non-Asian spacing in an ODT LibreOffice wrote (module docstring).
+def _through_odt(docx: Path) -> bool:
+    """Whether a DOCX file goes to PDF through ODT (module docstring): CJK text, or pages
+    numbered in native digits."""
+    return _has_cjk_text(docx) or bool(_page_one(docx))
+
+
+# A page-number field of a DOCX and the one character it shows until updated.
+_PAGE_FIELD = re.compile(r'w:instr="\s*(?:PAGE|NUMPAGES|SECTIONPAGES)\s*"\s*>'
+                         r"(?:(?!</w:fldSimple>).)*?<w:t(?:\s[^>]*)?>([^<])</w:t>", re.S)
+
+
+def _page_one(docx: Path) -> str:
+    """The digit one a DOCX file's page-number fields show, when not ``1`` (``١``, ``۱``,
+    ``१``…): the digits its pages are numbered in. ``""``: Latin digits, or no such field."""
+    try:
+        with zipfile.ZipFile(docx) as archive:
+            for name in archive.namelist():
+                if is_templated(name):
+                    text = archive.read(name).decode("utf-8", errors="replace")
+                    for shown in _PAGE_FIELD.findall(text):
+                        if shown != "1" and unicodedata.decimal(shown, None) == 1:
+                            return str(shown)
+    except (OSError, zipfile.BadZipFile, KeyError, RuntimeError):  # Runtime: encrypted
+        return ""
+    return ""
+
+
+def _prepare_odt(odt: Path, page_one: str = "") -> None:
+    """Switch off Asian/non-Asian spacing in an ODT LibreOffice wrote, and number its pages in
+    the digits of ``page_one`` when given (module docstring).
 
     Every ``style:text-autospace`` in ``styles.xml`` becomes ``none``, and the default paragraph
     style gets one if it has none. The ODT is rewritten whole, ``mimetype`` first and stored as
@@ -342,9 +377,26 @@ def _turn_off_autospace(odt: Path) -> None:
             if info.filename == "mimetype":
                 info.compress_type = zipfile.ZIP_STORED
             elif info.filename == "styles.xml":
-                data = _no_autospace(data.decode("utf-8")).encode("utf-8")
+                styles = _no_autospace(data.decode("utf-8"))
+                if page_one:
+                    styles = _page_numbers_in(styles, page_one)
+                data = styles.encode("utf-8")
             target.writestr(info, data)
     os.replace(patched, odt)
+
+
+def _page_numbers_in(styles: str, one: str) -> str:
+    """An ODT's ``styles.xml`` whose page layouts number pages with the digits of ``one``.
+
+    LibreOffice names such a format by its first three numbers: ``١, ٢, ٣, ...``."""
+    name = f"{one}, {chr(ord(one) + 1)}, {chr(ord(one) + 2)}, ..."
+
+    def numbered(match: re.Match[str]) -> str:
+        tag = re.sub(r'\sstyle:num-format="[^"]*"', "", match.group(0))
+        return f'{tag[:len("<style:page-layout-properties")]} style:num-format="{name}"' \
+            f'{tag[len("<style:page-layout-properties"):]}'
+
+    return re.sub(r"<style:page-layout-properties\b[^>]*>", numbered, styles)
 
 
 def _no_autospace(styles: str) -> str:
@@ -695,7 +747,7 @@ class WarmLibreOffice(LibreOffice):
                 self._start()
             self.conversions += 1
             pdf = staging / f"{source.stem}.pdf"
-            if not _has_cjk_text(source):
+            if not _through_odt(source):
                 complaints.append(self._request(source, pdf, DOCX_FILTER, "writer_pdf_Export",
                                                 options))
                 continue
@@ -703,7 +755,7 @@ class WarmLibreOffice(LibreOffice):
             problem = self._request(source, odt, DOCX_FILTER, ODT_FILTER, {})
             if not problem:
                 try:
-                    _turn_off_autospace(odt)
+                    _prepare_odt(odt, _page_one(source))
                 except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
                     problem = f"{source}: LibreOffice wrote an unusable ODT ({e})"
             if not problem:

@@ -71,20 +71,24 @@ def text_run(text: str) -> str:
     return f'<w:r><w:t xml:space="preserve">{xml_text(text)}</w:t></w:r>'
 
 
-def field_run(instruction: str) -> str:
-    """A live field (``PAGE``, ``NUMPAGES``), showing 1 until Word or LibreOffice updates it."""
-    return f'<w:fldSimple w:instr=" {instruction} "><w:r><w:t>1</w:t></w:r></w:fldSimple>'
+def field_run(instruction: str, shown: str = "1") -> str:
+    """A live field (``PAGE``, ``NUMPAGES``), showing ``shown`` until Word or LibreOffice
+    updates it."""
+    return (f'<w:fldSimple w:instr=" {instruction} "><w:r><w:t>{xml_text(shown)}</w:t></w:r>'
+            "</w:fldSimple>")
 
 
-def page_of_pages(phrase: str) -> Markup:
+def page_of_pages(phrase: str, one: str = "1") -> Markup:
     """A phrase such as "Page %(page)s of %(pages)s" as runs, with live PAGE and NUMPAGES
-    fields in place of its placeholders."""
+    fields in place of its placeholders. ``one`` is the digit 1 of the letter's numbering
+    system (``١``): the fields show it until updated, and the PDF numbers pages in its digits
+    (:mod:`drafter.pdf`: no page-number format of a DOCX says so to LibreOffice)."""
     runs = []
     for piece in re.split(r"(%\((?:page|pages)\)s)", phrase):
         if piece == "%(page)s":
-            runs.append(field_run("PAGE"))
+            runs.append(field_run("PAGE", one))
         elif piece == "%(pages)s":
-            runs.append(field_run("NUMPAGES"))
+            runs.append(field_run("NUMPAGES", one))
         elif piece:
             runs.append(text_run(piece))
     return Markup("".join(runs))

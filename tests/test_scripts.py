@@ -210,6 +210,30 @@ def test_dates_take_the_locales_digits_unless_the_letter_asks_for_latin(
 
 # --- the PDFs -----------------------------------------------------------------------------------
 
+def page_footer(pdf: Path) -> str:
+    """The running header's page numbers on page 2, as pdftotext reads them (direction marks
+    and spacing left out)."""
+    text = subprocess.run(["pdftotext", "-f", "2", "-l", "2", "-layout", str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    (line,) = [line for line in text.splitlines() if "الصفحة" in line or "Page" in line]
+    return " ".join(line.translate(dict.fromkeys(range(0x200e, 0x2070), " ")).split())
+
+
+@pytest.mark.libreoffice
+def test_page_numbers_take_the_letters_digits(render: Callable[..., Path]) -> None:
+    data = yaml.safe_load((EXAMPLES / "letter-ar.yaml").read_text(encoding="utf-8"))
+    data["locale"] = "ar_EG"  # Arabic-Indic digits, the date's and the pages' alike
+    footer = page_footer(render("ar_EG", "pdf", data))
+    assert "٢٠٢٦" in footer and footer.endswith("الصفحة ٢ من ٢"), footer
+    data["digits"] = "latin"
+    footer = page_footer(render("ar_EG-latin", "pdf", data))
+    assert "2026" in footer and footer.endswith("الصفحة 2 من 2"), footer
+    assert page_footer(render("ar", "pdf")).endswith("الصفحة 2 من 2")  # CLDR: Latin for ar
+    data["locale"], data["digits"] = "fa", "default"  # Extended Arabic-Indic digits
+    footer = page_footer(render("fa", "pdf", data))  # no catalog for fa: English words
+    assert "۲۰۲۶" in footer and "Page ۲ of" in footer and footer.count("۲") == 5, footer
+    assert not any(character.isascii() and character.isdigit() for character in footer)
+
 @pytest.mark.libreoffice
 def test_every_character_of_a_mixed_letter_is_drawn_in_a_font_that_has_it(
         render: Callable[..., Path]) -> None:
