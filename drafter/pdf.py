@@ -23,7 +23,8 @@ What LibreOffice 7.4 does, learned by trying it:
   Word's switch for it (``w:autoSpaceDE``/``w:autoSpaceDN``), so no DOCX setting turns it off;
   only its own format can (ODF ``style:text-autospace="none"``). A DOCX with CJK text therefore
   goes DOCX -> ODT, which keeps the core properties and links, -> PDF, with that switch set in
-  the ODT between the two; other DOCX files go straight to PDF.
+  the ODT between the two (and its line-breaking rules, :mod:`drafter.linebreaks`); other DOCX
+  files go straight to PDF.
 - Page-number fields print Latin digits whatever the text's language: its DOCX import knows no
   page-number format for Arabic-Indic or other native digits (``w:pgNumType w:fmt=
   "hindiNumbers"`` and field switches such as ``\\* HindiArabic`` give 1, 2, 3), while its own
@@ -61,6 +62,7 @@ import pypdf
 from .docx_parts import is_templated
 from .errors import ConversionError, LibreOfficeMissing, OutputError
 from .files import temporary_folder
+from .linebreaks import forbidden_characters_settings
 
 INSTALL_HINT = (
     "sudo apt-get install libreoffice-writer-nogui fonts-liberation "
@@ -367,8 +369,9 @@ def _prepare_odt(odt: Path, page_one: str = "") -> None:
     the digits of ``page_one`` when given (module docstring).
 
     Every ``style:text-autospace`` in ``styles.xml`` becomes ``none``, and the default paragraph
-    style gets one if it has none. The ODT is rewritten whole, ``mimetype`` first and stored as
-    ODF requires, and replaces the original only once complete.
+    style gets one if it has none; ``settings.xml`` gets the forbidden characters of East Asian
+    line breaking (:mod:`drafter.linebreaks`). The ODT is rewritten whole, ``mimetype`` first
+    and stored as ODF requires, and replaces the original only once complete.
     """
     patched = odt.with_name(f"{odt.name}.tmp")
     with zipfile.ZipFile(odt) as source, zipfile.ZipFile(patched, "w") as target:
@@ -381,8 +384,20 @@ def _prepare_odt(odt: Path, page_one: str = "") -> None:
                 if page_one:
                     styles = _page_numbers_in(styles, page_one)
                 data = styles.encode("utf-8")
+            elif info.filename == "settings.xml":
+                data = _with_line_breaking(data.decode("utf-8")).encode("utf-8")
             target.writestr(info, data)
     os.replace(patched, odt)
+
+
+def _with_line_breaking(settings: str) -> str:
+    """An ODT's ``settings.xml`` with drafter's East Asian line breaking
+    (:mod:`drafter.linebreaks`) in place of any forbidden characters it had."""
+    settings = re.sub(r'<config:config-item-map-indexed config:name="ForbiddenCharacters">'
+                      r".*?</config:config-item-map-indexed>", "", settings, flags=re.S)
+    return re.sub(r'(<config:config-item-set config:name="ooo:configuration-settings">)',
+                  lambda match: match.group(1) + forbidden_characters_settings(), settings,
+                  count=1)
 
 
 def _page_numbers_in(styles: str, one: str) -> str:
