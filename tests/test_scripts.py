@@ -4,6 +4,7 @@ character in a font that has it (no fallback face)."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -259,3 +260,42 @@ def test_the_korean_example_keeps_each_cc_block_whole_on_two_pages(
     for line in ("감사합니다.", "소피 리처드슨", "참조:", "궈성쿤", "왕이",
                  "팩스: +86 10 6559 1516"):
         assert line in last
+
+
+# --- line breaking in East Asian letters ------------------------------------------------------
+
+def layout_lines(pdf: Path) -> list[str]:
+    """The PDF's lines as pdftotext lays them out, blank ones kept (they end paragraphs)."""
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout.replace("\f", "\n").splitlines()
+
+
+@pytest.mark.libreoffice
+def test_korean_lines_break_between_words_keeping_quotes_and_numbers_with_them(
+        render: Callable[..., Path]) -> None:
+    data = yaml.safe_load((EXAMPLES / "letter-ko.yaml").read_text(encoding="utf-8"))
+    words = {word for paragraph in data["body"] for word in paragraph.split()}
+    lines = [line.strip() for line in layout_lines(render("ko", "pdf")) if line.strip()]
+    for line, following in itertools.pairwise(lines):
+        assert not line.endswith(("‘", "“", "「", "(")), line  # an opening quote never ends one
+        # Korean words break at spaces: no word of the letter is split across two lines.
+        split = line.split()[-1] + following.split()[0]
+        assert split not in words, (line, following)
+    printed = {word for line in lines for word in line.split()}
+    assert {"‘민족반역죄’로", "9명이", "9명에", "‘현지"} <= printed  # whole, each on one line
+
+
+@pytest.mark.libreoffice
+def test_japanese_numbers_are_never_cut_nor_cut_from_their_counters(
+        render: Callable[..., Path]) -> None:
+    data = yaml.safe_load((EXAMPLES / "letter-ja.yaml").read_text(encoding="utf-8"))
+    numbers = ("２０１５年１１月２４日から２０１５年１２月３１日までの間に、合計１２３４５名の難民"
+               "が２０か所の施設で２４時間の監視を受け、そのうち１１か月の乳児を含む9名が送還の"
+               "危険にさらされています。")
+    data["body"] = [numbers * 4, *data["body"][:1]]
+    lines = layout_lines(render("ja-numbers", "pdf", data))
+    start = lines.index("拝啓") + 2
+    paragraph = [line.strip() for line in lines[start:lines.index("", start)]]
+    assert len(paragraph) >= 8 and "".join(paragraph) == numbers * 4  # the text, all of it
+    for line in paragraph[:-1]:
+        assert not line[-1].isdigit(), paragraph  # neither ２０ / １５ nor 9 / 名
