@@ -126,6 +126,8 @@ def segments(text: str) -> tuple[tuple[str, str], ...]:
         script = script_of(character)
         if script in _COMMON:
             shared = _extension(character) - _COMMON
+            if "Latn" in shared and (last is None or last[0] not in shared):
+                shared = frozenset()  # the middle dot: Latin's too, not Avestan's after Arabic
             if shared:  # the Arabic comma, Arabic-Indic digits, the Devanagari danda…
                 script = (last[0] if last is not None and last[0] in shared
                           else "Arab" if "Arab" in shared else min(shared))

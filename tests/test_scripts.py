@@ -130,6 +130,10 @@ def test_segments_follow_the_script_and_keep_common_characters_with_their_text()
     assert segments("שלום, 2026") == (("Hebr", "שלום"), ("Zyyy", ", 2026"))
     assert segments("نوفمبر/تشرين، ٢٠٢٦") == (
         ("Arab", "نوفمبر"), ("Zyyy", "/"), ("Arab", "تشرين، ٢٠٢٦"))
+    # The middle dot is Latin's as well as a dozen other scripts': beside Arabic it is common
+    # (drawn in the Latin font, not Noto Sans Avestan); in a Chinese name it stays Han.
+    assert segments("سامي · ٢٠") == (("Arab", "سامي "), ("Zyyy", "· "), ("Arab", "٢٠"))
+    assert segments("阿卜杜勒·阿齐兹") == (("Hani", "阿卜杜勒·阿齐兹"),)
 
 
 def test_each_script_has_an_installed_face_and_a_slot() -> None:
@@ -226,6 +230,7 @@ def test_page_numbers_take_the_letters_digits(render: Callable[..., Path]) -> No
     data["locale"] = "ar_EG"  # Arabic-Indic digits, the date's and the pages' alike
     footer = page_footer(render("ar_EG", "pdf", data))
     assert "٢٠٢٦" in footer and footer.endswith("الصفحة ٢ من ٢"), footer
+    assert not [f for f in pdffonts(render("ar_EG", "pdf", data)) if "Avestan" in f]  # the ·
     data["digits"] = "latin"
     footer = page_footer(render("ar_EG-latin", "pdf", data))
     assert "2026" in footer and footer.endswith("الصفحة 2 من 2"), footer
