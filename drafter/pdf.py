@@ -348,13 +348,16 @@ _PAGE_FIELD = re.compile(r'w:instr="\s*(?:PAGE|NUMPAGES|SECTIONPAGES)\s*"\s*>'
                          r"(?:(?!</w:fldSimple>).)*?<w:t(?:\s[^>]*)?>([^<])</w:t>", re.S)
 
 
+_HEADER_OR_FOOTER = re.compile(r"word/(?:header|footer)\d*\.xml")
+
+
 def _page_one(docx: Path) -> str:
     """The digit one a DOCX file's page-number fields show, when not ``1`` (``١``, ``۱``,
     ``१``…): the digits its pages are numbered in. ``""``: Latin digits, or no such field."""
     try:
         with zipfile.ZipFile(docx) as archive:
             for name in archive.namelist():
-                if is_templated(name):
+                if _HEADER_OR_FOOTER.fullmatch(name):  # where page numbers are printed
                     text = archive.read(name).decode("utf-8", errors="replace")
                     for shown in _PAGE_FIELD.findall(text):
                         if shown != "1" and unicodedata.decimal(shown, None) == 1:
