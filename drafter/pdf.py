@@ -729,7 +729,9 @@ class WarmLibreOffice(LibreOffice):
                  options: dict[str, object]) -> str:
         """One load-and-store by the running LibreOffice; what went wrong, or ``""``."""
         assert self._worker is not None and self._worker.stdin is not None
-        request = {"source": str(source), "target": str(target), "import": infilter,
+        # Absolute: the running LibreOffice does not know this process's working folder.
+        request = {"source": str(source.resolve()), "target": str(target.resolve()),
+                   "import": infilter,
                    "export": export, "options": options}
         try:
             self._worker.stdin.write(json.dumps(request).encode() + b"\n")

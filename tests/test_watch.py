@@ -259,6 +259,17 @@ def _docx_of(letter: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.libreoffice
+def test_the_warm_libreoffice_writes_into_a_relative_folder(
+        letter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # as `drafter watch letter.yaml` writes into ./out
+    watch = Watch(letter.name, "out", formats=["pdf"], profile=tmp_path / "profile")
+    with watching(watch) as events:
+        kind, written, _ = next_outcome(events)
+        assert (kind, written) == ("render", [Path("out") / "letter.pdf"]), written
+    assert "Re: Detention" in pdf_pages_text(tmp_path / "out" / "letter.pdf")[1]
+
+
+@pytest.mark.libreoffice
 def test_a_hang_or_a_crash_of_the_warm_libreoffice_is_reported_and_the_next_save_works(
         letter: Path, tmp_path: Path) -> None:
     profile = tmp_path / "profile"
