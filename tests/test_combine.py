@@ -40,13 +40,14 @@ def letters(tmp_path_factory: pytest.TempPathFactory) -> list[FinishedLetter]:
 
 
 def footer_fields(document: docx.document.Document) -> list[tuple[str, str]]:
-    """Each section's page-count field in its default header (the continuation header, page 2
-    on) and footer: (instruction, the text it shows)."""
+    """Each section's page-count field (NUMPAGES, or PAGEREF to the bookmark ending its letter)
+    in its default header (the continuation header, page 2 on) and footer: (instruction, the
+    text it shows)."""
     found = []
     for section in document.sections:
         margins = [section.header._element, section.footer._element]
         for field in (f for margin in margins for f in margin.iter(qn("w:fldSimple"))):
-            if "PAGES" in field.get(qn("w:instr")):
+            if any(word in field.get(qn("w:instr")) for word in ("NUMPAGES", "PAGEREF")):
                 found.append((field.get(qn("w:instr")).strip(),
                               "".join(t.text or "" for t in field.iter(qn("w:t")))))
     return found
@@ -76,7 +77,8 @@ def test_combined_docx_gives_each_letter_a_section_of_its_own(letters: list[Fini
     for section in combined.sections:
         assert section._sectPr.find(qn("w:pgNumType")).get(qn("w:start")) == "1"
     # Each footer counts its own letter's pages, and shows that count until it is updated.
-    assert footer_fields(combined) == [("SECTIONPAGES", str(n)) for n in pages]
+    assert footer_fields(combined) == [(f"PAGEREF _DrafterLetterEnd{i}", str(n))
+                                      for i, n in enumerate(pages, start=1)]
     text = docx_text(target)
     for document in documents:
         assert normalized(docx_text(document)) in normalized(text)
@@ -96,7 +98,7 @@ def test_combine_letters_joins_what_each_format_has(letters: list[FinishedLetter
     own = [shown for letter in (english, arabic)
            for _, shown in footer_fields(docx.Document(str(letter.docx)))]
     assert footer_fields(docx.Document(str(tmp_path / "combined.docx"))) == [
-        ("SECTIONPAGES", shown) for shown in own]
+        (f"PAGEREF _DrafterLetterEnd{i}", shown) for i, shown in enumerate(own, start=1)]
 
     pdf_only = tmp_path / "pdf-only"
     pdf_only.mkdir()
