@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import copy
 import io
+import posixpath
+import re
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ COMBINED_DOCX = "combined.docx"
 # Hidden bookmarks (a leading underscore hides them in Word): where letter N starts and ends.
 _START_MARK = "_DrafterLetter{}"
 _END_MARK = "_DrafterLetterEnd{}"
-_MARK_IDS = 900_000  # bookmark ids far above any the letters use (docxcompose renumbers them)
+_MARK_IDS = 1_000_000_000  # bookmark ids far above any the letters use
 
 
 def letter_mark(index: int) -> str:
@@ -112,23 +115,29 @@ def _footers(document: Any, index: int, pages: int | None) -> list[tuple[str, st
     letter ``index``, showing ``pages`` until they are updated. The parts themselves hold no
     relationships of their own (a header's logo or link would be lost): drafter's letters put
     those in the body."""
-    # NUMPAGES would count the whole print run; the page of the letter's last paragraph is
-    # its own page count, since each letter's page numbers restart at 1.
-    count = f" PAGEREF {_END_MARK.format(index + 1)} "
     found = []
     for margin in _MARGINS:
         for reference in document.sections[-1]._sectPr.findall(qn(f"w:{margin}Reference")):
             part = etree.fromstring(document.part.related_parts[reference.get(qn("r:id"))].blob)
-            for field in part.iter(qn("w:fldSimple")):
-                if field.get(qn("w:instr")).strip() == "NUMPAGES":
-                    field.set(qn("w:instr"), count)
-                    for text in field.iter(qn("w:t")):
-                        text.text = str(pages) if pages else text.text
-            for code in part.iter(qn("w:instrText")):  # a field in runs, as Word writes them
-                if (code.text or "").strip() == "NUMPAGES":
-                    code.text = count
+            _count_own_pages(part, index, pages)
             found.append((margin, reference.get(qn("w:type")), etree.tostring(part)))
     return found
+
+
+def _count_own_pages(part: etree._Element, index: int, pages: int | None) -> None:
+    """Make a header or footer of letter ``index`` count that letter's pages (showing
+    ``pages``, when known, until it is updated)."""
+    # NUMPAGES would count the whole print run; the page of the letter's last paragraph is
+    # its own page count, since each letter's page numbers restart at 1.
+    count = f" PAGEREF {_END_MARK.format(index + 1)} "
+    for field in part.iter(qn("w:fldSimple")):
+        if field.get(qn("w:instr")).strip() == "NUMPAGES":
+            field.set(qn("w:instr"), count)
+            for text in field.iter(qn("w:t")):
+                text.text = str(pages) if pages else text.text
+    for code in part.iter(qn("w:instrText")):  # a field in runs, as Word writes them
+        if (code.text or "").strip() == "NUMPAGES":
+            code.text = count
 
 
 def _use_footers(composer: Composer, footers: list[tuple[str, str, bytes]]) -> None:
@@ -156,10 +165,20 @@ def _use_footers(composer: Composer, footers: list[tuple[str, str, bytes]]) -> N
 
 def _mark_letter(document: Any, index: int) -> None:
     """Put the bookmarks of letter ``index`` in its first and its last paragraph."""
-    paragraphs = document.element.body.findall(qn("w:p"))
-    if not paragraphs:  # a letter of tables only: a paragraph to hold them
-        paragraphs = [document.element.body.makeelement(qn("w:p"), {})]
-        document.element.body.insert(0, paragraphs[0])
+    body = document.element.body
+    content = list(body)
+    _mark_body(body, content, index)
+    if content[0].getparent() is None:  # the paragraph added to a letter of tables only
+        body.insert(0, content[0])
+
+
+def _mark_body(body: etree._Element, content: list[etree._Element], index: int) -> None:
+    """Put the bookmarks of letter ``index`` in the first and the last paragraph of its body's
+    ``content`` (a paragraph is added at its start for a letter of tables only)."""
+    paragraphs = [element for element in content if element.tag == qn("w:p")]
+    if not paragraphs:
+        paragraphs = [body.makeelement(qn("w:p"), {})]
+        content.insert(0, paragraphs[0])
     for paragraph, name, number in ((paragraphs[0], _START_MARK, 0),
                                     (paragraphs[-1], _END_MARK, 1)):
         mark_id = str(_MARK_IDS + 2 * index + number)
@@ -180,21 +199,30 @@ def _end_section(document: object) -> None:
     """
     body = document.element.body  # type: ignore[attr-defined]
     final = body.find(qn("w:sectPr"))
-    last = final.getprevious()
-    if last is not None and last.tag == qn("w:p") and not last.xpath("./w:pPr/w:sectPr"):
+    body.remove(final)
+    _close_section(body, copy.deepcopy(final))
+    body.append(final)
+
+
+def _close_section(body: etree._Element, section: etree._Element) -> None:
+    """End the section of the body's last element with the section properties ``section``:
+    in that paragraph, or after a table in a paragraph of its own."""
+    last = body[-1] if len(body) else None
+    if last is not None and last.tag == qn("w:p") and last.find(
+            f"{qn('w:pPr')}/{qn('w:sectPr')}") is None:
         paragraph = last
     else:
         paragraph = body.makeelement(qn("w:p"), {})
-        final.addprevious(paragraph)
+        body.append(paragraph)
     properties = paragraph.find(qn("w:pPr"))
     if properties is None:
         properties = paragraph.makeelement(qn("w:pPr"), {})
         paragraph.insert(0, properties)
     change = properties.find(qn("w:pPrChange"))  # the schema puts w:sectPr before it
     if change is not None:
-        change.addprevious(copy.deepcopy(final))
+        change.addprevious(section)
     else:
-        properties.append(copy.deepcopy(final))
+        properties.append(section)
 
 
 def _restart_page_numbers(section_properties: object) -> None:
@@ -212,3 +240,177 @@ def _restart_page_numbers(section_properties: object) -> None:
         else:
             section_properties.insert(0, numbering)  # type: ignore[attr-defined]
     numbering.set(qn("w:start"), "1")
+
+
+# ---- letters of one template, locale and paper as one DOCX to convert at once ------------------
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+_WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+_DOCUMENT = "word/document.xml"
+_DOCUMENT_RELS = "word/_rels/document.xml.rels"
+# The parts each letter has of its own; every other part is the template's, and letters are
+# combined only when theirs are the same (combining_key).
+_OWN_PART = re.compile(r"(word/(document|header\d*|footer\d*)\.xml|word/_rels/.*|word/media/.*"
+                       r"|docProps/.*|\[Content_Types\]\.xml)$")
+# What a letter's body may refer to by relationship: copied with it, under a name of its own.
+_LETTER_RELATIONSHIPS = {RT.HYPERLINK, RT.IMAGE, RT.HEADER, RT.FOOTER}
+# Body markup a combined document would get wrong (notes and comments live in shared parts).
+_NOT_COMBINABLE = re.compile(rb"<w:(footnoteReference|endnoteReference|commentReference"
+                             rb"|altChunk|subDoc)\b")
+
+
+def combining_key(docx: Path) -> tuple[object, ...] | None:
+    """What letters must share to be combined by :func:`combine_alike`: the template's parts
+    (styles, numbering, settings, fonts, theme…, compared by checksum) and the page setup
+    (paper, margins, direction); ``None`` for a letter that cannot be combined (one with notes
+    or comments, or no DOCX)."""
+    try:
+        with zipfile.ZipFile(docx) as archive:
+            shared = tuple(sorted((info.filename, info.CRC, info.file_size)
+                                  for info in archive.infolist()
+                                  if not _OWN_PART.match(info.filename)))
+            body = archive.read(_DOCUMENT)
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError):
+        return None
+    if _NOT_COMBINABLE.search(body):
+        return None
+    setup = body[body.rfind(b"<w:sectPr"):]
+    return shared, re.sub(rb'r:id="[^"]*"', b"", setup)
+
+
+def combine_alike(documents: Sequence[Path], target: Path) -> Path:
+    """Letters that share their template parts (the same :func:`combining_key`) as one DOCX at
+    ``target``, for one conversion: each letter a section of its own, on a new page, with its
+    own headers and footers counting its own pages, its pictures and links, and the bookmark
+    of :func:`letter_mark` at its start.
+
+    Much faster than :func:`combine_docx`, which merges any documents' styles and numbering:
+    this one copies the first letter's template parts and only the letters' own parts.
+    """
+    with zipfile.ZipFile(documents[0]) as first:
+        shared = {name: first.read(name) for name in first.namelist()
+                  if not _OWN_PART.match(name) or name.startswith("docProps/")}
+        types = etree.fromstring(first.read("[Content_Types].xml"))
+        root = etree.fromstring(first.read(_DOCUMENT))
+        relationships = etree.fromstring(first.read(_DOCUMENT_RELS))
+    for relationship in list(relationships):
+        if relationship.get("Type") in _LETTER_RELATIONSHIPS:
+            relationships.remove(relationship)
+    for override in list(types):
+        if re.fullmatch(r"/word/(header|footer)\d*\.xml", override.get("PartName", "")):
+            types.remove(override)
+    body = root.find(f"{{{_W}}}body")
+    for child in list(body):
+        body.remove(child)
+    parts: dict[str, bytes] = {}
+    drawing = 0
+    previous: etree._Element | None = None  # the section properties of the letter before
+    for index, path in enumerate(documents):
+        with zipfile.ZipFile(path) as letter:
+            content, section = _letter_body(letter, index, relationships, types, parts)
+        if previous is not None:
+            _close_section(body, previous)
+        for element in content:
+            for picture in element.iter(f"{{{_WP}}}docPr"):
+                drawing += 1
+                picture.set("id", str(drawing))  # unique in the document, as Word wants
+            body.append(element)
+        previous = section
+    if previous is not None:
+        body.append(previous)
+    parts[_DOCUMENT] = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                      standalone=True)
+    parts[_DOCUMENT_RELS] = etree.tostring(relationships, xml_declaration=True,
+                                           encoding="UTF-8", standalone=True)
+    parts["[Content_Types].xml"] = etree.tostring(types, xml_declaration=True,
+                                                  encoding="UTF-8", standalone=True)
+    buffer = io.BytesIO()
+    # Stored, not deflated: the file lives only until LibreOffice has read it.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", parts.pop("[Content_Types].xml"))
+        for name, data in {**shared, **parts}.items():
+            archive.writestr(name, data)
+    write_atomic(target, buffer.getvalue(), durable=False)
+    return target
+
+
+def _letter_body(letter: zipfile.ZipFile, index: int, relationships: etree._Element,
+                 types: etree._Element, parts: dict[str, bytes],
+                 ) -> tuple[list[etree._Element], etree._Element]:
+    """Letter ``index``'s body elements and its section properties, its relationships renamed
+    (``L3_rId9``) and added to ``relationships``, its own parts (headers, footers, pictures)
+    added to ``parts`` under names of their own, their content types to ``types``."""
+    prefix = f"L{index + 1}_"
+    root = etree.fromstring(letter.read(_DOCUMENT))
+    own = etree.fromstring(letter.read(_DOCUMENT_RELS))
+    renamed: dict[str, str] = {}
+    for relationship in own:
+        kind = relationship.get("Type")
+        if kind not in _LETTER_RELATIONSHIPS:
+            continue
+        new_id = prefix + relationship.get("Id")
+        renamed[relationship.get("Id")] = new_id
+        copy_ = etree.SubElement(relationships, f"{{{_RELS}}}Relationship",
+                                 dict(relationship.attrib))
+        copy_.set("Id", new_id)
+        if relationship.get("TargetMode") == "External":
+            continue
+        name = _copy_part(letter, "word/" + relationship.get("Target"), prefix, types, parts,
+                          index if kind in (RT.HEADER, RT.FOOTER) else None)
+        copy_.set("Target", name[len("word/"):])
+    body = root.find(f"{{{_W}}}body")
+    for element in body.iter():
+        for attribute, value in element.attrib.items():
+            if attribute.startswith(f"{{{_R}}}") and value in renamed:
+                element.set(attribute, renamed[value])
+        if element.tag in (f"{{{_W}}}bookmarkStart", f"{{{_W}}}bookmarkEnd"):
+            # Unique across the letters; the marks' own ids are far above these.
+            element.set(f"{{{_W}}}id", str(index * 10_000 + int(element.get(f"{{{_W}}}id", 0))))
+    content = list(body)
+    final = content.pop() if content and content[-1].tag == f"{{{_W}}}sectPr" else (
+        body.makeelement(f"{{{_W}}}sectPr", {}))
+    _restart_page_numbers(final)
+    _mark_body(body, content, index)
+    return content, final
+
+
+def _copy_part(letter: zipfile.ZipFile, name: str, prefix: str, types: etree._Element,
+               parts: dict[str, bytes], margin_of: int | None) -> str:
+    """Copy a letter's part (and the parts it refers to) under a name of its own; a header or
+    footer of letter ``margin_of`` counts that letter's pages. Returns the new name."""
+    name = posixpath.normpath(name)
+    folder, base = posixpath.split(name)
+    new_name = f"{folder}/{prefix}{base}"
+    if new_name in parts:
+        return new_name
+    data = letter.read(name)
+    if margin_of is not None:
+        part = etree.fromstring(data)
+        _count_own_pages(part, margin_of, None)
+        data = etree.tostring(part, xml_declaration=True, encoding="UTF-8", standalone=True)
+        kind = "header" if base.startswith("header") else "footer"
+        etree.SubElement(types, f"{{{_TYPES}}}Override", PartName=f"/{new_name}",
+                         ContentType=_MARGINS[kind][0])
+    else:
+        extension = base.rpartition(".")[2].lower()
+        if not any(d.get("Extension", "").lower() == extension for d in types
+                   if d.tag == f"{{{_TYPES}}}Default"):
+            source_types = etree.fromstring(letter.read("[Content_Types].xml"))
+            for default in source_types:
+                if default.get("Extension", "").lower() == extension:
+                    types.insert(0, default)
+    parts[new_name] = data
+    rels_name = f"{folder}/_rels/{base}.rels"
+    if rels_name in letter.namelist():
+        rels = etree.fromstring(letter.read(rels_name))
+        for relationship in rels:
+            if relationship.get("TargetMode") != "External":
+                target = _copy_part(letter, posixpath.join(folder, relationship.get("Target")),
+                                    prefix, types, parts, None)
+                relationship.set("Target", posixpath.relpath(target, folder))
+        parts[f"{folder}/_rels/{prefix}{base}.rels"] = etree.tostring(
+            rels, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return new_name

@@ -130,6 +130,7 @@ class LibreOffice:
         timeout: float = DEFAULT_TIMEOUT,
         pdfa: bool = True,
         profile: Path | None = None,
+        destinations: bool = False,
     ) -> None:
         """Use the ``soffice`` program given, or the one :func:`find_soffice` finds when ``None``.
 
@@ -138,7 +139,8 @@ class LibreOffice:
         PDFs are tagged and embed their fonts either way. ``profile`` is a LibreOffice user
         profile folder to reuse across calls (saves its start-up on every batch of a merge); it
         must not be shared by two processes at once. ``None``: a new one for each call of
-        :meth:`convert`.
+        :meth:`convert`. ``destinations`` also exports the DOCX's bookmarks as named
+        destinations: those that say where each letter of a combined DOCX starts.
         """
         if soffice is None:
             self.soffice = find_soffice()
@@ -152,6 +154,7 @@ class LibreOffice:
         self.timeout = timeout
         self.pdfa = pdfa
         self.profile = profile
+        self.destinations = destinations
 
     def convert(self, docx_files: Sequence[Path], outdir: Path) -> list[Path]:
         """Convert DOCX files to PDFs of the same names in ``outdir``; the PDFs in input order.
@@ -200,7 +203,7 @@ class LibreOffice:
         cjk = {source for source in sources if _through_odt(source)}
         one_step = [source for source in sources if source not in cjk]
         two_step = [source for source in sources if source in cjk]
-        pdf_filter = _export_filter(pdfa=self.pdfa)
+        pdf_filter = _export_filter(pdfa=self.pdfa, destinations=self.destinations)
         to_odt = f"odt:{ODT_FILTER}"
         complaints: list[str] = []
         with self._profile() as profile:
@@ -303,12 +306,15 @@ class LibreOffice:
         return complaints
 
 
-def _export_filter(*, pdfa: bool) -> str:
-    """The ``--convert-to`` argument for a tagged PDF with embedded fonts, PDF/A-2b if asked."""
+def _export_filter(*, pdfa: bool, destinations: bool = False) -> str:
+    """The ``--convert-to`` argument for a tagged PDF with embedded fonts, PDF/A-2b if asked,
+    bookmarks as named destinations if asked."""
     options = {
         "UseTaggedPDF": {"type": "boolean", "value": "true"},
         "EmbedStandardFonts": {"type": "boolean", "value": "true"},
     }
+    if destinations:
+        options["ExportBookmarksToPDFDestination"] = {"type": "boolean", "value": "true"}
     if pdfa:
         options["SelectPdfVersion"] = {"type": "long", "value": "2"}  # PDF/A-2b
     return "pdf:writer_pdf_Export:" + json.dumps(options, separators=(",", ":"))
