@@ -20,6 +20,7 @@ Each letter's PDF gets:
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import zipfile
@@ -40,6 +41,8 @@ _LETTER_MARK = re.compile(r"DrafterLetter(\d+)$")
 # the combined document only (its destinations, the bookmarks that mark the letters).
 _OWN_ENTRIES = {"/Type", "/Pages", "/StructTreeRoot", "/Metadata", "/Dests", "/Names",
                 "/Outlines", "/OpenAction", "/PageLabels", "/AcroForm"}
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_DC = "http://purl.org/dc/elements/1.1/"
 _CORE = {"dc": "http://purl.org/dc/elements/1.1/",
          "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"}
 
@@ -158,7 +161,7 @@ def _structure_owners(pdf: pikepdf.Pdf, starts: list[int]) -> dict[int, list[pik
             continue
         page = _first_page(kid, pages)
         if page is not None:
-            letter = max(i for i, start in enumerate(starts) if start <= page)
+            letter = bisect.bisect_right(starts, page) - 1
         owners.setdefault(letter, []).append(kid)
     return owners
 
@@ -254,18 +257,18 @@ def _copy_structure(pdf: pikepdf.Pdf, letter: pikepdf.Pdf, document: pikepdf.Dic
     own.P = root
     own.Pg = letter.pages[0].obj
     own_document = letter.make_indirect(own)
-    copies = []
+    parents_of_kids = [kid.get("/P") for kid in kids]
     for kid in kids:
-        parent = kid.get("/P")
         del kid["/P"]  # else copying it would copy the whole combined tree
-        try:
-            copy = letter.copy_foreign(kid)
-        finally:
+    try:  # all at once: one copy of what they share
+        copies = letter.copy_foreign(pdf.make_indirect(pikepdf.Array(kids)))
+    finally:
+        for kid, parent in zip(kids, parents_of_kids, strict=True):
             if parent is not None:
                 kid.P = parent
+    for copy in copies:
         copy.P = own_document
-        copies.append(copy)
-    own_document.K = pikepdf.Array(copies)
+    own_document.K = copies
     root.K = own_document
     for key in ("/RoleMap", "/ClassMap"):
         if key in pdf.Root.StructTreeRoot:
@@ -309,15 +312,32 @@ def _set_properties(pdf: pikepdf.Pdf, letter: pikepdf.Pdf,
             info[key] = pikepdf.String(value)
     letter.docinfo = letter.make_indirect(pikepdf.Dictionary(info))
     if "/Metadata" in pdf.Root:
-        letter.Root.Metadata = letter.copy_foreign(pdf.Root.Metadata)
-        with letter.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
-            for key, value in (("dc:title", properties.title),
-                               ("dc:description", properties.subject)):
-                if value:
-                    xmp[key] = value
-                elif key in xmp:
-                    del xmp[key]
-            if properties.author:
-                xmp["dc:creator"] = [properties.author]
-            elif "dc:creator" in xmp:
-                del xmp["dc:creator"]
+        xmp = etree.parse(io.BytesIO(pdf.Root.Metadata.read_bytes()))
+        description = xmp.find(f".//{{{_RDF}}}Description")
+        if description is not None:
+            for name, kind, value in (("title", "Alt", properties.title),
+                                      ("creator", "Seq", properties.author),
+                                      ("description", "Alt", properties.subject)):
+                _set_xmp(description, name, kind, value)
+        stream = pikepdf.Stream(letter, etree.tostring(xmp, encoding="UTF-8"))
+        stream.Type, stream.Subtype = pikepdf.Name.Metadata, pikepdf.Name.XML
+        letter.Root.Metadata = letter.make_indirect(stream)
+
+
+def _set_xmp(description: etree._Element, name: str, kind: str, value: str) -> None:
+    """Set the Dublin Core property ``name`` (an rdf:Alt or rdf:Seq of one item) of an XMP
+    packet, in the description that holds the Dublin Core ones; remove it when empty."""
+    for found in description.getparent().iter(f"{{{_DC}}}{name}"):
+        found.getparent().remove(found)
+    if not value:
+        return
+    holder = next((d for d in description.getparent() if d.find(f"{{{_DC}}}*") is not None),
+                  None)
+    if holder is None:
+        holder = etree.SubElement(description.getparent(), f"{{{_RDF}}}Description",
+                                  {f"{{{_RDF}}}about": ""})
+    item = etree.SubElement(etree.SubElement(etree.SubElement(
+        holder, f"{{{_DC}}}{name}"), f"{{{_RDF}}}{kind}"), f"{{{_RDF}}}li")
+    if kind == "Alt":
+        item.set("{http://www.w3.org/XML/1998/namespace}lang", "x-default")
+    item.text = value
