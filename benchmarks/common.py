@@ -41,3 +41,21 @@ def write_recipients(folder: Path, count: int, seed: int = 1) -> Path:
                              f"No. {rng.randint(1, 300)}, Renmin Road", city, postal, "CN",
                              f"+86 10 6307 {rng.randint(1000, 9999)}"])
     return path
+
+
+CAMPAIGN = ROOT / "data" / "examples" / "campaign"
+
+
+def write_mixed_recipients(folder: Path, count: int,
+                           locales: tuple[str, ...] = ("en_US", "zh_Hans_CN", "ko_KR")) -> Path:
+    """A CSV of ``count`` recipients of the campaign example (``CAMPAIGN / "case.yaml"``), its
+    rows in ``locales`` taken in turn, each with an id of its own."""
+    with (CAMPAIGN / "recipients.csv").open(newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.DictReader(f) if row["locale"] in locales]
+    path = folder / f"mixed-{count}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for i in range(count):
+            writer.writerow({**rows[i % len(rows)], "id": f"r{i + 1}"})
+    return path

@@ -259,6 +259,8 @@ def convert(files: tuple[Path, ...], output: str | None) -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
               help="LibreOffice processes converting at once (default: one per core).")
 @click.option("--combine", is_flag=True, help="Also write combined.pdf and combined.docx.")
+@click.option("--no-chunks", is_flag=True,
+              help="Convert each letter on its own, not many as one document split after.")
 @click.option("--only", multiple=True, help="Render only this record id (or number); repeat.")
 @click.option("--keep-going", is_flag=True, help="Render the good records when some are bad.")
 @click.option("--force", is_flag=True, help="Redo letters that are unchanged since last run.")
@@ -267,14 +269,16 @@ def convert(files: tuple[Path, ...], output: str | None) -> None:
 @reports_errors
 def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
           formats: tuple[str, ...], name_pattern: str, jobs: int, combine: bool,
-          only: tuple[str, ...], keep_going: bool, force: bool, dry_run: bool) -> None:
+          no_chunks: bool, only: tuple[str, ...], keep_going: bool, force: bool,
+          dry_run: bool) -> None:
     """Write one letter per recipient: CASE (YAML) holds the shared letter, RECIPIENTS (YAML,
     CSV or XLSX) one recipient per row."""
     if outdir.suffix.lower() in (".pdf", ".docx", ".csv"):
         raise UsageError(f"-o {outdir}: a merge writes a letter per recipient, so -o is a "
                          "folder (combined.pdf goes into it with --combine)")
     options = MergeOptions(template=template, formats=formats or FORMATS, name=name_pattern,
-                           jobs=jobs, combine=combine, only=frozenset(only),
+                           jobs=jobs, combine=combine, chunks=not no_chunks,
+                           only=frozenset(only),
                            keep_going=keep_going, force=force, dry_run=dry_run)
     quiet = _verbosity() < 0
     progress = None if quiet or dry_run else ProgressLine(sys.stderr)

@@ -11,7 +11,8 @@ each step's work has its own home:
    the writing of its DOCX. Records whose inputs and outputs are unchanged since the last run
    are skipped (:func:`drafter.manifest.unchanged`).
 4. **Convert.** :class:`drafter.pdf.ConversionPool` converts the DOCX files to PDF while
-   rendering goes on, and hands back each letter's PDF and pages, or its error.
+   rendering goes on (letters of one template, locale and paper in chunks, as one document
+   split back into letters), and hands back each letter's PDF and pages, or its error.
 5. **Record.** ``manifest.csv`` lists every record: its files, their SHA-256, pages, status
    (:class:`drafter.manifest.ManifestWriter`); ``--combine`` then joins the finished letters
    (:mod:`drafter.combine`). ``merge.json`` says what the merge was made from, so that
@@ -93,6 +94,8 @@ class MergeOptions:
     force: bool = False
     dry_run: bool = False
     batch_size: int = 0  # letters per LibreOffice process; 0: chosen from the count and jobs
+    chunks: bool = True  # convert letters that can be combined as one document, then split
+    chunk_size: int = 0  # letters per combined document; 0: chosen from the count and jobs
     timeout: float = DEFAULT_TIMEOUT  # seconds per LibreOffice process
     soffice: str | None = None  # LibreOffice program; None: found on PATH
 
@@ -227,7 +230,8 @@ def _write_letters(letters: Iterable[tuple[int, Record, str, Letter]], count: in
         stack.callback(run.interrupt)  # after the conversions stop, before the manifest ends
         pool = stack.enter_context(ConversionPool(
             office, outdir, run.converted, jobs=options.jobs, letters=count,
-            batch_size=options.batch_size)) if office else None
+            batch_size=options.batch_size, chunks=options.chunks,
+            chunk_size=options.chunk_size)) if office else None
         for number, record, name, letter in letters:
             letter_row = run.render(number, name, record, letter)
             if letter_row and letter_row.docx and pool:

@@ -3,7 +3,12 @@
 This is the one module that knows LibreOffice is a subprocess. It owns finding ``soffice``, the
 processes and their user profiles, batches and their sizes, timeouts, the one-by-one retry of a
 batch that failed or hung (:class:`ConversionPool`), checking each PDF and counting its pages
-(:func:`page_count`). A PDF is PDF/A-2b, tagged (accessible) and has every font embedded.
+(:func:`page_count`). It also plans the chunks of a merge: letters that share their template
+parts, paper and conversion path are combined into one DOCX (:func:`drafter.combine.
+combine_alike`), converted by one LibreOffice call, and the PDF is split back into one PDF per
+letter (:mod:`drafter.pdf_split`); a chunk that fails or hangs is bisected down to the letter
+that causes it, which is then converted on its own, as every letter is without chunks. A PDF
+is PDF/A-2b, tagged (accessible) and has every font embedded.
 What LibreOffice 7.4 does, learned by trying it:
 
 - PDF export options are read only in the JSON filter-option syntax; ``key=value`` is ignored.
@@ -50,7 +55,7 @@ import sys
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +81,8 @@ SOFFICE_PATHS = (
 )
 MAX_BATCH = 200  # files per LibreOffice process; the launcher drops those past about 250
 MIN_BATCH = 10  # a pool's smallest batch by default: smaller ones pay LibreOffice's start-up
+MAX_CHUNK = 100  # letters combined into one document for one conversion (benchmarks/README.md)
+MIN_CHUNK = 10  # a pool's smallest chunk by default
 DEFAULT_TIMEOUT = 300.0  # seconds per LibreOffice process
 
 DOCX_FILTER = "MS Word 2007 XML"  # LibreOffice's import filter for DOCX
@@ -552,6 +559,12 @@ class ConversionPool(Generic[Letter]):
     letter, so a bad letter costs only itself. Each letter's :class:`Converted` is handed to
     ``on_converted``, from a worker thread, as soon as it is known.
 
+    With ``chunks``, letters that can be converted as one document are: those with the same
+    template parts and page setup (:func:`drafter.combine.combining_key`) and the same
+    conversion path (CJK text or not) are combined, ``chunk_size`` at a time, converted once
+    and split back into one PDF per letter. A chunk that fails or hangs is split in two and
+    each half converted again, down to the one letter that fails on its own.
+
     Use it in a ``with`` block. Leaving the block normally converts what is left and waits for
     every letter; leaving it with an exception (Ctrl-C) lets the running batches finish and
     drops the others, whose letters get no result. An error of ``outdir`` itself, or one raised
@@ -560,16 +573,21 @@ class ConversionPool(Generic[Letter]):
 
     def __init__(self, converter: LibreOffice, outdir: Path,
                  on_converted: Callable[[Letter, Converted], None], *, jobs: int = 0,
-                 letters: int = 0, batch_size: int = 0) -> None:
+                 letters: int = 0, batch_size: int = 0, chunks: bool = False,
+                 chunk_size: int = 0) -> None:
         """``converter`` says which LibreOffice, with which timeout and PDF version; each
         process gets a copy of it with its own profile. ``jobs`` 0: one process per core.
         ``batch_size`` 0: chosen from ``letters``, how many letters will be added, so that big
-        batches spare LibreOffice's start-up and enough of them keep every process busy."""
+        batches spare LibreOffice's start-up and enough of them keep every process busy;
+        ``chunk_size`` 0 likewise (:func:`default_chunk_size`)."""
         self.converter = converter
         self.outdir = outdir
         self.on_converted = on_converted
         self.jobs = jobs or os.cpu_count() or 1
         self.batch_size = batch_size or default_batch_size(letters, self.jobs)
+        self.chunks = chunks
+        self.chunk_size = chunk_size or default_chunk_size(letters, self.jobs)
+        self._groups: dict[Hashable, list[tuple[Path, Letter]]] = {}
         self._batch: list[tuple[Path, Letter]] = []
         self._futures: list[Future[None]] = []
         self._profiles: SimpleQueue[Path] = SimpleQueue()
@@ -589,15 +607,84 @@ class ConversionPool(Generic[Letter]):
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         with self._resources:
             if error is None:
+                for group in list(self._groups):
+                    self._submit_chunk(group)  # a chunk of one joins the batch
                 self._submit_batch()
                 for future in self._futures:
                     future.result()
 
     def add(self, docx: Path, letter: Letter) -> None:
-        """Queue a letter's DOCX file; its batch starts once full (or when the block ends)."""
-        self._batch.append((docx, letter))
-        if len(self._batch) >= self.batch_size:
-            self._submit_batch()
+        """Queue a letter's DOCX file; its batch (or chunk) starts once full (or when the block
+        ends)."""
+        from .combine import combining_key  # python-docx and docxcompose: only for chunks
+
+        key = combining_key(docx) if self.chunks else None
+        if key is None:
+            self._batch.append((docx, letter))
+            if len(self._batch) >= self.batch_size:
+                self._submit_batch()
+            return
+        group = (key, _has_cjk_text(docx))  # the CJK path goes through ODT: not mixed
+        self._groups.setdefault(group, []).append((docx, letter))
+        if len(self._groups[group]) >= self.chunk_size:
+            self._submit_chunk(group)
+
+    def _submit_chunk(self, group: Hashable) -> None:
+        chunk = self._groups.pop(group)
+        if len(chunk) == 1:  # one letter: converted on its own, with the other such letters
+            self._batch += chunk
+            if len(self._batch) >= self.batch_size:
+                self._submit_batch()
+            return
+        assert self._executor is not None, "a ConversionPool is used in a with block"
+        self._futures.append(self._executor.submit(self._convert_chunk, chunk))
+
+    def _convert_chunk(self, chunk: list[tuple[Path, Letter]]) -> None:
+        """Convert letters as one document in one LibreOffice process and split the PDF; when
+        that fails, each half again, and a letter that fails alone on its own."""
+        profile = self._profiles.get()
+        try:
+            office = LibreOffice(self.converter.soffice, timeout=self.converter.timeout,
+                                 pdfa=self.converter.pdfa, profile=profile, destinations=True)
+            todo = [chunk]
+            while todo:
+                part = todo.pop(0)
+                if len(part) == 1:
+                    (docx, letter), = part
+                    self.on_converted(letter, self._convert_one(office, docx, profile))
+                    continue
+                try:
+                    letters = self._convert_combined(office, part)
+                except ConversionError:
+                    _reset(profile)
+                    half = len(part) // 2
+                    todo[:0] = [part[:half], part[half:]]
+                    continue
+                for (_, letter), (pdf, pages) in zip(part, letters, strict=True):
+                    self.on_converted(letter, Converted(pdf, pages))
+        finally:
+            self._profiles.put(profile)
+
+    def _convert_combined(self, office: LibreOffice, part: list[tuple[Path, Letter]],
+                          ) -> list[tuple[Path, int]]:
+        """The letters' PDFs and page counts, from one conversion of their combined DOCX."""
+        import pikepdf
+
+        from .combine import combine_alike
+        from .pdf_split import split_letters
+
+        sources = [docx for docx, _ in part]
+        try:
+            self.outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{self.outdir}: cannot write PDFs here: {e.strerror or e}") from e
+        try:
+            with temporary_folder(self.outdir, "chunk") as work:
+                combined = combine_alike(sources, Path(work) / "letters.docx")
+                (pdf,) = office.convert([combined], Path(work))
+                return split_letters(pdf, sources, self.outdir)
+        except (ValueError, KeyError, zipfile.BadZipFile, pikepdf.PdfError) as e:
+            raise ConversionError(f"the letters could not be converted together ({e})") from e
 
     def _submit_batch(self) -> None:
         if self._batch:
@@ -624,6 +711,9 @@ class ConversionPool(Generic[Letter]):
             self._profiles.put(profile)
 
     def _convert_one(self, office: LibreOffice, docx: Path, profile: Path) -> Converted:
+        if office.destinations:  # a letter on its own: exactly as without chunks
+            office = LibreOffice(office.soffice, timeout=office.timeout, pdfa=office.pdfa,
+                                 profile=office.profile)
         try:
             (pdf,) = office.convert([docx], self.outdir)
         except ConversionError as e:
@@ -636,6 +726,12 @@ def default_batch_size(letters: int, jobs: int) -> int:
     """Letters per LibreOffice process for ``letters`` letters on ``jobs`` processes: three
     batches per process, between :data:`MIN_BATCH` and :data:`MAX_BATCH` letters each."""
     return min(MAX_BATCH, max(MIN_BATCH, -(-letters // (jobs * 3))))
+
+
+def default_chunk_size(letters: int, jobs: int) -> int:
+    """Letters per combined conversion for ``letters`` letters on ``jobs`` processes: two
+    chunks per process, between :data:`MIN_CHUNK` and :data:`MAX_CHUNK` letters each."""
+    return min(MAX_CHUNK, max(MIN_CHUNK, -(-letters // (jobs * 2))))
 
 
 def _reset(profile: Path) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -80,7 +81,7 @@ def letter_starts(pdf: pikepdf.Pdf, letters: int) -> list[int]:
     :class:`ConversionError` unless there is one for every letter, the first on the first page
     and each on a later page than the one before.
     """
-    pages = {page.objgen: index for index, page in enumerate(pdf.pages)}
+    pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
     found: dict[int, int] = {}
     for name, destination in _destinations(pdf):
         match = _LETTER_MARK.search(name)
@@ -90,7 +91,7 @@ def letter_starts(pdf: pikepdf.Pdf, letters: int) -> list[int]:
                 found[int(match.group(1)) - 1] = page
     starts = [found.get(index, -1) for index in range(letters)]
     if (len(found) != letters or starts[0] != 0
-            or any(b <= a for a, b in zip(starts, starts[1:], strict=False))):
+            or any(b <= a for a, b in itertools.pairwise(starts))):
         raise ConversionError(f"the combined PDF does not say where each of its {letters} "
                               f"letters starts (found {sorted(found.values())})")
     return starts
@@ -108,9 +109,11 @@ def _destinations(pdf: pikepdf.Pdf) -> Iterator[tuple[str, pikepdf.Object]]:
             yield key, value.get("/D", value) if isinstance(value, pikepdf.Dictionary) else value
 
 
-def split_letters(combined: Path, sources: Sequence[Path], outdir: Path) -> list[Path]:
+def split_letters(combined: Path, sources: Sequence[Path],
+                  outdir: Path) -> list[tuple[Path, int]]:
     """Split ``combined``, the PDF of the combined DOCX of ``sources`` (in that order), into
-    one PDF per letter, ``outdir/<source's name>.pdf``; returns them in order.
+    one PDF per letter, ``outdir/<source's name>.pdf``; returns them in order, each with its
+    page count.
 
     Each letter's metadata comes from its own DOCX (:func:`document_properties`). Raises
     :class:`ConversionError` when the letters' boundaries cannot be found.
@@ -128,7 +131,7 @@ def split_letters(combined: Path, sources: Sequence[Path], outdir: Path) -> list
                 buffer = io.BytesIO()
                 letter.save(buffer, min_version=pdf.pdf_version, fix_metadata_version=False)
             write_atomic(target, buffer.getvalue(), durable=False)
-            targets.append(target)
+            targets.append((target, ends[index] - starts[index]))
     return targets
 
 
@@ -151,9 +154,9 @@ def _structure_owners(pdf: pikepdf.Pdf, starts: list[int]) -> dict[int, list[pik
     document = _document(pdf)
     if document is None:
         return {}
-    kids = document.get("/K")
-    kids = list(kids) if isinstance(kids, pikepdf.Array) else [kids] if kids else []
-    pages = {page.objgen: index for index, page in enumerate(pdf.pages)}
+    below = document.get("/K")
+    kids = list(below) if isinstance(below, pikepdf.Array) else [below] if below else []
+    pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
     owners: dict[int, list[pikepdf.Object]] = {}
     letter = 0
     for kid in kids:
@@ -282,19 +285,21 @@ def _copy_structure(pdf: pikepdf.Pdf, letter: pikepdf.Pdf, document: pikepdf.Dic
             return letter.copy_foreign(element)
         return pikepdf.Object.parse(b"null")
 
-    numbers: list[pikepdf.Object] = []
+    numbers: list[object] = []  # the parent tree's keys, from 0, and values
     for page in letter.pages:
-        key = page.obj.get("/StructParents")
-        if key is not None:
-            marked = parents.get(int(key))
+        page_key = page.obj.get("/StructParents")
+        if page_key is not None:
+            marked = parents.get(int(page_key))
             page.obj.StructParents = len(numbers) // 2
             numbers += [len(numbers) // 2, pikepdf.Array(
                 [mapped(e) for e in marked] if isinstance(marked, pikepdf.Array) else [])]
         for annotation in page.obj.get("/Annots", []):
-            key = annotation.get("/StructParent")
-            if key is not None:
+            link_key = annotation.get("/StructParent")
+            if link_key is not None:
                 annotation.StructParent = len(numbers) // 2
-                numbers += [len(numbers) // 2, mapped(parents.get(int(key)))]
+                element = parents.get(int(link_key))
+                numbers += [len(numbers) // 2,
+                            mapped(element) if element is not None else None]
     root.ParentTree = letter.make_indirect(pikepdf.Dictionary(Nums=pikepdf.Array(numbers)))
     root.ParentTreeNextKey = len(numbers) // 2
     letter.Root.StructTreeRoot = root

@@ -135,7 +135,7 @@ def test_a_batch_that_crashes_half_way_is_redone_letter_by_letter(
         """)
     out = tmp_path / "out"
     report = merge(case, recipients, out, MergeOptions(soffice=str(soffice), batch_size=3,
-                                                       jobs=1))
+                                                       jobs=1, chunks=False))
     assert (report.written, report.failed) == (6, 0)
     assert [r["status"] for r in manifest(out)] == ["written"] * 6
     assert_pdfs(out, NAMES)
@@ -196,7 +196,7 @@ def test_real_libreoffice_killed_mid_batch(case: Path, recipients: Path, tmp_pat
     wrapper.chmod(0o755)
     out = tmp_path / "out"
     report = merge(case, recipients, out, MergeOptions(soffice=str(wrapper), batch_size=6,
-                                                       jobs=1))
+                                                       jobs=1, chunks=False))
     assert (report.written, report.failed) == (6, 0)
     assert_pdfs(out, NAMES)
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
