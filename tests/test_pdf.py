@@ -720,6 +720,13 @@ def test_default_batches_keep_every_process_busy(letters: int, jobs: int, size: 
     assert pdf.default_batch_size(letters, jobs) == size
 
 
+@pytest.mark.parametrize(("letters", "jobs", "size"), [
+    (0, 1, pdf.MIN_CHUNK), (30, 2, pdf.MIN_CHUNK), (300, 2, 75), (1_000, 2, pdf.MAX_CHUNK),
+    (1_000, 1, pdf.MAX_CHUNK)])
+def test_default_chunks_keep_every_process_busy(letters: int, jobs: int, size: int) -> None:
+    assert pdf.default_chunk_size(letters, jobs) == size
+
+
 def test_two_runs_at_once_never_share_a_profile(private_cache: Path) -> None:
     with pdf.reserved_profiles(2) as first, pdf.reserved_profiles(2) as second:
         assert len(set(first) | set(second)) == 4
