@@ -210,8 +210,9 @@ def test_pdfs_and_the_combined_pdf(case: Path, tmp_path: Path) -> None:
     references = [s._sectPr.xpath("w:headerReference[@w:type='default']/@r:id")[0]
                   for s in combined.sections]
     assert len(set(references)) == 3  # a header of its own for each letter
-    for footer, row in zip(footers, rows, strict=True):
-        assert 'w:instr=" SECTIONPAGES "' in footer  # the letter's pages, not the run's
+    for number, (footer, row) in enumerate(zip(footers, rows, strict=True), start=1):
+        # The letter's pages (the page of its last paragraph), not the run's.
+        assert f'w:instr=" PAGEREF _DrafterLetterEnd{number} "' in footer
         assert f"<w:t>{row['pages']}</w:t>" in footer
     assert "페이지" in footers[2] or "쪽" in footers[2]  # the Korean letter's own footer
 

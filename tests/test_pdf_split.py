@@ -126,7 +126,8 @@ def test_a_split_letter_is_its_own_conversion(
         assert len(mine.pages) == len(reference.pages)
         assert [tuple(p.mediabox) for p in mine.pages] == [
             tuple(p.mediabox) for p in reference.pages]  # the paper
-        assert links(mine) == links(reference) and any(links(mine))
+        assert links(mine) == links(reference)
+        assert any(links(mine)) or letter.startswith("letter-ar")  # its letter has no link
         for key in ("/Title", "/Author", "/Subject"):
             assert str(mine.docinfo[key]) == str(reference.docinfo[key])
         assert mine.Root.Lang == reference.Root.Lang
@@ -180,8 +181,8 @@ def test_a_letter_that_crashes_libreoffice_is_reported_and_the_others_delivered(
         assert name in pdf_text(pdf) and "Grace Hopper" not in pdf_text(pdf)
     # One chunk of all six, then halves, down to the letter that crashes on its own.
     log = calls(tmp_path)
-    assert log[0] == ["letters.docx"] and log[-1] != ["letters.docx"]
-    assert ["p3.docx"] in log
+    assert log[0] == ["letters.docx"] and ["p3.docx"] in log
+    assert len(log) < len(people) + 1 + 4  # halves, not every letter on its own
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
