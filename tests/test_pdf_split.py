@@ -59,10 +59,20 @@ def calls(folder: Path) -> list[list[str]]:
 
 
 def struct_text(pdf: Path) -> str:
-    """``pdfinfo -struct-text``, without the object numbers of link annotations."""
+    """``pdfinfo -struct-text``, without the object numbers of link annotations, each
+    element's attributes in name order (a PDF dictionary has no order; pikepdf writes its
+    keys sorted, LibreOffice as it pleases)."""
     said = subprocess.run(["pdfinfo", "-struct-text", str(pdf)], check=True,
                           capture_output=True, text=True).stdout
-    return re.sub(r"Object \d+ \d+", "Object", said)
+    lines: list[str] = []
+    attributes: list[str] = []
+    for line in re.sub(r"Object \d+ \d+", "Object", said).splitlines():
+        if line.lstrip().startswith("/"):
+            attributes.append(line)
+            continue
+        lines += sorted(attributes) + [line]
+        attributes = []
+    return "\n".join(lines + sorted(attributes))
 
 
 def fonts(pdf: Path) -> list[tuple[str, str]]:
