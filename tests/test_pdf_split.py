@@ -70,9 +70,9 @@ def struct_text(pdf: Path) -> str:
         if line.lstrip().startswith("/"):
             attributes.append(line)
             continue
-        lines += sorted(attributes) + [line]
+        lines += [*sorted(attributes), line]
         attributes = []
-    return "\n".join(lines + sorted(attributes))
+    return "\n".join([*lines, *sorted(attributes)])
 
 
 def fonts(pdf: Path) -> list[tuple[str, str]]:
