@@ -14,7 +14,7 @@ builders here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,16 @@ class LetterContext:
 
 
 def build_context(letter: Letter, loc: Localizer,
-                  writer: ParagraphWriter | None = None) -> LetterContext:
+                  writer: ParagraphWriter | None = None, *,
+                  known: Mapping[int, tuple[Any, Any]] | None = None) -> LetterContext:
     """The template context of a letter, every text in ``loc``'s language.
 
-    ``writer`` may be shared by the letters of one merge (same locale), to convert the shared
-    body paragraphs once.
+    The letter is first put into its language once (:meth:`Localizer.resolve`): the builders
+    below see plain strings. ``writer`` and ``known`` may be shared by the letters of one merge
+    (same locale): the body paragraphs are converted once, and the case's texts
+    (:meth:`Localizer.resolved_parts`) resolved once.
     """
+    letter = loc.resolve(letter, known)
     writer = writer or ParagraphWriter()
     links = Hyperlinks()
     body = []

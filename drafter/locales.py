@@ -13,6 +13,7 @@ catalog to a letter's locale (:func:`localizer_for`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gettext
 import io
 import re
@@ -20,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, get_args
 
 from babel import Locale, localedata
 from babel.core import get_global
@@ -31,10 +32,11 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
+from pydantic import BaseModel
 
 from .errors import LocaleError
 from .markup import strip_control_characters
-from .model import Digits, PaperSize, Text, parse_locale
+from .model import Digits, PaperSize, Text, _localized_text, parse_locale
 
 if TYPE_CHECKING:  # a template is found in template.py, which formats with a Localizer
     from .template import LetterTemplate
@@ -111,11 +113,13 @@ def fallback_chain(locale: Locale) -> list[str]:
 
 def negotiate(locale: Locale, available: Iterable[str]) -> str | None:
     """The best of the available identifiers for a locale, or None when none fits."""
+    return _best(tuple(_key(c) for c in fallback_chain(locale)), available)
+
+
+def _best(chain: tuple[str, ...], available: Iterable[str]) -> str | None:
+    """The first of the available identifiers that a fallback chain (as keys) names."""
     by_key = {_key(name): name for name in available}
-    for candidate in fallback_chain(locale):
-        if _key(candidate) in by_key:
-            return by_key[_key(candidate)]
-    return None
+    return next((by_key[key] for key in chain if key in by_key), None)
 
 
 def _key(identifier: str) -> str:
@@ -188,6 +192,26 @@ def localizer_for(template: LetterTemplate, identifier: str,
     letter asks for: ``default``, ``latin`` or ``native``)."""
     locale = locale_for(identifier)
     return Localizer(locale, load_catalog(template.catalogs, locale), digits)
+
+
+Resolvable = TypeVar("Resolvable")
+
+
+@functools.cache  # one answer per model class
+def _text_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model that hold texts (:data:`~drafter.model.Text`, or lists of them)
+    or models that may: what :meth:`Localizer.resolve` goes through."""
+    return tuple(name for name, info in model.model_fields.items()
+                 if _holds_text(info.annotation, info.metadata))
+
+
+def _holds_text(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
+    if any(getattr(item, "func", None) is _localized_text for item in metadata):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return bool(_text_fields(annotation))
+    return any(_holds_text(arg, getattr(arg, "__metadata__", ()))
+               for arg in get_args(annotation))
 
 
 # CLDR numbering systems whose digits Unicode names otherwise than "<SCRIPT> DIGIT ZERO".
@@ -294,6 +318,24 @@ class Localizer:
                                  else f"\u200e{m.group(0)}\u200e", translated)
         return translated
 
+    @functools.cached_property
+    def _chain(self) -> tuple[str, ...]:
+        """The locale's fallback chain (:func:`fallback_chain`), as keys: computed once."""
+        return tuple(_key(candidate) for candidate in fallback_chain(self.locale))
+
+    @functools.cached_property
+    def _chosen(self) -> dict[tuple[str, ...], str | None]:
+        # Which form of a text this locale takes, by the text's locales: a merge's texts all
+        # have the same few sets of them, so each set is negotiated once.
+        return {}
+
+    def _form(self, value: Mapping[str, str]) -> str | None:
+        """The key of ``value``'s form written for this locale ("default" aside), or None."""
+        keys = tuple(value)
+        if keys not in self._chosen:
+            self._chosen[keys] = _best(self._chain, (k for k in keys if k != "default"))
+        return self._chosen[keys]
+
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """A phrase with a count, following the language's plural rules."""
         return self.translations.ngettext(singular, plural, n)
@@ -304,7 +346,7 @@ class Localizer:
             return ""
         if isinstance(value, str):
             return strip_control_characters(value)
-        chosen = negotiate(self.locale, (k for k in value if k != "default"))
+        chosen = self._form(value)
         if chosen is not None:
             return strip_control_characters(value[chosen])
         return strip_control_characters(value.get("default", next(iter(value.values()))))
@@ -313,8 +355,47 @@ class Localizer:
         """Whether a text field has a form written for this locale (not a fallback)."""
         if isinstance(value, str) or value is None:
             return value is not None
-        return "default" in value or negotiate(
-            self.locale, (k for k in value if k != "default")) is not None
+        return "default" in value or self._form(value) is not None
+
+    def resolve(self, value: Resolvable, known: Mapping[int, tuple[Any, Any]] | None = None
+                ) -> Resolvable:
+        """A letter (or any part of one) in this locale: every text field the plain string
+        :meth:`text` gives (an address's ``layout`` only when it has a form for this locale,
+        else None), so that what is built from it never chooses a form again.
+
+        ``known``: parts already resolved, by ``id`` (:meth:`resolved_parts`), taken as they
+        are, so that the case of a merge is put into each language once, not once a letter.
+        """
+        return self._resolved(value, "", known or {}, None)
+
+    def resolved_parts(self, value: Any) -> dict[int, tuple[Any, Any]]:
+        """``value`` resolved (:meth:`resolve`), with each of its parts (models, lists and
+        texts) and what it became, by ``id``: the ``known`` of later calls."""
+        parts: dict[int, tuple[Any, Any]] = {}
+        self._resolved(value, "", {}, parts)
+        return parts
+
+    def _resolved(self, value: Any, name: str, known: Mapping[int, tuple[Any, Any]],
+                  parts: dict[int, tuple[Any, Any]] | None) -> Any:
+        hit = known.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if isinstance(value, BaseModel):
+            fields = _text_fields(type(value))
+            updates = {field: self._resolved(getattr(value, field), field, known, parts)
+                       for field in fields}
+            result: Any = value.model_copy(update=updates) if updates else value
+        elif isinstance(value, list):
+            result = [self._resolved(item, name, known, parts) for item in value]
+        elif name == "layout":
+            result = self.text(value) if self.has_text_for(value) else None
+        elif isinstance(value, str | dict):
+            result = self.text(value)
+        else:
+            return value
+        if parts is not None:
+            parts[id(value)] = (value, result)
+        return result
 
     def date(self, value: dt.date, format: str = "long") -> str:
         """A date as the language writes it: November 24, 2015 · 2015年11月24日."""

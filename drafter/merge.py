@@ -148,9 +148,10 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
     template = find_template(options.template)
     schema = template_fields(template)
     found: list[Problem] = []
+    case: Letter | None = None
     try:  # the case's own problems, its files included, said once, not once per record
-        validate_letter(letter_model(schema, Case), case_source.value, case_source.where,
-                        case_source.problems)
+        case = validate_letter(letter_model(schema, Case), case_source.value, case_source.where,
+                               case_source.problems)
     except DataError as e:
         found += e.problems
     # A bad column of the recipients file is one problem, said once, not one of every record;
@@ -202,7 +203,8 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
         outdir.mkdir(parents=True, exist_ok=True)
         remove_leftovers(outdir)
         _write_letters(valid, report.total - report.invalid, report.rejected,
-                       _Templates(template), outdir, options, office, report, on_progress)
+                       _Templates(template, case), outdir, options, office, report,
+                       on_progress)
         _write_sources(outdir, case_path, recipients_path, options)
         report.manifest = outdir / MANIFEST
         if options.combine:
@@ -396,20 +398,31 @@ class _Templates:
     """The compile cache of one merge: the template compiled once for each locale, and a
     digest of its files (part of every letter's inputs)."""
 
-    def __init__(self, template: LetterTemplate) -> None:
+    def __init__(self, template: LetterTemplate, case: Letter | None = None) -> None:
         self.template = template
+        self.case = case
         self.digest = _template_digest(template)
-        self._compiled: dict[str, tuple[CompiledTemplate, ParagraphWriter]] = {}
+        self._compiled: dict[str, _ForLocale] = {}
 
-    def for_locale(self, locale: str, digits: Digits = "default"
-                   ) -> tuple[CompiledTemplate, ParagraphWriter]:
-        """The template compiled for ``locale`` (and the digits a letter asks for), and the
-        writer of its paragraphs."""
+    def for_locale(self, locale: str, digits: Digits = "default") -> _ForLocale:
+        """The template compiled for ``locale`` (and the digits a letter asks for), the
+        writer of its paragraphs and the case's texts in that locale."""
         key = f"{locale}/{digits}"
         if key not in self._compiled:
             loc = localizer_for(self.template, locale, digits)
-            self._compiled[key] = (compile_template(self.template, loc), ParagraphWriter())
+            known = loc.resolved_parts(self.case) if self.case is not None else {}
+            self._compiled[key] = _ForLocale(compile_template(self.template, loc),
+                                             ParagraphWriter(), known)
         return self._compiled[key]
+
+
+@dataclass(frozen=True)
+class _ForLocale:
+    """What the letters of one locale of a merge share."""
+
+    compiled: CompiledTemplate
+    writer: ParagraphWriter  # converts the case's body paragraphs once
+    known: dict[int, tuple[Any, Any]]  # the case's parts in the locale (Localizer.resolve)
 
 
 def _template_digest(template: LetterTemplate) -> str:
@@ -440,7 +453,8 @@ class _Run:
 
     def render(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Render one letter (or skip it, unchanged); the letter when its PDF is to be made."""
-        compiled, writer = self.templates.for_locale(letter.locale, letter.digits)
+        shared = self.templates.for_locale(letter.locale, letter.digits)
+        compiled = shared.compiled
         loc = compiled.localizer
         letter_row = LetterRow(number, record.id, loc.text(letter.recipient.name),
                                loc.identifier, self._inputs(letter, name))
@@ -450,7 +464,8 @@ class _Run:
             self._settle(letter_row, "skipped")
             return None
         try:
-            docx = render_docx(compiled, build_context(letter, loc, writer))
+            docx = render_docx(compiled, build_context(letter, loc, shared.writer,
+                                                       known=shared.known))
         except TemplateError as e:
             self._fail(letter_row, str(e))
             return None

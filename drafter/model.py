@@ -10,6 +10,7 @@ The closed sets of values a letter may hold are ``Literal`` types here (:data:`C
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -56,8 +57,10 @@ _WRITTEN_DATE = re.compile(r"^\s*(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1
 ValidationContext = dict[str, Any]
 
 
+@functools.lru_cache(maxsize=1024)  # pure; every text of every record names its locales
 def parse_locale(identifier: str) -> Locale:
-    """The Babel locale for a CLDR identifier such as ``en_GB``, ``zh-Hans-CN`` or ``ko``."""
+    """The Babel locale for a CLDR identifier such as ``en_GB``, ``zh-Hans-CN`` or ``ko``
+    (one Locale per identifier: treat it as read-only)."""
     try:
         return Locale.parse(identifier.replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError) as e:
@@ -130,6 +133,10 @@ def _localized_text(value: Any) -> str | dict[str, str]:
                 raise ValueError(f"the {key!r} form must be text")
             if key != "default":
                 parse_locale(str(key))
+        if all(isinstance(key, str) for key in value):
+            # The same mapping, not a copy: a merge's case texts stay one object in every
+            # letter, so that they are put in each language once (Localizer.resolve).
+            return value
         return {str(k): v for k, v in value.items()}
     raise ValueError("expected text, or a mapping of locale to text such as "
                      "{en: Xi Jinping, zh: 习近平}")
