@@ -23,41 +23,96 @@ never printed: ``load_letter(...).warnings``, ``RenderedLetter.warnings``,
 described, with examples the tests run, in docs/api.md.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from .authoring import check_template, template_variables
-from .errors import (
-    ConversionError,
-    DataError,
-    DrafterError,
-    LibreOfficeMissing,
-    LocaleError,
-    Location,
-    OutputError,
-    Problem,
-    TemplateError,
-    UsageError,
-    ValidationError,
-)
-from .loading import load_letter, read_letter
-from .merge import MergeOptions, MergeReport, merge
-from .model import Letter
-from .preview import preview
-from .render import (
-    RenderedLetter,
-    convert_docx,
-    output_target,
-    render_file,
-    render_letter,
-    write_letter,
-)
-from .scaffold import new_template
-from .template import find_template
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("drafter")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from .authoring import check_template, template_variables
+    from .errors import (
+        ConversionError,
+        DataError,
+        DrafterError,
+        LibreOfficeMissing,
+        LocaleError,
+        Location,
+        OutputError,
+        Problem,
+        TemplateError,
+        UsageError,
+        ValidationError,
+    )
+    from .loading import load_letter, read_letter
+    from .merge import MergeOptions, MergeReport, merge
+    from .model import Letter
+    from .preview import preview
+    from .render import (
+        RenderedLetter,
+        convert_docx,
+        output_target,
+        render_file,
+        render_letter,
+        write_letter,
+    )
+    from .scaffold import new_template
+    from .template import find_template
+
+    __version__: str
+
+# Where each name of the API lives: its module is imported when the name is first used, so
+# that `drafter --help` (and a command that needs none of it) starts without Babel, pydantic,
+# python-docx or the PDF libraries.
+_HOMES = {
+    "check_template": "authoring", "template_variables": "authoring",
+    **dict.fromkeys(["ConversionError", "DataError", "DrafterError", "LibreOfficeMissing",
+                     "LocaleError", "Location", "OutputError", "Problem", "TemplateError",
+                     "UsageError", "ValidationError"], "errors"),
+    "load_letter": "loading", "read_letter": "loading",
+    "MergeOptions": "merge", "MergeReport": "merge", "merge": "merge",
+    "Letter": "model", "preview": "preview",
+    **dict.fromkeys(["RenderedLetter", "convert_docx", "output_target", "render_file",
+                     "render_letter", "write_letter"], "render"),
+    "new_template": "scaffold", "find_template": "template",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("drafter")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'drafter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # once found, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The package, whose ``merge`` and ``preview`` stay the API's functions.
+
+    Importing a submodule binds it as an attribute of its package: ``import drafter.merge``
+    anywhere would otherwise make ``drafter.merge`` the module instead of the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _HOMES.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "ConversionError",

@@ -10,6 +10,7 @@ by the package's modules.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import signal
 import sys
@@ -17,44 +18,73 @@ import time
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from .authoring import check_template, declared_fields, variable_tree
-from .doctor import diagnose, install_command
 from .errors import DrafterError, Problem, UsageError
-from .mail import ATTACHABLE, MailOptions, write_drafts
-from .merge import DEFAULT_NAME, MergeOptions
-from .merge import merge as run_merge
-from .preview import preview as write_preview
-from .render import (
-    FORMATS,
-    RenderedLetter,
-    convert_docx,
-    output_target,
-    read_and_render,
-    write_letter,
-)
-from .scaffold import new_template
-from .send import (
-    PASSWORD_VARIABLE,
-    SERVER_VARIABLE,
-    USER_VARIABLE,
-    SendError,
-    SendOptions,
-    config_path,
-    parse_server,
-    read_config,
-    send_drafts,
-)
-from .template import BUILTIN_TEMPLATE
-from .watch import WATCH_FORMATS, Watch, WatchFormat
+
+if TYPE_CHECKING:
+    from .render import RenderedLetter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _VERBOSITY = "drafter.verbosity"  # in the root context's meta: -1 quiet, 0 normal, 1 verbose
 DOCS = "docs"  # the documentation folder of drafter's source, named in every help text
+
+
+class _Later:
+    """A constant of one of drafter's modules (a command's formats, its default name
+    pattern), read when click first needs it: in that command's help or when it runs.
+
+    Each command imports its modules when it runs, so that ``drafter --help`` and a command
+    that does not need them start without Babel, pydantic, python-docx or the PDF libraries.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def value(self) -> Any:
+        return getattr(importlib.import_module(f".{self.module}", __package__), self.name)
+
+    def __call__(self) -> Any:  # click calls a default that is callable
+        return self.value()
+
+    def __str__(self) -> str:  # and shows it in the help with str()
+        return str(self.value())
+
+
+class _LaterChoice(click.Choice):
+    """A :class:`click.Choice` among the values of a :class:`_Later` constant."""
+
+    def __init__(self, constant: _Later) -> None:
+        self.constant = constant
+        self.case_sensitive = True
+
+    @property  # click's Choice keeps its choices in an attribute
+    def choices(self) -> tuple[Any, ...]:
+        return tuple(self.constant.value())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        raise AttributeError("the choices are the constant's")
+
+
+class _LaterHelp(click.Option):
+    """An option whose help names constants of :mod:`drafter.send` (the environment
+    variables), written when the help is shown."""
+
+    def __init__(self, *args: Any, help_from: Callable[[Any], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_from = help_from
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.help_from(importlib.import_module(".send", __package__))
+        return super().get_help_record(ctx)
+
+
+FORMATS = _Later("render", "FORMATS")
+WATCH_FORMATS = _Later("watch", "WATCH_FORMATS")
 
 
 class _Commands(click.Group):
@@ -158,6 +188,9 @@ def _wrote(paths: list[Path]) -> None:
 
 def _rendered(data: Path, template: str | None, locale: str | None) -> RenderedLetter:
     """Read the letter, show the warnings about it, render it."""
+    from .render import read_and_render
+    from .template import BUILTIN_TEMPLATE
+
     started = time.monotonic()
     rendered, warnings = read_and_render(data, template, locale=locale)
     for warning in warnings:
@@ -193,9 +226,9 @@ def _outdir_option(what: str) -> Callable[[F], F]:
                         help=f"Folder to write {what} into.")
 
 
-def _formats_option(choices: tuple[str, ...], help: str) -> Callable[[F], F]:
+def _formats_option(choices: _Later, help: str) -> Callable[[F], F]:
     """``-f/--format``, repeatable."""
-    return click.option("-f", "--format", "formats", type=click.Choice(choices), multiple=True,
+    return click.option("-f", "--format", "formats", type=_LaterChoice(choices), multiple=True,
                         help=help)
 
 
@@ -222,7 +255,9 @@ def main() -> None:
 def render(data: Path, template: str | None, output: str | None, formats: tuple[str, ...],
            locale: str | None) -> None:
     """Render one letter from DATA (a YAML file) into DOCX and PDF."""
-    target = output_target(output, formats, FORMATS)  # a bad -o before any work
+    from .render import output_target, write_letter
+
+    target = output_target(output, formats, FORMATS.value())  # a bad -o before any work
     with _stopped_by_sigterm():  # `kill` leaves no temporary folder and no LibreOffice behind
         rendered = _rendered(data, template, locale)
         started = time.monotonic()
@@ -239,6 +274,8 @@ def render(data: Path, template: str | None, output: str | None, formats: tuple[
 @reports_errors
 def convert(files: tuple[Path, ...], output: str | None) -> None:
     """Make ready-to-send PDFs of existing Word files (PDF/A, fonts embedded, links kept)."""
+    from .render import convert_docx
+
     started = time.monotonic()
     with _stopped_by_sigterm():
         _wrote(convert_docx(list(files), output))
@@ -253,7 +290,8 @@ def convert(files: tuple[Path, ...], output: str | None) -> None:
 @_template_option
 @_outdir_option("the letters")
 @_formats_option(FORMATS, "Output format; repeat for both (default: docx and pdf).")
-@click.option("--name", "name_pattern", default=DEFAULT_NAME, show_default=True,
+@click.option("--name", "name_pattern", default=_Later("merge", "DEFAULT_NAME"),
+              show_default=True,
               help="File name pattern (Jinja): given_id, id, number, name, locale, date, "
                    "recipient; the slug filter makes a name safe (cui-tiankai).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
@@ -273,12 +311,16 @@ def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
           dry_run: bool) -> None:
     """Write one letter per recipient: CASE (YAML) holds the shared letter, RECIPIENTS (YAML,
     CSV or XLSX) one recipient per row."""
+    from .merge import MergeOptions
+    from .merge import merge as run_merge
+    from .template import BUILTIN_TEMPLATE
+
     if outdir.suffix.lower() in (".pdf", ".docx", ".csv"):
         raise UsageError(f"-o {outdir}: a merge writes a letter per recipient, so -o is a "
                          "folder (combined.pdf goes into it with --combine)")
-    options = MergeOptions(template=template, formats=formats or FORMATS, name=name_pattern,
-                           jobs=jobs, combine=combine, chunks=not no_chunks,
-                           only=frozenset(only),
+    options = MergeOptions(template=template, formats=formats or FORMATS.value(),
+                           name=name_pattern, jobs=jobs, combine=combine,
+                           chunks=not no_chunks, only=frozenset(only),
                            keep_going=keep_going, force=force, dry_run=dry_run)
     quiet = _verbosity() < 0
     progress = None if quiet or dry_run else ProgressLine(sys.stderr)
@@ -367,6 +409,8 @@ def _stopped_by_sigterm() -> Iterator[None]:
 @reports_errors
 def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None:
     """Check TEMPLATE (a built-in name, a folder or a .docx) for every mistake at once."""
+    from .authoring import check_template
+
     findings = check_template(template, data)
     errors = [f for f in findings if f.severity == "error"]
     if as_json:
@@ -387,6 +431,8 @@ def check(template: str, data: Path | None, as_json: bool, strict: bool) -> None
 def variables(template: str) -> None:
     """List the values TEMPLATE reads, as a tree, and where (loop, condition) it reads them;
     the fields the template declares (fields.yaml) with their type and description."""
+    from .authoring import declared_fields, variable_tree
+
     declared = dict(declared_fields(template))
     for line in variable_tree(template):
         where = ", ".join(f"in a {use}" for use in line.uses)
@@ -418,6 +464,9 @@ def variables(template: str) -> None:
 def preview(data: Path, template: str | None, page: int, all_pages: bool, resolution: int,
             output: str | None, locale: str | None) -> None:
     """Render DATA and write a PNG of a page, for a quick look without Word."""
+    from .preview import preview as write_preview
+    from .render import output_target
+
     if output is None:
         target = data.with_suffix(".png")
     else:
@@ -442,7 +491,10 @@ def watch(data: Path, template: str | None, output: str | None, formats: tuple[s
           locale: str | None) -> None:
     """Render DATA again whenever it or the template is saved; problems are printed, the
     watch goes on. Stop with Ctrl-C."""
-    target = output_target(output, formats, WATCH_FORMATS)
+    from .render import output_target
+    from .watch import Watch, WatchFormat
+
+    target = output_target(output, formats, WATCH_FORMATS.value())
     chosen = cast(tuple[WatchFormat, ...], target.formats)  # click and output_target checked
     watching = Watch(data, target.folder, template=template, locale=locale, formats=chosen,
                      name=target.name)
@@ -463,6 +515,8 @@ def watch(data: Path, template: str | None, output: str | None, formats: tuple[s
 @reports_errors
 def new(name: Path, source: str) -> None:
     """Create the template folder NAME from a built-in template, ready to change in Word."""
+    from .scaffold import new_template
+
     _wrote(new_template(name, source))
     _say(f"\nOpen {name / 'letter.docx'} in Word or LibreOffice, then try:\n"
          f"  drafter check {name} --data {name / 'sample.yaml'}\n"
@@ -498,7 +552,7 @@ def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: b
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--from", "sender", help="The sender's address, e.g. 'Campaigns "
               "<campaigns@example.org>' (default: `from` under [mail] in the config file).")
-@click.option("--attach", multiple=True, type=click.Choice(ATTACHABLE),
+@click.option("--attach", multiple=True, type=_LaterChoice(_Later("mail", "ATTACHABLE")),
               help="The letter's files to attach; repeat for both (default: pdf).")
 @click.option("--enclose", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A file to attach to every message as well; repeat for more.")
@@ -513,6 +567,9 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
          reply_to: str, campaign: str, config_file: Path | None) -> None:
     """Write an email draft (.eml) of every letter merged into OUTDIR, into OUTDIR/mail, to
     review before `drafter send`; letters without an email address go into post-or-fax.pdf."""
+    from .mail import MailOptions, write_drafts
+    from .send import config_path, read_config
+
     settings = read_config(config_file or config_path()).get("mail", {})
     sender = sender or settings.get("from")
     if not sender:
@@ -539,10 +596,12 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
 @main.command(epilog=_epilog("drafter send out/campaign --server smtp://smtp.example.org",
                              "sending.md"))
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--server", help="smtp://HOST[:PORT] (STARTTLS when offered; port 587) or "
-              f"smtps://HOST[:PORT] (port 465); default: ${SERVER_VARIABLE} or the config file.")
-@click.option("--user", help=f"The login (default: in the URL, ${USER_VARIABLE} or the config "
-              f"file); the password comes from ${PASSWORD_VARIABLE} or is asked for.")
+@click.option("--server", cls=_LaterHelp, help_from=lambda send: (
+    "smtp://HOST[:PORT] (STARTTLS when offered; port 587) or smtps://HOST[:PORT] (port 465); "
+    f"default: ${send.SERVER_VARIABLE} or the config file."))
+@click.option("--user", cls=_LaterHelp, help_from=lambda send: (
+    f"The login (default: in the URL, ${send.USER_VARIABLE} or the config file); the password "
+    f"comes from ${send.PASSWORD_VARIABLE} or is asked for."))
 @click.option("--send", "really", is_flag=True, help="Send. Without it, only show what "
               "would be sent to whom.")
 @click.option("--limit", type=click.IntRange(min=0), default=0,
@@ -569,6 +628,18 @@ def send(outdir: Path, server: str | None, user: str | None, really: bool, limit
     """Send the drafts of OUTDIR/mail over SMTP, paced and logged; run it again to resume:
     what the server accepted is never sent again."""
     import os
+
+    from .send import (
+        PASSWORD_VARIABLE,
+        SERVER_VARIABLE,
+        USER_VARIABLE,
+        SendError,
+        SendOptions,
+        config_path,
+        parse_server,
+        read_config,
+        send_drafts,
+    )
 
     settings = read_config(config_file or config_path()).get("send", {})
     url = server or os.environ.get(SERVER_VARIABLE) or settings.get("server")
@@ -632,6 +703,8 @@ def send(outdir: Path, server: str | None, user: str | None, really: bool, limit
 def doctor() -> None:
     """Say what drafter needs that is installed (LibreOffice, fonts for each script, poppler)
     and what is missing, with the command that installs it."""
+    from .doctor import diagnose, install_command
+
     checks = diagnose()
     for item in checks:
         mark = "ok     " if item.found else ("missing" if item.required else "absent ")

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .compiled import compile_template, render_docx
 from .context import build_context
@@ -23,8 +24,10 @@ from .files import temporary_folder
 from .loading import read_letter
 from .locales import localizer_for, missing_catalog
 from .model import Letter, PaperSize
-from .pdf import Converter, LibreOffice
 from .template import LetterTemplate, find_template
+
+if TYPE_CHECKING:  # the PDF libraries are imported only when a PDF is made
+    from .pdf import Converter
 
 FORMATS = ("docx", "pdf")
 DEFAULT_OUTDIR = Path("out")
@@ -65,7 +68,7 @@ def write_letter(rendered: RenderedLetter, outdir: Path | str, name: str,
     outdir = Path(outdir)
     formats = list(dict.fromkeys(formats))
     # LibreOfficeMissing before anything is written: a failed PDF leaves no DOCX either.
-    office = (converter or LibreOffice()) if "pdf" in formats else None
+    office = (converter or _libreoffice()) if "pdf" in formats else None
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -83,6 +86,12 @@ def write_letter(rendered: RenderedLetter, outdir: Path | str, name: str,
     except OSError as e:  # a full disk: the temporary folder goes, no file is half-written
         raise OutputError(f"{outdir}: cannot write {name}: {e.strerror or e}") from e
     return written
+
+
+def _libreoffice() -> Converter:
+    from .pdf import LibreOffice
+
+    return LibreOffice()
 
 
 def _place(source: Path, target: Path) -> Path:
@@ -190,7 +199,7 @@ def convert_docx(docx_files: Path | str | Sequence[Path | str],
         raise DataError(problems)
     if not sources:
         return []
-    office = converter or LibreOffice()
+    office = converter or _libreoffice()
     if output is None:
         return [pdf for source in sources for pdf in office.convert([source], source.parent)]
     target = output_target(output, ("pdf",), ("pdf",))

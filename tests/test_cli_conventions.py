@@ -51,6 +51,45 @@ def test_the_command_list_shows_whole_descriptions(run: Run) -> None:
     assert "RECIPIENTS (YAML, CSV or XLSX) one recipient per row." in text
 
 
+def _imported(*args: str, cwd: Path) -> set[str]:
+    """The top-level packages a `drafter` process imports (Python's -X importtime report)."""
+    import os
+    import sys
+
+    drafter_command = Path(sys.executable).parent / "drafter"
+    done = subprocess.run([str(drafter_command), *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = re.findall(r"^import time:\s*\d+ \|\s*\d+ \|\s*(\S+)", done.stderr, re.MULTILINE)
+    assert "click" in names  # the report is there
+    return {name.split(".")[0] for name in names}
+
+
+HEAVY = {"babel", "pydantic", "docx", "docxtpl", "pypdf", "pikepdf", "jinja2", "starlette",
+         "lxml", "yaml"}
+
+
+@pytest.mark.parametrize("flag", ["--help", "-V"])
+def test_help_imports_none_of_the_letter_libraries(tmp_path: Path, flag: str) -> None:
+    assert _imported(flag, cwd=tmp_path) & HEAVY == set()
+
+
+def test_a_command_help_imports_only_its_constants(tmp_path: Path) -> None:
+    # `merge -h` shows the formats and the default name pattern: read from drafter.render and
+    # drafter.merge, which import the letter libraries, but never the web app's.
+    imported = _imported("merge", "-h", cwd=tmp_path)
+    assert "starlette" not in imported and "docx" in imported
+
+
+def test_a_docx_render_imports_no_pdf_library(tmp_path: Path) -> None:
+    imported = _imported("render", str(EXAMPLES / "letter-en.yaml"), "-f", "docx", "-o",
+                         str(tmp_path / "out"), cwd=tmp_path)
+    assert (tmp_path / "out" / "letter-en.docx").is_file()
+    assert {"docxtpl", "babel", "pydantic"} <= imported  # what rendering a letter needs
+    assert imported & {"pypdf", "pikepdf", "starlette", "uvicorn"} == set()
+
+
 @pytest.mark.parametrize("flag", ["-V", "--version"])
 def test_version(run: Run, flag: str) -> None:
     result = run(flag)
