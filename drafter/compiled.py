@@ -63,6 +63,41 @@ class CompiledTemplate:
     scripts: RunScripts | None = None  # what runs in other scripts than the letter's carry
     # Where each of them is first read: the part's label and the Jinja line (paragraph + 1).
     readers: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+    # What the letters of one run share, worked out once (see _Shared).
+    shared: _Shared = field(default_factory=lambda: _Shared(), repr=False, compare=False)
+
+
+class _Shared:
+    """The parts the letters rendered from one compiled template have in common, finished
+    once: a header or footer that comes out the same in every letter is parsed, given its
+    scripts, serialized and deflated once, not once a letter. Each memo keeps at most
+    :attr:`LIMIT` forms of a part (the first ones), so a part that differs in every letter
+    (the body) costs a look-up and holds little memory."""
+
+    LIMIT = 4
+
+    def __init__(self) -> None:
+        self.finished: dict[tuple[str, str, str, bool, int], tuple[_Rendered, int]] = {}
+        self.deflated: dict[tuple[str, bytes], Member] = {}
+        self.relationships: dict[str, dict[str, tuple[str, str, bool]]] = {}
+        self._forms: dict[tuple[int, str], int] = {}  # (memo, part): forms remembered
+
+    def remember(self, memo: dict[Any, Any], key: Any, value: Any) -> None:
+        """Keep ``value`` for ``key`` (whose first item is the part's name) in ``memo``,
+        unless the memo holds :attr:`LIMIT` forms of that part already."""
+        forms = (id(memo), key[0])
+        if self._forms.get(forms, 0) < self.LIMIT:
+            memo[key] = value
+            self._forms[forms] = self._forms.get(forms, 0) + 1
+
+    def member(self, name: str, content: bytes) -> Member:
+        """``content`` deflated as the archive member ``name``."""
+        key = (name, content)
+        found = self.deflated.get(key)
+        if found is None:
+            found = Member.deflate(name, content)
+            self.remember(self.deflated, key, found)
+        return found
 
 
 def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTemplate:
@@ -181,10 +216,17 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
             problems.append(_located(compiled.source, part.label, part.paragraphs,
                                      _template_line(e), _describe(e)))
             continue
+        key = (name, xml, context.paper, context.right_to_left, drawings.next)
+        known = compiled.shared.finished.get(key)
+        if known is not None:  # the same as in an earlier letter
+            rendered[name], drawings.next = known
+            continue
         try:
             rendered[name] = _finished_part(xml, name, context, drawings,
                                             compiled.scripts
                                             or RunScripts.for_letter(compiled.localizer))
+            compiled.shared.remember(compiled.shared.finished, key,
+                                     (rendered[name], drawings.next))
         except etree.XMLSyntaxError as e:
             hint = (" (an image goes in a {{ }} tag of its own, not {{r }} or {{p }})"
                     if "<w:drawing>" in xml else "")
@@ -194,8 +236,9 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
                                     f"paragraph{hint}"))
     if problems:
         raise TemplateError(problems)
-    docx = _assembled(compiled, rendered, context)
-    annexes = [annex for annex in wordml.annexes_in(context.values)
+    media = wordml.media_in(context.values)
+    docx = _assembled(compiled, rendered, context, media)
+    annexes = [annex for annex in media.annexes
                if annex.marker.encode() in rendered["word/document.xml"].xml]
     if annexes:
         from .annex import with_annexes  # only letters with annexes need docxcompose
@@ -286,7 +329,7 @@ def _finished_part(rendered: str, name: str, context: LetterContext,
 
 
 def _assembled(compiled: CompiledTemplate, rendered: dict[str, _Rendered],
-               context: LetterContext) -> bytes:
+               context: LetterContext, media: wordml.Media) -> bytes:
     """The letter's archive: its rendered parts, properties, links and images, and the
     template's other members as deflated once.
 
@@ -298,13 +341,16 @@ def _assembled(compiled: CompiledTemplate, rendered: dict[str, _Rendered],
     parts["docProps/core.xml"] = wordml.core_properties(
         context.properties, properties.xml if properties else compiled.parts.get(
             "docProps/core.xml"))
-    images = {image.rel_id: image for image in wordml.images_in(context.values)}
+    images = {image.rel_id: image for image in media.images}
     used: dict[str, wordml.Image] = {}
     problems = []
     for name, part in rendered.items():
         rels_name = wordml.relationships_part(name)
-        existing = wordml.relationships(compiled.parts[rels_name]) if (
-            rels_name in compiled.parts) else {}
+        existing = compiled.shared.relationships.get(rels_name)
+        if existing is None:
+            existing = wordml.relationships(compiled.parts[rels_name]) if (
+                rels_name in compiled.parts) else {}
+            compiled.shared.relationships[rels_name] = existing  # one per part of the layout
         links = {rel_id: context.links.urls[rel_id] for rel_id in sorted(part.references)
                  if rel_id not in existing and rel_id in context.links.urls}
         pictures = [images[rel_id] for rel_id in sorted(part.references)
@@ -329,5 +375,5 @@ def _assembled(compiled: CompiledTemplate, rendered: dict[str, _Rendered],
     names = list(dict.fromkeys([*compiled.members, *parts]))
     # [Content_Types].xml first, as Word writes it: some readers sniff the first member.
     names.sort(key=lambda n: n != "[Content_Types].xml")
-    return write_archive([Member.deflate(name, parts[name]) if name in parts
+    return write_archive([compiled.shared.member(name, parts[name]) if name in parts
                           else compiled.members[name] for name in names])

@@ -172,6 +172,15 @@ def word_xml(rendered: str) -> str:
     xml = re.sub(r"\n+(?=<w:|</w:(?!t>))", "", rendered)
     # docxtpl turns "{_{" into "{{" here, in data too; drafter did so in the template's source
     # (docxtpl_source), so that data containing "{_{" comes out literally.
-    if any(mark in xml for mark in "\t\n\a\f"):  # tabs and line breaks in values
-        xml = DocxTemplate(None).resolve_listing(xml)
+    if any(mark in xml for mark in _LISTING_MARKS):  # tabs and line breaks in values
+        # docxtpl's listing goes paragraph by paragraph (the same paragraphs as here): given
+        # only the few that hold a mark, it makes the same XML without reading the others.
+        helper = DocxTemplate(None)
+        xml = _PARAGRAPH.sub(lambda m: helper.resolve_listing(m.group(0)) if any(
+            mark in m.group(0) for mark in _LISTING_MARKS) else m.group(0), xml)
     return xml
+
+
+_LISTING_MARKS = "\t\n\a\f"
+# A paragraph as docxtpl's resolve_listing finds it.
+_PARAGRAPH = re.compile(r"<w:p(?: [^>]*)?>.*?</w:p>", re.DOTALL)

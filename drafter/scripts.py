@@ -258,6 +258,7 @@ class RunScripts:
             return face_for(self.script)
         return TEMPLATE_COMPLEX_FACE
 
+    @functools.lru_cache(maxsize=1024)  # noqa: B019  # pure; asked for every run of a letter
     def properties(self, script: str) -> tuple[dict[str, str], str | None, bool, bool]:
         """For a piece in ``script``: the w:rFonts attributes to set, the w:lang attribute to set
         (as "attribute=tag"), and whether it is right to left and complex."""
@@ -331,6 +332,27 @@ def _style_run(run: etree._Element, script: str, letter: RunScripts) -> None:
         _child(properties, "lang").set(_w(name), tag)
 
 
+def _needs_nothing(run: etree._Element, letter: RunScripts) -> bool:
+    """Whether a run's text is all in one script that needs no properties of its own (the
+    letter's own text, most runs of every letter): the run stays as it is."""
+    # The groups _split_run would make, counted without making them.
+    found = None
+    for child in run:
+        if child.tag == _w("rPr"):
+            continue
+        if child.tag != _w("t") or not child.text:
+            found = found or COMMON  # a tab or break joins the group before it
+            continue
+        for script, _ in segments(child.text):
+            if found is None:
+                found = script
+            elif script != found:
+                return False
+    if found is None:
+        return False
+    return (found in _COMMON and not letter.complex) or not any(letter.properties(found))
+
+
 def apply_scripts(tree: etree._Element, letter: RunScripts) -> None:
     """Every run of a rendered part split by script, each piece with its script's font,
     language tag and direction; numbers held left to right in right-to-left letters."""
@@ -349,6 +371,8 @@ def apply_scripts(tree: etree._Element, letter: RunScripts) -> None:
 
 
 def _split_run(run: etree._Element, letter: RunScripts) -> None:
+    if _needs_nothing(run, letter):
+        return
     properties = run.find(_w("rPr"))
     groups: list[list] = []  # [script, content elements]
     for child in run:

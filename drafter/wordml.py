@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
@@ -213,23 +212,39 @@ def signature_image(path: Path, name: str) -> Image:
 
 def images_in(value: object) -> Iterator[Image]:
     """The images among a context's values, at any depth."""
-    return _found(value, Image)
+    return iter(media_in(value).images)
 
 
 def annexes_in(value: object) -> Iterator[Annex]:
     """The annexes among a context's values, at any depth."""
-    return _found(value, Annex)
+    return iter(media_in(value).annexes)
 
 
-def _found(value: object, kind: type[Any]) -> Iterator[Any]:
-    if isinstance(value, kind):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _found(item, kind)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _found(item, kind)
+@dataclass(frozen=True)
+class Media:
+    """The images and annexes among a context's values, in their order."""
+
+    images: list[Image]
+    annexes: list[Annex]
+
+
+def media_in(value: object) -> Media:
+    """The images and annexes among a context's values, at any depth (one walk for both)."""
+    media = Media([], [])
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):  # most values; Markup too
+            continue
+        if isinstance(item, Image):
+            media.images.append(item)
+        elif isinstance(item, Annex):
+            media.annexes.append(item)
+        elif isinstance(item, Mapping):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+    return media
 
 
 def relationships_part(name: str) -> str:
