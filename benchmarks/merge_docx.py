@@ -27,8 +27,8 @@ from docxtpl import DocxTemplate
 from drafter.compiled import compile_template
 from drafter.context import build_context
 from drafter.loading import load_yaml
-from drafter.merge import MergeOptions, _validated, merge
 from drafter.locales import localizer_for
+from drafter.merge import MergeOptions, _validated, merge
 from drafter.recipients import read_recipients
 from drafter.template import find_template
 

@@ -86,7 +86,8 @@ class _Shared:
         """Keep ``value`` for ``key`` (whose first item is the part's name) in ``memo``,
         unless the memo holds :attr:`LIMIT` forms of that part already."""
         forms = (id(memo), key[0])
-        if self._forms.get(forms, 0) < self.LIMIT:
+        # A picture of each record's own would be a new part name in every letter.
+        if len(memo) < 16 * self.LIMIT and self._forms.get(forms, 0) < self.LIMIT:
             memo[key] = value
             self._forms[forms] = self._forms.get(forms, 0) + 1
 

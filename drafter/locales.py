@@ -243,22 +243,22 @@ class Localizer:
     translations: gettext.NullTranslations = field(default_factory=gettext.NullTranslations)
     digits: Digits = "default"  # CLDR's for the locale, "latin" (0-9) or "native"
 
-    @property
+    @functools.cached_property  # the Localizer is frozen: computed once
     def identifier(self) -> str:
         """The locale as a CLDR identifier, e.g. ``zh_Hans_CN``."""
         return str(self.locale)
 
-    @property
+    @functools.cached_property  # the Localizer is frozen: computed once
     def language_tag(self) -> str:
         """The locale as a BCP 47 tag for documents, e.g. ``zh-Hans-CN``."""
         return self.identifier.replace("_", "-")
 
-    @property
+    @functools.cached_property  # the Localizer is frozen: computed once
     def right_to_left(self) -> bool:
         """Whether the language is written right to left (Arabic, Hebrew, Persian, Urdu…)."""
         return self.locale.text_direction == "rtl"
 
-    @property
+    @functools.cached_property  # the Localizer is frozen: computed once
     def script(self) -> str:
         """The ISO 15924 script the language is written in: Latn, Hans, Kore, Arab…"""
         # Babel's Locale.parse("ko_Kore_KR") drops "Kore" (no such locale in CLDR): the script
@@ -277,7 +277,7 @@ class Localizer:
             return text
         return f"\u200e{text}\u200e"
 
-    @property
+    @functools.cached_property  # the Localizer is frozen: computed once
     def numbering_system(self) -> str:
         """The CLDR numbering system of the letter's digits: ``latn`` (0-9), ``arab`` (٠-٩),
         ``arabext`` (۰-۹), ``deva`` (०-९)… CLDR's default for the locale (``ar_EG``: arab,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import meta
 
 from .combine import combine_letters
 from .compiled import CompiledTemplate, compile_template, render_docx
@@ -302,8 +303,7 @@ def letter_inputs(letter: Letter, template_digest: str, formats: tuple[str, ...]
     """A digest of everything a letter's files are made from: data, template, formats,
     name, and the pictures and annexes it shows (a logo may change under the same name)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(letter.model_dump(mode="json"), sort_keys=True,
-                             ensure_ascii=False).encode("utf-8"))
+    digest.update(letter.model_dump_json().encode("utf-8"))  # fields in the model's order
     digest.update(template_digest.encode())
     for _, _, path in file_fields(letter):
         digest.update(sha256_of(Path(path)).encode())
@@ -326,10 +326,13 @@ class _Letters:
         self.options = options
         self.model = letter_model(schema)
         self.letter_fields = LETTER_FIELDS | set(schema.names)
+        self.localizers: dict[str, Localizer] = {}
         try:
             environment = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
             environment.filters["slug"] = slug
             self.pattern = environment.from_string(options.name)
+            # The recipient's whole data only for a pattern that reads it.
+            self.reads = meta.find_undeclared_variables(environment.parse(options.name))
         except jinja2.TemplateSyntaxError as e:
             raise DataError([Problem(Location(option="--name"), "",
                                      f"the name pattern {options.name!r} is not "
@@ -343,7 +346,11 @@ class _Letters:
                 continue
             try:
                 letter = _validated(self.case, self.case_where, record, self.model)
-                name = names.unique(_file_name(self.pattern, self.options.name, record, letter))
+                loc = self.localizers.get(letter.locale)
+                if loc is None:  # one per locale of the run: its choices of forms are kept
+                    loc = self.localizers[letter.locale] = Localizer(_locale(letter))
+                name = names.unique(_file_name(self.pattern, self.options.name, record, letter,
+                                               loc, "recipient" in self.reads))
             except DataError as e:
                 yield record.number, record, e
                 continue
@@ -369,8 +376,8 @@ def _capped(problems: list[Problem], count: int) -> list[Problem]:
                                        "records")]
 
 
-def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Letter) -> str:
-    loc = Localizer(_locale(letter))
+def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Letter,
+               loc: Localizer, recipient: bool = True) -> str:
     values = {
         "number": record.number,
         "id": record.id,
@@ -378,7 +385,7 @@ def _file_name(pattern: jinja2.Template, source: str, record: Record, letter: Le
         "name": loc.text(letter.recipient.name),
         "locale": letter.locale,
         "date": letter.date.isoformat(),
-        "recipient": letter.recipient.model_dump(),
+        "recipient": letter.recipient.model_dump() if recipient else {},
     }
     try:
         text = pattern.render(values)

@@ -286,6 +286,8 @@ def _w(tag: str) -> str:
     return qn(f"w:{tag}")
 
 
+_R, _RPR, _T = _w("r"), _w("rPr"), _w("t")
+
 # The order of w:rPr's children in the schema (Word refuses a run whose properties are out of it).
 _RPR_ORDER = [_w(t) for t in (
     "rStyle", "rFonts", "b", "bCs", "i", "iCs", "caps", "smallCaps", "strike", "dstrike",
@@ -314,9 +316,9 @@ def _style_run(run: etree._Element, script: str, letter: RunScripts) -> None:
     fonts, language, right_to_left, complex_script = letter.properties(script)
     if not (fonts or language or right_to_left or complex_script):
         return
-    properties = run.find(_w("rPr"))
+    properties = run.find(_RPR)
     if properties is None:
-        properties = etree.Element(_w("rPr"))
+        properties = etree.Element(_RPR)
         run.insert(0, properties)
     if fonts:
         element = _child(properties, "rFonts")
@@ -338,9 +340,9 @@ def _needs_nothing(run: etree._Element, letter: RunScripts) -> bool:
     # The groups _split_run would make, counted without making them.
     found = None
     for child in run:
-        if child.tag == _w("rPr"):
+        if child.tag == _RPR:
             continue
-        if child.tag != _w("t") or not child.text:
+        if child.tag != _T or not child.text:
             found = found or COMMON  # a tab or break joins the group before it
             continue
         for script, _ in segments(child.text):
@@ -356,8 +358,8 @@ def _needs_nothing(run: etree._Element, letter: RunScripts) -> bool:
 def apply_scripts(tree: etree._Element, letter: RunScripts) -> None:
     """Every run of a rendered part split by script, each piece with its script's font,
     language tag and direction; numbers held left to right in right-to-left letters."""
-    for run in list(tree.iter(_w("r"))):
-        texts = [child for child in run if child.tag == _w("t")]
+    for run in list(tree.iter(_R)):
+        texts = [child for child in run if child.tag == _T]
         if not any(text.text for text in texts):
             continue
         if letter.right_to_left:
@@ -373,19 +375,19 @@ def apply_scripts(tree: etree._Element, letter: RunScripts) -> None:
 def _split_run(run: etree._Element, letter: RunScripts) -> None:
     if _needs_nothing(run, letter):
         return
-    properties = run.find(_w("rPr"))
+    properties = run.find(_RPR)
     groups: list[list] = []  # [script, content elements]
     for child in run:
-        if child.tag == _w("rPr"):
+        if child.tag == _RPR:
             continue
-        if child.tag != _w("t") or not child.text:
+        if child.tag != _T or not child.text:
             if groups:
                 groups[-1][1].append(child)
             else:
                 groups.append([COMMON, [child]])
             continue
         for script, piece in segments(child.text):
-            text = etree.Element(_w("t"))
+            text = etree.Element(_T)
             text.text = piece
             text.set(_XML_SPACE, "preserve")
             if groups and groups[-1][0] == script:
@@ -400,7 +402,7 @@ def _split_run(run: etree._Element, letter: RunScripts) -> None:
         return
     position = parent.index(run)
     for offset, (script, content) in enumerate(groups):
-        new = etree.Element(_w("r"), run.attrib)
+        new = etree.Element(_R, run.attrib)
         if properties is not None:
             new.append(copy.deepcopy(properties))
         for element in content:

@@ -527,3 +527,67 @@ def test_english_phrases_stay_left_to_right_in_a_right_to_left_letter(
     assert f"Re{lrm}: {lrm}מעצרם של תשעה פליטים" in text
     assert f"Sincerely{lrm},{lrm}" in text
     assert f"Dear{lrm} {lrm}President Xi Jinping{lrm},{lrm}" in text
+
+
+# --- a letter put into its language once ------------------------------------------------------
+
+def _campaign_letter(identifier: str) -> Letter:
+    import yaml
+
+    data = yaml.safe_load((EXAMPLES / "campaign" / "case.yaml").read_text(encoding="utf-8"))
+    data["locale"] = identifier
+    data["recipient"] = {"name": {"en": "Xi Jinping", "zh_Hans": "习近平"},
+                         "honorific": {"en": "President", "zh_Hans": "主席"},
+                         "address": {"country": "CN", "city": {"en": "Beijing",
+                                                               "zh_Hans": "北京市"}}}
+    return Letter.model_validate(data)
+
+
+@pytest.mark.parametrize(("identifier", "subject", "name", "layout"), [
+    ("zh_Hans_CN", "九名朝鲜难民遭拘押一事", "习近平", "%N%n%O%n%A%n%C, %S %Z"),
+    ("ko_KR", "북한 난민 9명 구금 건", "Xi Jinping", "%N%n%O%n%A%n%C, %S %Z"),
+    ("es_ES", "Detention of Nine North Korean refugees", "Xi Jinping", ""),
+])
+def test_resolve_gives_the_letters_own_strings(identifier: str, subject: str, name: str,
+                                               layout: str) -> None:
+    letter = _campaign_letter(identifier)
+    resolved = localizer(identifier).resolve(letter)
+    assert resolved.subject == subject and resolved.recipient.name == name
+    assert all(isinstance(paragraph, str) for paragraph in resolved.body)
+    assert resolved.sender.address is not None
+    # A layout is only taken in a language it was written for: Spanish gets `default: ""`.
+    assert resolved.sender.address.layout == layout
+    assert resolved.locale == letter.locale and resolved.date == letter.date
+    assert letter.subject != subject  # the letter itself keeps every form
+
+
+def test_resolve_gives_no_layout_where_none_is_written_for_the_language() -> None:
+    letter = _campaign_letter("ru_RU").model_copy(update={"sender": _campaign_letter(
+        "ru_RU").sender.model_copy(update={"address": _campaign_letter(
+            "ru_RU").sender.address.model_copy(update={"layout": {"en": "%A%n%C"}})})})
+    assert localizer("ru_RU").resolve(letter).sender.address.layout is None
+    assert localizer("en_GB").resolve(letter).sender.address.layout == "%A%n%C"
+
+
+def test_the_context_of_a_resolved_letter_is_the_letters_context() -> None:
+    from drafter.context import build_context
+
+    for identifier in ("zh_Hans_CN", "ko_KR", "fr_FR", "en_US"):
+        loc = localizer(identifier)
+        letter = _campaign_letter(identifier)
+        assert (build_context(loc.resolve(letter), loc).values
+                == build_context(letter, loc).values)
+
+
+def test_known_parts_are_taken_as_resolved_once() -> None:
+    loc = localizer("ko_KR")
+    case = _campaign_letter("ko_KR")
+    known = loc.resolved_parts(case)
+    # A letter of the same case: its texts are the case's own objects (validation keeps them).
+    letter = Letter.model_validate({**case.model_dump(), "subject": case.subject,
+                                    "body": case.body})
+    assert letter.subject is case.subject
+    resolved = loc.resolve(letter, known)
+    assert all(mine is shared for mine, shared in zip(resolved.body, known[id(case.body)][1],
+                                                      strict=True))
+    assert resolved.subject == "북한 난민 9명 구금 건"

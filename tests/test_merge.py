@@ -260,3 +260,33 @@ def test_the_cli_exits_1_when_a_record_is_bad(run, case: Path, tmp_path: Path) -
     assert dry.exit_code == 0
     assert f"would write {tmp_path / 'b' / 'xi.pdf'}" in dry.stdout
     assert not (tmp_path / "b").exists()
+
+
+def test_a_letters_cost_does_not_grow_with_its_count_of_languages(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    # Which form of a text a locale takes is negotiated once per set of languages a text has
+    # and per locale of the run, not once for every text of every letter.
+    import drafter.locales
+
+    rows = (EXAMPLES / "campaign" / "recipients.csv").read_text(encoding="utf-8").splitlines()
+    negotiated = []
+    original = drafter.locales._best
+
+    def counting(chain: tuple[str, ...], available: object) -> str | None:
+        negotiated.append(chain)
+        return original(chain, available)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(drafter.locales, "_best", counting)
+    counts = []
+    for copies in (1, 3):
+        recipients = tmp_path / f"recipients-{copies}.csv"
+        body = [f"{row.split(',', 1)[0]}-{i},{row.split(',', 1)[1]}" for i in range(copies)
+                for row in rows[1:]]
+        recipients.write_text("\n".join([rows[0], *body]) + "\n", encoding="utf-8")
+        negotiated.clear()
+        report = merge(EXAMPLES / "campaign" / "case.yaml", recipients,
+                       tmp_path / f"out-{copies}", MergeOptions(formats=("docx",)))
+        assert report.written == 16 * copies
+        counts.append(len(negotiated))
+    assert counts[0] == counts[1]  # 48 letters negotiate no more than 16
