@@ -13,10 +13,10 @@ paragraph number an editor counts; rendering errors and ``drafter check`` quote 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from xml.sax.saxutils import unescape
 
 from docxtpl import DocxTemplate
 from lxml import etree
@@ -81,7 +81,7 @@ def visible_text(xml: str) -> str:
     Deleted text of tracked changes (``w:delText``) and field codes (``w:instrText``) are not
     shown, so they are not part of it; a field's shown result is.
     """
-    return unescape("".join(_TEXT.findall(xml)), {"&quot;": '"', "&apos;": "'"}).strip()
+    return html.unescape("".join(_TEXT.findall(xml))).strip()
 
 
 def shortened(text: str, limit: int) -> str:

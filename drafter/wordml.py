@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 from markupsafe import Markup
@@ -271,7 +270,7 @@ def relationships(rels: bytes) -> dict[str, tuple[str, str, bool]]:
 def with_relationships(rels: bytes | None, links: Mapping[str, str],
                        images: Iterable[Image] = ()) -> bytes:
     """A part's relationships (or none yet) with the letter's links (by id) and images added."""
-    extra = [f'<Relationship Id="{rel_id}" Type="{HYPERLINK_TYPE}" Target={quoteattr(url)} '
+    extra = [f'<Relationship Id="{rel_id}" Type="{HYPERLINK_TYPE}" Target="{xml_text(url)}" '
              'TargetMode="External"/>' for rel_id, url in links.items()]
     extra += [f'<Relationship Id="{image.rel_id}" Type="{IMAGE_TYPE}" Target="{image.media}"/>'
               for image in images]
