@@ -145,7 +145,8 @@ def test_mixed_line_endings_and_a_bom_read_every_row(tmp_path: Path) -> None:
 # ---- spreadsheets -----------------------------------------------------------------------------
 
 
-def sheet(tmp_path: Path, *rows: list[object], name: str = "r.xlsx") -> tuple[Path, openpyxl.Workbook]:
+def sheet(tmp_path: Path, *rows: list[object],
+          name: str = "r.xlsx") -> tuple[Path, openpyxl.Workbook]:
     workbook = openpyxl.Workbook()
     worksheet = workbook.active
     worksheet.title = "People"
