@@ -92,8 +92,9 @@ def test_a_symlink_in_the_output_folder_is_replaced_never_written_through(
     out.mkdir()
     (out / "xi.docx").symlink_to(outside / "target.docx")
     (out / "manifest.csv").symlink_to(outside / "manifest.csv")
-    (out / ".drafter-merge-old").symlink_to(outside, target_is_directory=True)
-    (out / ".xi.docx.1234.part").symlink_to(outside / "keep.txt")
+    ended = (1 << 22) + 1  # a process id no Linux process has: of a run that ended
+    (out / f".drafter-merge-{ended}-old").symlink_to(outside, target_is_directory=True)
+    (out / f".drafter-{ended}-1234.xi.docx.part").symlink_to(outside / "keep.txt")
 
     merge(case, recipients(tmp_path, "xi,Xi,CN"), out, MergeOptions(formats=("docx",)))
 
