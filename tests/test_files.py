@@ -11,9 +11,9 @@ import pytest
 
 from drafter.errors import OutputError
 from drafter.files import (
+    MARKER,
     MAX_NAME_BYTES,
     UniqueNames,
-    MARKER,
     remove_leftovers,
     safe_name,
     sha256_of,
