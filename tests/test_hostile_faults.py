@@ -23,6 +23,7 @@ import random
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +32,10 @@ import docx
 import pytest
 from pypdf import PdfReader
 
-from .conftest import LINKED_CASE
+from drafter import ConversionError, load_letter, render_letter
+from drafter.pdf import LibreOffice
+
+from .conftest import EXAMPLES, LINKED_CASE
 
 LETTERS = 50
 SEED = int(os.environ.get("FAULT_SEED", "20151124"))  # another seed, other kill points
@@ -169,7 +173,6 @@ def merge_run(tmp_path: Path):
 def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -> None:
     outdir, start = merge_run
     rng = random.Random(SEED)
-    began = time.monotonic()
 
     # 1. SIGKILL drafter while it converts (its LibreOffice processes die too, as when the
     #    machine stops: else they finish their batch on their own, into a hidden folder).
@@ -215,4 +218,116 @@ def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -
     assert [p.name for p in outdir.iterdir() if p.name.startswith(".")] == []
     assert f"of {LETTERS}" in stdout
     assert killed_office >= 1
-    assert time.monotonic() - began < 120
+
+
+# ---- LibreOffice dies with drafter ----------------------------------------------------------
+
+
+def _gone(marker: str, guard: float = 60) -> list[int]:
+    """Wait until no process has ``marker`` in its command line; those left after ``guard``
+    seconds (a hang guard only: they die at once, or never)."""
+    deadline = time.monotonic() + guard
+    while _processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return _processes(marker)
+
+
+def _processes(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _office_like(tmp_path: Path, marker: str) -> Path:
+    """A stand-in for soffice that, like its launcher, forks a process (soffice.bin) and
+    waits for it; that one runs ten minutes unless killed."""
+    script = tmp_path / "bin" / "soffice"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""\
+        import subprocess, sys
+        sys.exit(subprocess.call([sys.executable, "-c", "import time; time.sleep(600)",
+                                  {marker!r}]))
+        """))
+    script.chmod(0o755)
+    return script
+
+
+def _started(marker: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120  # a hang guard
+    while not _processes(marker) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _processes(marker), process.communicate()
+
+
+def test_libreoffice_dies_when_drafter_is_killed(tmp_path: Path) -> None:
+    marker = f"office-bin-{uuid.uuid4().hex}"
+    soffice = _office_like(tmp_path, marker)
+    env = {**os.environ, "PATH": f"{soffice.parent}{os.pathsep}{os.environ['PATH']}"}
+    render = subprocess.Popen([sys.executable, "-c", "from drafter.cli import main; main()",
+                               "render", str(EXAMPLES / "letter-en.yaml"), "-o",
+                               str(tmp_path / "out")], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _started(marker, render)
+    render.kill()
+    render.wait()
+    assert _gone(marker) == []  # before, it lived on: ten minutes here, a batch in real life
+    assert [p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")] == []
+
+
+WARM = """
+import sys
+from pathlib import Path
+from drafter.pdf import WarmLibreOffice
+office = WarmLibreOffice(sys.argv[1], python=sys.argv[2], timeout=600)
+office.convert([Path(sys.argv[3])], Path(sys.argv[4]))
+"""
+
+
+def test_a_warm_libreoffice_dies_when_drafter_is_killed(tmp_path: Path) -> None:
+    marker = f"office-bin-{uuid.uuid4().hex}"
+    soffice = _office_like(tmp_path, marker)
+    client = tmp_path / "bin" / "uno-python"  # a client that never answers, as if stuck
+    client.write_text(f"#!{sys.executable}\nimport sys\nsys.stdin.read()\n")
+    client.chmod(0o755)
+    letter = tmp_path / "letter.docx"
+    letter.write_bytes(render_letter(load_letter(EXAMPLES / "letter-en.yaml")).docx)
+    drafter = subprocess.Popen([sys.executable, "-c", WARM, str(soffice), str(client),
+                                str(letter), str(tmp_path / "out")], text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _started(marker, drafter)
+    drafter.kill()
+    drafter.wait()
+    assert _gone(marker) == []
+    assert _gone(str(client)) == []  # its client goes too: its input ends
+
+
+def _failing_office(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "soffice"
+    script.write_text(f"#!{sys.executable}\nimport os, signal, sys\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ("os.kill(os.getpid(), signal.SIGKILL)",
+     "LibreOffice was killed (SIGKILL): most often the machine ran out of memory (the "
+     "kernel's out-of-memory killer sends SIGKILL), or someone stopped it before it wrote the "
+     "PDFs."),
+    ("sys.exit(128 + 11)",  # the launcher's way of saying soffice.bin crashed
+     "LibreOffice was stopped by SIGSEGV before it wrote the PDFs."),
+])
+def test_a_conversion_killed_by_a_signal_names_it(tmp_path: Path, body: str, said: str) -> None:
+    letter = tmp_path / "letter.docx"
+    letter.write_bytes(render_letter(load_letter(EXAMPLES / "letter-en.yaml")).docx)
+    office = LibreOffice(_failing_office(tmp_path, body))
+    with pytest.raises(ConversionError) as caught:
+        office.convert([letter], tmp_path / "out")
+    assert str(caught.value) == ("LibreOffice could not convert 1 of 1 files:\n"
+                                 f"  {letter}: {said}")
+    assert "valid DOCX" not in str(caught.value)
