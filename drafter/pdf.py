@@ -499,17 +499,22 @@ def page_count(pdf: Path) -> int:
 KILLED = "LibreOffice was"  # how the complaint about a signal that stopped it begins
 
 
-def start_office(command: Sequence[str], **options: object) -> subprocess.Popen[bytes]:
-    """Start a LibreOffice program that cannot outlive drafter, in a process group of its own
-    (so that :func:`_kill_group` stops everything it started).
+class _Watched(subprocess.Popen[bytes]):
+    """A LibreOffice program under its watchdog (:func:`start_office`)."""
 
-    It runs under ``office_watchdog.py``, which kills the group as soon as drafter ends, even
-    by SIGKILL: the watchdog's standard input is a pipe whose other end only this process
-    holds. The watchdog ends as LibreOffice does (its status, or the signal that killed it).
-    ``options`` go to :class:`subprocess.Popen` (``stdout``, ``stderr``).
+
+def start_office(command: Sequence[str], **options: object) -> subprocess.Popen[bytes]:
+    """Start a LibreOffice program that cannot outlive drafter; :func:`_kill_group` stops it
+    and everything it started.
+
+    It runs under ``office_watchdog.py``, which kills LibreOffice's process group as soon as
+    drafter ends, even by SIGKILL (the watchdog's standard input is a pipe whose other end only
+    this process holds), or when asked with SIGTERM, and reaps it. The watchdog ends as
+    LibreOffice does (its status, or the signal that killed it). ``options`` go to
+    :class:`subprocess.Popen` (``stdout``, ``stderr``).
     """
     watchdog = Path(__file__).with_name("office_watchdog.py")
-    return subprocess.Popen(  # type: ignore[call-overload]
+    return _Watched(  # type: ignore[call-overload]
         [sys.executable, "-I", "-S", str(watchdog), *command], stdin=subprocess.PIPE,
         start_new_session=True, **options)
 
@@ -531,10 +536,19 @@ def _killed_by(status: int) -> str:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop a LibreOffice process and everything it started, then reap it."""
-    with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
-        os.killpg(process.pid, signal.SIGKILL)  # the group id is the pid: start_new_session
-    process.wait()
+    """Stop a LibreOffice process and everything it started, then reap it: through its
+    watchdog (:func:`start_office`), which reaps LibreOffice before it ends; else its whole
+    process group (its id is the pid: ``start_new_session``)."""
+    stopped = False
+    if isinstance(process, _Watched):
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)  # a guard: the watchdog stops its LibreOffice at once
+            stopped = True
+    if not stopped:
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     if process.stdin is not None:
         process.stdin.close()  # a watchdog's pipe (start_office)
 

@@ -172,8 +172,10 @@ def _from_csv(path: Path, fields: frozenset[str],
 
 def _csv_rows(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
     """The rows of a CSV file with the line each starts on; a row the csv module cannot read,
-    a NUL byte, or a cell past :data:`MAX_CELL_LINES` or :data:`MAX_CELL_CHARACTERS` is an
-    error at the row's first line."""
+    a NUL byte in the first row (UTF-16 without a byte-order mark, a binary file: a NUL in a
+    record's cell is removed with the other control characters, and said), or a cell past
+    :data:`MAX_CELL_LINES` or :data:`MAX_CELL_CHARACTERS` is an error at the row's first
+    line."""
     end = 0
     while True:
         line = end + 1  # where the row starts: a cell may span lines
@@ -188,7 +190,7 @@ def _csv_rows(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
             return
         end = reader.line_num
         for index, cell in enumerate(row):
-            if "\0" in cell:
+            if "\0" in cell and line == 1:
                 raise DataError([Problem(Location(str(path), line), "", (
                     f"cell {index + 1} holds a NUL byte: is the file saved as UTF-16 or in a "
                     "program's own format? Save it as CSV UTF-8"))])

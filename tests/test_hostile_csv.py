@@ -95,10 +95,14 @@ def test_a_quote_inside_an_unquoted_cell_is_text(tmp_path: Path) -> None:
     assert names(path) == ['Wang "Tiger" Yi', 'Li "Lee" Wei']
 
 
-def test_a_nul_byte_is_an_error(tmp_path: Path) -> None:
-    path = write(tmp_path / "r.csv", "id,name\na,A\x00B\n")
-    assert problems(path) == [f"{path}:2: cell 2 holds a NUL byte: is the file saved as UTF-16 "
+def test_a_nul_byte_in_the_first_row_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", "id,na\x00me\na,A\n")
+    assert problems(path) == [f"{path}:1: cell 2 holds a NUL byte: is the file saved as UTF-16 "
                               "or in a program's own format? Save it as CSV UTF-8"]
+    stray = write(tmp_path / "stray.csv", "id,name\na,A\x00B\n")  # in a record: removed, said
+    (record,) = read_recipients(stray)
+    assert record.data["recipient"]["name"] == "AB"
+    assert [p.message for p in record.warnings] == ["invisible control characters removed"]
 
 
 def test_utf16_without_a_byte_order_mark_is_caught_by_its_nul_bytes(tmp_path: Path) -> None:
