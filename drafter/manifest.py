@@ -155,12 +155,22 @@ def unnamed_letters(outdir: Path) -> list[Path]:
                         and not is_own_file(entry.name) and entry.is_file(follow_symlinks=False)):
                     yield entry.name
 
-    rows = read_manifest(outdir / MANIFEST).values()
-    named = sum(1 for row in rows for column in LETTER_COLUMNS if row.get(column))
-    if sum(1 for _ in letter_files()) <= named:
+    if sum(1 for _ in letter_files()) <= sum(1 for _ in _named_files(outdir)):
         return []
-    names = {row[column] for row in rows for column in LETTER_COLUMNS if row.get(column)}
+    names = set(_named_files(outdir))
     return sorted(outdir / name for name in letter_files() if name not in names)
+
+
+def _named_files(outdir: Path) -> Iterator[str]:
+    """The letter files the manifest in ``outdir`` names, read row by row (not held)."""
+    try:
+        with (outdir / MANIFEST).open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                for column in LETTER_COLUMNS:
+                    if row.get(column):
+                        yield unquote_cell(row[column])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
 
 
 def merge_files_among(outdir: Path, names: Iterable[str]) -> list[str]:
@@ -169,9 +179,7 @@ def merge_files_among(outdir: Path, names: Iterable[str]) -> list[str]:
     merge. Another command writing them would leave the manifest wrong about the disk."""
     if not (outdir / SOURCES).is_file():
         return []
-    rows = read_manifest(outdir / MANIFEST).values()
-    taken = {row[column].casefold() for row in rows for column in LETTER_COLUMNS
-             if row.get(column)}
+    taken = {name.casefold() for name in _named_files(outdir)}
     return [name for name in names if is_own_file(name) or name.casefold() in taken]
 
 
