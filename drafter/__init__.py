@@ -12,7 +12,8 @@ The pipeline, one module per stage:
     pdf       LibreOffice turns DOCX files into PDF/A, in a pool of processes for many
     render    one letter, end to end, written to files                  (files.py)
     merge     many letters from one case and a recipients file          (manifest.py,
-                                                                          combine.py)
+                                                                          combine.py,
+                                                                          outputs.py)
     watch     render again on every save, telling callbacks what happened
     cli       the `drafter` command
 

@@ -303,12 +303,14 @@ def convert(files: tuple[Path, ...], output: str | None) -> None:
 @click.option("--keep-going", is_flag=True, help="Render the good records when some are bad.")
 @click.option("--force", is_flag=True, help="Redo letters that are unchanged since last run.")
 @click.option("--dry-run", is_flag=True, help="Validate and list what would be written.")
+@click.option("--wait", is_flag=True, help="When another drafter is writing into the folder, "
+              "wait for it to finish (default: stop at once, saying which).")
 @_verbosity_options
 @reports_errors
 def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
           formats: tuple[str, ...], name_pattern: str, jobs: int, combine: bool,
           no_chunks: bool, only: tuple[str, ...], keep_going: bool, force: bool,
-          dry_run: bool) -> None:
+          dry_run: bool, wait: bool) -> None:
     """Write one letter per recipient: CASE (YAML) holds the shared letter, RECIPIENTS (YAML,
     CSV or XLSX) one recipient per row."""
     from .merge import MergeOptions
@@ -321,7 +323,8 @@ def merge(case: Path, recipients: Path, template: str | None, outdir: Path,
     options = MergeOptions(template=template, formats=formats or FORMATS.value(),
                            name=name_pattern, jobs=jobs, combine=combine,
                            chunks=not no_chunks, only=frozenset(only),
-                           keep_going=keep_going, force=force, dry_run=dry_run)
+                           keep_going=keep_going, force=force, dry_run=dry_run,
+                           wait=wait)
     quiet = _verbosity() < 0
     progress = None if quiet or dry_run else ProgressLine(sys.stderr)
     started = time.monotonic()
@@ -561,10 +564,12 @@ def studio(folder: Path, port: int, host: str, allow_remote: bool, no_browser: b
               "(default: the case file's folder and name).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="drafter's config file (default: ~/.config/drafter/config.toml).")
+@click.option("--wait", is_flag=True, help="When another drafter is writing into the folder, "
+              "wait for it to finish (default: stop at once, saying which).")
 @_verbosity_options
 @reports_errors
 def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tuple[Path, ...],
-         reply_to: str, campaign: str, config_file: Path | None) -> None:
+         reply_to: str, campaign: str, config_file: Path | None, wait: bool) -> None:
     """Write an email draft (.eml) of every letter merged into OUTDIR, into OUTDIR/mail, to
     review before `drafter send`; letters without an email address go into post-or-fax.pdf."""
     from .mail import MailOptions, write_drafts
@@ -576,7 +581,8 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
         raise click.UsageError("give the sender's address with --from (or `from = …` under "
                                "[mail] in the config file)")
     options = MailOptions(sender=sender, attach=attach or ("pdf",), enclosures=enclose,
-                          campaign=campaign, reply_to=reply_to or settings.get("reply_to", ""))
+                          campaign=campaign, reply_to=reply_to or settings.get("reply_to", ""),
+                          wait=wait)
     progress = None if _verbosity() < 0 else ProgressLine(sys.stderr)
     report = write_drafts(outdir, options, on_progress=progress.update if progress else None)
     if progress:
@@ -619,12 +625,14 @@ def mail(outdir: Path, sender: str | None, attach: tuple[str, ...], enclose: tup
 @click.option("--resend-uncertain", is_flag=True, help="Send every uncertain message again.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="drafter's config file (default: ~/.config/drafter/config.toml).")
+@click.option("--wait", is_flag=True, help="When another drafter is writing into the folder, "
+              "wait for it to finish (default: stop at once, saying which).")
 @_verbosity_options
 @reports_errors
 def send(outdir: Path, server: str | None, user: str | None, really: bool, limit: int,
          rate: float | None, burst: int | None, retries: int | None,
          retry_delay: float | None, resend: tuple[str, ...], resend_uncertain: bool,
-         config_file: Path | None) -> None:
+         config_file: Path | None, wait: bool) -> None:
     """Send the drafts of OUTDIR/mail over SMTP, paced and logged; run it again to resume:
     what the server accepted is never sent again."""
     import os
@@ -652,7 +660,7 @@ def send(outdir: Path, server: str | None, user: str | None, really: bool, limit
         retries=retries if retries is not None else int(settings.get("retries", 5)),
         retry_delay=retry_delay if retry_delay is not None else float(
             settings.get("retry_delay", 30)),
-        resend=frozenset(resend), resend_uncertain=resend_uncertain)
+        resend=frozenset(resend), resend_uncertain=resend_uncertain, wait=wait)
     password = None
     if really and target and target.user:
         password = os.environ.get(PASSWORD_VARIABLE)

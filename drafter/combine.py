@@ -33,9 +33,8 @@ from lxml import etree
 
 from .files import write_atomic
 from .manifest import FinishedLetter
+from .outputs import COMBINED_DOCX, COMBINED_PDF
 
-COMBINED_PDF = "combined.pdf"
-COMBINED_DOCX = "combined.docx"
 # Hidden bookmarks (a leading underscore hides them in Word): where letter N starts and ends.
 _START_MARK = "_DrafterLetter{}"
 _END_MARK = "_DrafterLetterEnd{}"

@@ -1,9 +1,12 @@
 """Files on disk: atomic writes, safe and unique file names, temporaries and their cleanup.
 
 Every file drafter writes goes through here or through a temporary folder made here: it is
-written under a hidden temporary name (``.*.part``, or inside a ``.drafter-*`` folder) and
-renamed when complete, so a crash never leaves a half-written letter under its final name, and
-:func:`remove_leftovers` knows every name such a temporary can have.
+written under a hidden temporary name (``.drafter-PID-XXXXXXXX.NAME.part``, or inside a
+``.drafter-PURPOSE-PID-XXXXXXXX`` folder) and renamed when complete, so a crash never leaves a
+half-written letter under its final name. Each temporary carries drafter's mark: that prefix
+with the id of the process that made it and, in a folder, a :data:`MARKER` file. So
+:func:`remove_leftovers` removes only what a drafter process that has ended left behind, never
+a hidden file or folder of the user's (``.notes.part``, ``.drafter-settings``).
 """
 
 from __future__ import annotations
@@ -16,11 +19,16 @@ import secrets
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import OutputError
 
-TEMPORARY_PREFIX = ".drafter-"  # hidden temporary folders in an output folder
+TEMPORARY_PREFIX = ".drafter-"  # hidden temporary files and folders in an output folder
+MARKER = ".drafter-temporary"  # in every temporary folder: it holds the id of its process
+# A temporary's name: the prefix, its purpose (folders), the process id, a random part; a file
+# then its final name and `.part`.
+_TEMPORARY = re.compile(r"\.drafter-(?:[a-z]+-)?(\d+)-[0-9a-z_]+(\..+\.part)?", re.ASCII)
 MAX_NAME_BYTES = 150
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
@@ -35,7 +43,8 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     :class:`OutputError` when the file cannot be written (a full disk, a read-only folder).
     A symbolic link at ``path`` is replaced, never written through.
     """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    temporary = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{secrets.token_hex(4)}."
+                               f"{path.name}.part")
     try:
         # Not mkstemp: its files are private (0600); letters get the permissions of the umask.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -54,23 +63,58 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
 
 
 def temporary_folder(parent: Path, purpose: str = "") -> tempfile.TemporaryDirectory[str]:
-    """A hidden folder in ``parent`` (``.drafter-PURPOSE-…``, or ``.drafter-…``), removed with
-    everything in it when its ``with`` block ends; :func:`remove_leftovers` removes one that a
-    killed run left."""
+    """A hidden folder in ``parent`` (``.drafter-PURPOSE-PID-…``, or ``.drafter-PID-…``) with
+    drafter's :data:`MARKER` in it, removed with everything in it when its ``with`` block ends;
+    :func:`remove_leftovers` removes one that a killed run left."""
     prefix = f"{TEMPORARY_PREFIX}{purpose}-" if purpose else TEMPORARY_PREFIX
-    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent, ignore_cleanup_errors=True)
+    folder = tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=parent,
+                                         ignore_cleanup_errors=True)
+    try:
+        (Path(folder.name) / MARKER).write_text(str(os.getpid()), encoding="ascii")
+    except BaseException:
+        folder.cleanup()
+        raise
+    return folder
 
 
-def remove_leftovers(outdir: Path) -> None:
-    """Remove what an interrupted run left in an output folder: temporary files and folders,
-    never letters. A symbolic link among them is removed, never followed."""
-    for leftover in outdir.glob(f"{TEMPORARY_PREFIX}*"):
-        if leftover.is_symlink():
-            leftover.unlink()  # only the link: what it points to is not drafter's
-        elif leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in outdir.glob(".*.part"):
-        leftover.unlink(missing_ok=True)
+def remove_leftovers(outdir: Path) -> list[Path]:
+    """Remove what interrupted runs left in an output folder, and return it: temporary files
+    and folders bearing drafter's mark whose process has ended; never letters, nor a hidden
+    file or folder drafter did not make, nor one of a drafter that is still running. A
+    symbolic link among them is removed, never followed."""
+    removed = []
+    with os.scandir(outdir) as entries:
+        for entry in entries:
+            found = _TEMPORARY.fullmatch(entry.name)
+            if found is None or _running(int(found.group(1))):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink():
+                path.unlink()  # only the link: what it points to is not drafter's
+            elif found.group(2) and entry.is_file(follow_symlinks=False):
+                path.unlink(missing_ok=True)
+            elif not found.group(2) and entry.is_dir(follow_symlinks=False) and (
+                    path / MARKER).is_file() and not (path / MARKER).is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                continue
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` is this one or still runs (a temporary it uses stays)."""
+    if pid == os.getpid():
+        return True
+    if not 0 < pid < 1 << 31:  # os.kill(0, …) would signal this process's group
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def sha256_of(path: Path) -> str:
@@ -108,12 +152,12 @@ class UniqueNames:
     """Hands out unique file names: a second "Wang Yi" becomes "Wang Yi-2".
 
     Names differing only in case count as the same, as on the file systems of Windows and
-    macOS.
+    macOS. ``reserved`` names are never handed out (``combined`` becomes ``combined-2``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
         # Digests, not the names: 100,000 recipients must not cost 100,000 strings of memory.
-        self.taken: set[bytes] = set()
+        self.taken: set[bytes] = {self._key(name) for name in reserved}
 
     def unique(self, name: str) -> str:
         """``name``, or ``name-2``, ``name-3``… when it was handed out before."""

@@ -47,12 +47,11 @@ from .locales import Localizer, localizer_for
 from .manifest import MANIFEST, rewrite_manifest
 from .merge import SOURCES, MergedLetter, merged_letters
 from .model import Letter, Person
+from .outputs import MAIL_DIR, POST_PDF, only_writer
 from .sandbox import BoundedSandbox
 from .send import manifest_rows, refresh_delivery
 from .template import BUILTIN_TEMPLATE, LetterTemplate, find_template
 
-MAIL_DIR = "mail"
-POST_PDF = "post-or-fax.pdf"
 COVER_TEXT = "mail.txt"
 COVER_HTML = "mail.html"
 ATTACHABLE = ("pdf", "docx")
@@ -70,6 +69,7 @@ class MailOptions:
     enclosures: tuple[Path, ...] = ()  # more files attached to every message
     campaign: str = ""  # names the campaign in Message-IDs; "": the case file's name
     reply_to: str = ""
+    wait: bool = False  # another drafter writing into the folder: wait for it (else refuse)
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,15 @@ def write_drafts(outdir: Path, options: MailOptions, *,
     """Write an email draft for every letter of the merge in ``outdir``.
 
     Everything is checked first (the sender, the cover templates, that every letter and its
-    files are as the merge left them); on a problem nothing is written.
+    files are as the merge left them); on a problem nothing is written. No other drafter
+    writes into ``outdir`` meanwhile (:func:`drafter.outputs.only_writer`).
     """
+    with only_writer(outdir, wait=options.wait):
+        return _write_drafts(outdir, options, now=now, on_progress=on_progress)
+
+
+def _write_drafts(outdir: Path, options: MailOptions, *, now: dt.datetime | None,
+                  on_progress: Progress | None) -> MailReport:
     sender = parse_sender(options.sender)
     reply_to = parse_sender(options.reply_to, "--reply-to") if options.reply_to else None
     for kind in options.attach:

@@ -13,17 +13,18 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, NamedTuple
 
 from .files import sha256_of, write_atomic
+from .outputs import MANIFEST, SOURCES, is_own_file
 
-MANIFEST = "manifest.csv"
 # The last four are a letter's email: filled by `drafter mail` and `drafter send` (send.py).
 MANIFEST_COLUMNS = ("number", "id", "recipient", "locale", "docx", "docx_sha256", "pdf",
                     "pdf_sha256", "pages", "status", "error", "inputs",
@@ -130,6 +131,69 @@ def finished_letters(outdir: Path) -> list[FinishedLetter]:
                 outdir / row["pdf"] if row["pdf"] else None,
                 int(row["pages"]) if row["pages"].isdigit() else None))
     return letters
+
+
+LETTER_COLUMNS = ("docx", "pdf")  # the columns that name a letter's files, by their suffix
+MAX_STALE_LISTED = 10  # stale files named in the warning; the rest are counted
+
+
+def unnamed_letters(outdir: Path) -> list[Path]:
+    """The letter files (``.docx``, ``.pdf``) at the top of ``outdir`` that its manifest does
+    not name, nor are drafter's own (``combined.pdf``…), in name order: letters of an earlier
+    run whose recipient was renamed or whose format is no longer asked for, or files of the
+    user's. They are reported, never removed.
+
+    The folder is counted first: when it holds no more letter files than the manifest names,
+    there are none, and no set of names is built (a folder of 100,000 letters stays cheap).
+    """
+    suffixes = tuple(f".{column}" for column in LETTER_COLUMNS)
+
+    def letter_files() -> Iterator[str]:
+        with os.scandir(outdir) as entries:
+            for entry in entries:
+                if (entry.name.lower().endswith(suffixes) and not entry.name.startswith(".")
+                        and not is_own_file(entry.name) and entry.is_file(follow_symlinks=False)):
+                    yield entry.name
+
+    if sum(1 for _ in letter_files()) <= sum(1 for _ in _named_files(outdir)):
+        return []
+    names = set(_named_files(outdir))
+    return sorted(outdir / name for name in letter_files() if name not in names)
+
+
+def _named_files(outdir: Path) -> Iterator[str]:
+    """The letter files the manifest in ``outdir`` names, read row by row (not held)."""
+    try:
+        with (outdir / MANIFEST).open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                for column in LETTER_COLUMNS:
+                    if row.get(column):
+                        yield unquote_cell(row[column])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
+
+
+def merge_files_among(outdir: Path, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that belong to a merge in ``outdir`` (its letters, by its manifest,
+    and drafter's own files), compared case-insensitively; none when ``outdir`` holds no
+    merge. Another command writing them would leave the manifest wrong about the disk."""
+    if not (outdir / SOURCES).is_file():
+        return []
+    taken = {name.casefold() for name in _named_files(outdir)}
+    return [name for name in names if is_own_file(name) or name.casefold() in taken]
+
+
+def stale_message(stale: list[Path]) -> str:
+    """The warning about :func:`unnamed_letters`: what they are, and how to remove them."""
+    shown = [path.name for path in stale[:MAX_STALE_LISTED]]
+    more = f" and {len(stale) - len(shown)} more" if len(stale) > len(shown) else ""
+    folder = stale[0].parent
+    return (f"{len(stale)} letter file{'s' if len(stale) != 1 else ''} in the folder "
+            f"{'are' if len(stale) != 1 else 'is'} in no row of its manifest: "
+            f"{', '.join(shown)}{more} (an earlier run's, for a recipient renamed or a format "
+            "no longer asked for, or files of yours); drafter leaves them alone: remove them "
+            f"if they are not yours (cd {shlex.quote(str(folder))} && rm -- "
+            f"{' '.join(shlex.quote(name) for name in shown)}{' …' if more else ''})")
 
 
 def rewrite_manifest(outdir: Path, rows: Iterable[Mapping[str, str]]) -> Path:

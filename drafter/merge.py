@@ -65,10 +65,13 @@ from .manifest import (
     Rows,
     finished_letters,
     read_manifest,
+    stale_message,
     unchanged,
+    unnamed_letters,
 )
 from .markup import ParagraphWriter
 from .model import Case, Digits, Letter
+from .outputs import SOURCES, only_writer, reserved_letter_names
 from .pdf import DEFAULT_TIMEOUT, ConversionPool, Converted, LibreOffice
 from .recipients import LETTER_FIELDS, Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS
@@ -77,7 +80,6 @@ from .template import LetterTemplate, find_template
 
 # The record's id when the file gives one (`cui-tiankai`), else the recipient's name, as a slug.
 DEFAULT_NAME = "{{ (given_id or name) | slug }}"
-SOURCES = "merge.json"  # what the merge was made from: case, recipients, template, options
 MAX_REPORTED = 200  # problems listed in full; the rest are counted
 
 
@@ -99,6 +101,7 @@ class MergeOptions:
     chunk_size: int = 0  # letters per combined document; 0: chosen from the count and jobs
     timeout: float = DEFAULT_TIMEOUT  # seconds per LibreOffice process
     soffice: str | None = None  # LibreOffice program; None: found on PATH
+    wait: bool = False  # another drafter writing into the folder: wait for it (else refuse)
 
 
 @dataclass
@@ -116,6 +119,9 @@ class MergeReport:
     planned: list[str] = field(default_factory=list)  # --dry-run: the files it would write
     manifest: Path | None = None
     combined: list[Path] = field(default_factory=list)
+    # Letter files (.docx, .pdf) in the folder that the manifest does not name: an earlier
+    # run's, under a name or in a format this one no longer makes. Never removed by drafter.
+    stale: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -202,16 +208,21 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
              if not isinstance(letter_or_error, DataError))  # second pass: render
     try:
         outdir.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(outdir)
-        _write_letters(valid, report.total - report.invalid, report.rejected,
-                       _Templates(template, case), outdir, options, office, report,
-                       on_progress)
-        _write_sources(outdir, case_path, recipients_path, options)
-        report.manifest = outdir / MANIFEST
-        if options.combine:
-            report.combined += combine_letters(finished_letters(outdir), outdir)
+        with only_writer(outdir, wait=options.wait):
+            remove_leftovers(outdir)
+            _write_letters(valid, report.total - report.invalid, report.rejected,
+                           _Templates(template, case), outdir, options, office, report,
+                           on_progress)
+            _write_sources(outdir, case_path, recipients_path, options)
+            report.manifest = outdir / MANIFEST
+            if options.combine:
+                report.combined += combine_letters(finished_letters(outdir), outdir)
+            report.stale = unnamed_letters(outdir)
     except OSError as e:  # a full disk, a folder that cannot be written
         raise OutputError(f"{e.filename or outdir}: cannot write: {e.strerror or e}") from e
+    if report.stale:
+        report.warnings.append(Problem(Location(str(outdir)), "", stale_message(report.stale),
+                                       severity="warning"))
     return report
 
 
@@ -339,7 +350,7 @@ class _Letters:
                                      f"a Jinja template: {e.message}")]) from e
 
     def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
-        names = UniqueNames()
+        names = UniqueNames(reserved_letter_names())  # never manifest.csv, combined.pdf…
         only = self.options.only
         for record in read_recipients(self.path, self.letter_fields, column_problems=[]):
             if only and record.id not in only and str(record.number) not in only:

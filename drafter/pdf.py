@@ -186,11 +186,14 @@ class LibreOffice:
         with staging_dir as staging_name:
             staging = Path(staging_name)
             complaints = self._convert_all(sources, staging)
+            # A LibreOffice stopped by a signal says so for its files, not "is it valid?".
+            killed = next((c for c in complaints if c.startswith(KILLED)), "")
             failures = [
                 f"  {source}: {problem}"
                 for source in sources
-                if (problem := _pdf_problem(staging / f"{source.stem}.pdf"))
+                if (problem := _pdf_problem(staging / f"{source.stem}.pdf", killed))
             ]
+            complaints = [c for c in complaints if c != killed]
             if failures:
                 head = f"LibreOffice could not convert {len(failures)} of {len(sources)} files:"
                 raise ConversionError("\n".join([head, *failures, *complaints]))
@@ -280,14 +283,7 @@ class LibreOffice:
                 *map(str, inputs),
             ]
             try:
-                # Its own process group, so that a timeout can stop every process it started.
-                process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr,
-                    start_new_session=True,
-                )
+                process = start_office(command, stdout=subprocess.DEVNULL, stderr=stderr)
             except OSError as e:
                 raise ConversionError(
                     f"cannot start LibreOffice ({self.soffice}): {e.strerror or e}"
@@ -304,12 +300,16 @@ class LibreOffice:
             except BaseException:
                 _kill_group(process)
                 raise
+            assert process.stdin is not None
+            process.stdin.close()  # the watchdog's pipe: it has ended with LibreOffice
             stderr.seek(0)
             said = stderr.read().decode(errors="replace").splitlines()
         # Only its "Error: ..." lines: the rest is noise such as a warning about Java.
         complaints = [f"LibreOffice said: {line.strip()}" for line in said if "Error" in line]
         if status != 0:
-            complaints.append(f"LibreOffice exited with status {status}.")
+            killed = _killed_by(status)
+            complaints.append(f"{KILLED} {killed} before it wrote the PDFs." if killed else
+                              f"LibreOffice exited with status {status}.")
         return complaints
 
 
@@ -477,10 +477,11 @@ def _check_sources(sources: Sequence[Path]) -> None:
         raise OutputError("\n".join(["Several letters would be written to one PDF:", *clashes]))
 
 
-def _pdf_problem(pdf: Path) -> str | None:
-    """What is wrong with a PDF LibreOffice should have written, or ``None`` if it looks fine."""
+def _pdf_problem(pdf: Path, killed: str = "") -> str | None:
+    """What is wrong with a PDF LibreOffice should have written, or ``None`` if it looks fine;
+    ``killed``: what stopped LibreOffice, said instead of a guess about the DOCX."""
     if not pdf.is_file():
-        return "LibreOffice wrote no PDF (is it a valid DOCX file?)"
+        return killed or "LibreOffice wrote no PDF (is it a valid DOCX file?)"
     if pdf.stat().st_size == 0:
         return "LibreOffice wrote an empty PDF"
     try:
@@ -495,11 +496,61 @@ def page_count(pdf: Path) -> int:
     return len(pypdf.PdfReader(pdf).pages)
 
 
+KILLED = "LibreOffice was"  # how the complaint about a signal that stopped it begins
+
+
+class _Watched(subprocess.Popen[bytes]):
+    """A LibreOffice program under its watchdog (:func:`start_office`)."""
+
+
+def start_office(command: Sequence[str], **options: object) -> subprocess.Popen[bytes]:
+    """Start a LibreOffice program that cannot outlive drafter; :func:`_kill_group` stops it
+    and everything it started.
+
+    It runs under ``office_watchdog.py``, which kills LibreOffice's process group as soon as
+    drafter ends, even by SIGKILL (the watchdog's standard input is a pipe whose other end only
+    this process holds), or when asked with SIGTERM, and reaps it. The watchdog ends as
+    LibreOffice does (its status, or the signal that killed it). ``options`` go to
+    :class:`subprocess.Popen` (``stdout``, ``stderr``).
+    """
+    watchdog = Path(__file__).with_name("office_watchdog.py")
+    return _Watched(  # type: ignore[call-overload]
+        [sys.executable, "-I", "-S", str(watchdog), *command], stdin=subprocess.PIPE,
+        start_new_session=True, **options)
+
+
+def _killed_by(status: int) -> str:
+    """The signal a LibreOffice exit status says stopped it, as a message says it (its
+    launcher reports a killed ``soffice.bin`` as 128 + the signal); ``""`` for none."""
+    number = -status if status < 0 else status - 128 if 128 < status <= 128 + 64 else 0
+    if not number:
+        return ""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGKILL:
+        return (f"killed ({name}): most often the machine ran out of memory (the kernel's "
+                "out-of-memory killer sends SIGKILL), or someone stopped it")
+    return f"stopped by {name}"
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop a LibreOffice process and everything it started, then reap it."""
-    with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
-        os.killpg(process.pid, signal.SIGKILL)  # the group id is the pid: start_new_session
-    process.wait()
+    """Stop a LibreOffice process and everything it started, then reap it: through its
+    watchdog (:func:`start_office`), which reaps LibreOffice before it ends; else its whole
+    process group (its id is the pid: ``start_new_session``)."""
+    stopped = False
+    if isinstance(process, _Watched):
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)  # a guard: the watchdog stops its LibreOffice at once
+            stopped = True
+    if not stopped:
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    if process.stdin is not None:
+        process.stdin.close()  # a watchdog's pipe (start_office)
 
 
 @contextlib.contextmanager
@@ -791,6 +842,8 @@ class WarmLibreOffice(LibreOffice):
             if process is not None:
                 # Even when the launcher is gone (a crash): soffice.bin may live on in its group.
                 _kill_group(process)
+            elif process is not None and process.stdin is not None:
+                process.stdin.close()
         self._office = self._worker = None
         if self._own_profile is not None:
             self._own_profile.cleanup()
@@ -801,12 +854,11 @@ class WarmLibreOffice(LibreOffice):
             self._own_profile = tempfile.TemporaryDirectory(prefix="drafter-lo-profile-")
         profile = Path(self.profile or self._own_profile.name)  # type: ignore[union-attr]
         pipe = f"drafter-{os.getpid()}-{secrets.token_hex(6)}"
-        self._office = subprocess.Popen(
+        self._office = start_office(
             [self.soffice, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless",
              "--invisible", "--norestore", "--nologo", "--nodefault",
              f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         worker = Path(__file__).with_name("office_worker.py")
         self._worker = subprocess.Popen(
             [self.python, str(worker), pipe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -819,11 +871,14 @@ class WarmLibreOffice(LibreOffice):
         ready, _, _ = select.select([self._worker.stdout], [], [], timeout)
         line = self._worker.stdout.readline() if ready else b""
         if not line:
+            status = self._office.poll() if self._office is not None else None
             self.close()
             if not ready:
                 raise ConversionError(f"LibreOffice took more than {timeout:g} s to {what}; "
                                       "it was stopped and no PDF was written.")
-            raise ConversionError(f"LibreOffice stopped while it was to {what}.")
+            killed = _killed_by(status) if status else ""
+            raise ConversionError(f"LibreOffice stopped while it was to {what}"
+                                  f"{f': it was {killed}' if killed else ''}.")
         answer: dict[str, object] = json.loads(line)
         return answer
 

@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import typing
 import zipfile
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,16 @@ from .package import DAMAGED, unpacking_problem, verify_members
 LETTER_FIELDS = frozenset(Letter.model_fields) - {"recipient", "body", "cc"}
 EXTRA_PARAGRAPH = "extra_paragraph"
 RECORD_ID = "id"
+# A CSV cell may span at most this many lines and characters: past them, a quote that is
+# never closed (or closed rows later) has swallowed the rows after it.
+MAX_CELL_LINES = 30
+MAX_CELL_CHARACTERS = 20_000
+MAX_SHEET_PROBLEMS = 50  # merged cells and formulas without values, listed in one run
+_QUOTE_HINT = ("a quote (\") opens a cell that runs on into the rows after it: close it, or "
+               "write a quote inside a quoted cell as two (\"\")")
+_TEXT_AFTER_QUOTE = ("text follows the quote that closes a cell (\"Xi\" Jinping): quote the "
+                     "whole cell and double the quotes in it (\"\"\"Xi\"\" Jinping\"), or "
+                     "leave the quotes out")
 
 
 @dataclass(frozen=True)
@@ -149,22 +159,53 @@ def _from_csv(path: Path, fields: frozenset[str],
         except csv.Error:
             delimiter = ","
         f.seek(0)
-        reader = csv.reader(f, csv.excel, delimiter=delimiter)
+        # strict: a quote never closed, or text after a closing quote, is an error, never a
+        # cell that silently takes in the rows after it.
+        reader = csv.reader(f, csv.excel, delimiter=delimiter, strict=True)
         try:
             yield from _csv_records(path, reader, fields, column_problems)
         except UnicodeDecodeError as e:
             raise DataError([Problem(Location(str(path), reader.line_num + 1), "",
                                      "the file is not UTF-8 text; save it as UTF-8 "
                                      "(in Excel: CSV UTF-8)")]) from e
-        except csv.Error as e:  # a cell longer than the csv module's limit (128 KiB), …
-            raise DataError([Problem(Location(str(path), reader.line_num), "",
-                                     "cannot read this row "
-                                     f"of the CSV file: {e}")]) from e
+
+
+def _csv_rows(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a CSV file with the line each starts on; a row the csv module cannot read,
+    a NUL byte in the first row (UTF-16 without a byte-order mark, a binary file: a NUL in a
+    record's cell is removed with the other control characters, and said), or a cell past
+    :data:`MAX_CELL_LINES` or :data:`MAX_CELL_CHARACTERS` is an error at the row's first
+    line."""
+    end = 0
+    while True:
+        line = end + 1  # where the row starts: a cell may span lines
+        try:
+            row = next(reader, None)
+        except csv.Error as e:
+            why = (_QUOTE_HINT if "unexpected end of data" in str(e) else _TEXT_AFTER_QUOTE
+                   if "expected after" in str(e) else str(e))
+            raise DataError([Problem(Location(str(path), line), "",
+                                     f"cannot read this row of the CSV file: {why}")]) from e
+        if row is None:
+            return
+        end = reader.line_num
+        for index, cell in enumerate(row):
+            if "\0" in cell and line == 1:
+                raise DataError([Problem(Location(str(path), line), "", (
+                    f"cell {index + 1} holds a NUL byte: is the file saved as UTF-16 or in a "
+                    "program's own format? Save it as CSV UTF-8"))])
+            if cell.count("\n") >= MAX_CELL_LINES or len(cell) > MAX_CELL_CHARACTERS:
+                raise DataError([Problem(Location(str(path), line), "", (
+                    f"cell {index + 1} runs from line {line} to line {end} "
+                    f"({len(cell):,} characters; a cell may have at most {MAX_CELL_LINES} "
+                    f"lines and {MAX_CELL_CHARACTERS:,} characters): {_QUOTE_HINT}"))])
+        yield line, row
 
 
 def _csv_records(path: Path, reader: Any, fields: frozenset[str],
                  column_problems: list[Problem] | None) -> Iterator[Record]:
-    header = next(reader, None)
+    rows = _csv_rows(path, reader)
+    header = next(rows, (1, []))[1]
     if not header:
         raise DataError([Problem(Location(str(path)), "",
                                  "the file is empty; the first row must name "
@@ -172,17 +213,29 @@ def _csv_records(path: Path, reader: Any, fields: frozenset[str],
     header = [h.strip() for h in header]
     unknown = _check_header(path, header, fields, column_problems)
     number = 0
-    end = reader.line_num
-    for row in reader:
-        line, end = end + 1, reader.line_num  # where the row starts: a cell may span lines
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue  # blank lines between records
         number += 1
         if len(row) > len(header):
             raise DataError([Problem(Location(str(path), line), "", f"{len(row)} cells but only "
                                      f"{len(header)} column names in the first row")])
+        _refuse_unnamed(Location(str(path), line), header, row)
+        # Fewer cells than columns: the missing ones at the end are empty, as Excel writes.
         cells = {h: v for h, v in zip(header, row, strict=False) if h not in unknown}
         yield _record(number, cells, Location(str(path), line), fields)
+
+
+def _refuse_unnamed(row: Location, header: list[str], cells: Iterable[Any],
+                    letters: Sequence[str] = ()) -> None:
+    """A value in a column whose first row is empty would be lost: an error, at its cell."""
+    for index, (name, value) in enumerate(zip(header, cells, strict=False)):
+        if not name and value is not None and str(value).strip():
+            where = (dataclasses.replace(row, letter=letters[index]) if letters
+                     else row)
+            raise DataError([Problem(where, "", (
+                f"a value ({str(value).strip()[:40]!r}) in column {index + 1}, whose first row "
+                "names no column: give the column a name, or move the value"))])
 
 
 def _from_xlsx(path: Path, fields: frozenset[str],
@@ -207,6 +260,11 @@ def _from_xlsx(path: Path, fields: frozenset[str],
                                  f"cannot read the spreadsheet: {e}")]) from e
     try:
         sheet = workbook.worksheets[0]
+        if sheet.sheet_state != "visible":
+            raise DataError([Problem(Location(str(path), sheet=sheet.title), "", (
+                f"the first sheet, {sheet.title!r}, is hidden: drafter reads the recipients "
+                "from the first sheet; show it, or move the recipients' sheet first"))])
+        hidden = _check_sheet(path, sheet.title, sheet._worksheet_path)
         rows = sheet.iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
         if not any(header):
@@ -214,21 +272,74 @@ def _from_xlsx(path: Path, fields: frozenset[str],
                                      "the first row must name "
                                      "the columns (name, title, address.city …)")])
         unknown = _check_header(path, header, fields, column_problems)
-        letters = {h: get_column_letter(i) for i, h in enumerate(header, start=1) if h}
+        columns = [get_column_letter(i) for i in range(1, len(header) + 1)]
+        letters = {h: columns[i] for i, h in enumerate(header) if h}
         number = 0
         for row_number, row in enumerate(rows, start=2):
+            where = Location(str(path), row_number, sheet=sheet.title)
+            _refuse_unnamed(where, header, row, columns)
             cells = {h: _cell_text(v) for h, v in zip(header, row, strict=False)
                      if h and h not in unknown}
             if not any(cells.values()):
                 continue
             number += 1
-            yield _record(number, cells, Location(str(path), row_number, sheet=sheet.title),
-                          fields, letters)
+            record = _record(number, cells, where, fields, letters)
+            if row_number in hidden:
+                record = dataclasses.replace(record, warnings=(*record.warnings, Problem(
+                    where, "", "this row is hidden in the spreadsheet (filtered out?); its "
+                    "letter is made like the others: delete the row to leave it out",
+                    severity="warning")))
+            yield record
     except unreadable as e:  # a damaged sheet, found only while reading it
         raise DataError([Problem(Location(str(path)), "",
                                  f"cannot read the spreadsheet: {e}")]) from e
     finally:
         workbook.close()
+
+
+def _check_sheet(path: Path, title: str, member: str) -> set[int]:
+    """Refuse what a sheet's values would silently lose: merged cells (only the first keeps
+    the value) and formulas with no saved result (written by a program that does not
+    calculate them: openpyxl reads them as empty). Returns the numbers of its hidden rows."""
+    from lxml import etree
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    hidden: set[int] = set()
+    problems: list[Problem] = []
+    with zipfile.ZipFile(path) as archive, archive.open(member) as source:
+        for _, element in etree.iterparse(source, events=("end",), huge_tree=False,
+                                          resolve_entities=False, no_network=True):
+            tag = element.tag
+            if tag == f"{main}c":
+                formula = element.find(f"{main}f")
+                value = element.find(f"{main}v")
+                if formula is not None and (value is None or not (value.text or "")) and (
+                        len(problems) < MAX_SHEET_PROBLEMS):
+                    cell = element.get("r", "")
+                    problems.append(Problem(_cell_location(path, title, cell), "", (
+                        f"the formula ={formula.text or ''} has no saved value (the file was "
+                        "written by a program that does not calculate): open the file in "
+                        "Excel or LibreOffice and save it, or write the values")))
+                element.clear()
+            elif tag == f"{main}row":
+                if element.get("hidden") in ("1", "true"):
+                    hidden.add(int(element.get("r", "0")))
+                element.clear()
+            elif tag == f"{main}mergeCell" and len(problems) < MAX_SHEET_PROBLEMS:
+                cells = element.get("ref", "")
+                problems.append(Problem(_cell_location(path, title, cells.split(":")[0]), "", (
+                    f"cells {cells} are merged: only the first holds the value, the other rows "
+                    "would have none; unmerge them and fill in every cell")))
+    if problems:
+        raise DataError(problems)
+    return hidden
+
+
+def _cell_location(path: Path, title: str, cell: str) -> Location:
+    """A cell's place (``C4``) as a :class:`Location`."""
+    letter = cell.rstrip("0123456789")
+    digits = cell[len(letter):]
+    return Location(str(path), int(digits) if digits else None, sheet=title, letter=letter)
 
 
 def _cell_text(value: Any) -> str:

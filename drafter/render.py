@@ -23,7 +23,9 @@ from .fields import letter_model, template_fields
 from .files import temporary_folder
 from .loading import read_letter
 from .locales import localizer_for, missing_catalog
+from .manifest import merge_files_among
 from .model import Letter, PaperSize
+from .outputs import only_writer
 from .template import LetterTemplate, find_template
 
 if TYPE_CHECKING:  # the PDF libraries are imported only when a PDF is made
@@ -75,7 +77,13 @@ def write_letter(rendered: RenderedLetter, outdir: Path | str, name: str,
         raise OutputError(f"{outdir}: cannot create the output folder: {e.strerror}") from e
     written: list[Path] = []
     try:
-        with temporary_folder(outdir) as work:
+        with only_writer(outdir, wait=None), temporary_folder(outdir) as work:
+            taken = merge_files_among(outdir, [f"{name}.{fmt}" for fmt in formats])
+            if taken:
+                raise OutputError(
+                    f"{outdir / taken[0]}: this folder holds a merge, and the file is one of "
+                    "its own (its manifest would no longer match the disk); write the letter "
+                    "into another folder, or under another name (-o NAME.pdf)")
             docx = Path(work) / f"{name}.docx"
             docx.write_bytes(rendered.docx)
             if office is not None:

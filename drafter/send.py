@@ -47,9 +47,10 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import DataError, DrafterError, Location, Problem
 from .manifest import MANIFEST, MANIFEST_COLUMNS, read_manifest, rewrite_manifest
+from .outputs import MAIL_DIR, SEND_LOCK, SEND_LOG, only_writer
 
-LOG_NAME = "send-log.jsonl"
-LOCK_NAME = ".send.lock"
+LOG_NAME = SEND_LOG
+LOCK_NAME = SEND_LOCK
 PASSWORD_VARIABLE = "DRAFTER_SMTP_PASSWORD"
 SERVER_VARIABLE = "DRAFTER_SMTP_SERVER"
 USER_VARIABLE = "DRAFTER_SMTP_USER"
@@ -75,7 +76,7 @@ def manifest_rows(outdir: Path) -> list[dict[str, str]]:
 
 def refresh_delivery(outdir: Path) -> None:
     """Set every draft's delivery status in the manifest from the send log."""
-    log = read_log(outdir / "mail" / LOG_NAME)
+    log = read_log(outdir / MAIL_DIR / LOG_NAME)
     rows = manifest_rows(outdir)
     changed = False
     for row in rows:
@@ -467,6 +468,7 @@ class SendOptions:
     retry_delay: float = 30.0  # seconds before the first retry; doubled for each next one
     resend: frozenset[str] = frozenset()  # record ids, numbers or Message-IDs to send again
     resend_uncertain: bool = False  # send every uncertain message again
+    wait: bool = False  # another drafter writing into the folder: wait for it (else refuse)
     timeout: float = 60.0
     local_hostname: str | None = None  # the name given in EHLO; None: this machine's
 
@@ -524,10 +526,12 @@ def send_drafts(outdir: Path, options: SendOptions = SendOptions(), *,
                 password: str | None = None, on_progress: Progress | None = None) -> SendReport:
     """Send (or, by default, only list) the drafts of ``outdir/mail`` that the server has not
     accepted yet. Safe to run again at any time: see the module's docstring."""
-    folder = outdir / "mail"
+    folder = outdir / MAIL_DIR
     rows = manifest_rows(outdir)
     report = SendReport(server=options.server)
-    with _only_sender(folder, options.send):
+    # Sending rewrites the manifest's delivery columns: no merge or mail meanwhile.
+    with _only_sender(folder, options.send), (
+            only_writer(outdir, wait=options.wait) if options.send else contextlib.nullcontext()):
         log = read_log(folder / LOG_NAME)
         report.planned = _plan(outdir, rows, log, options, report)
         if not options.send or not report.planned:

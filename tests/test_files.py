@@ -11,6 +11,7 @@ import pytest
 
 from drafter.errors import OutputError
 from drafter.files import (
+    MARKER,
     MAX_NAME_BYTES,
     UniqueNames,
     remove_leftovers,
@@ -65,16 +66,44 @@ def test_leftovers_go_letters_and_what_links_point_to_stay(tmp_path: Path) -> No
     out.mkdir()
     (out / "a-Ann.docx").write_bytes(b"letter")
     (out / ".hidden-notes.txt").write_text("the user's own", encoding="utf-8")
-    (out / ".a-Ann.docx.1234abcd.part").write_bytes(b"half")
-    (out / ".drafter-merge-x1").mkdir()
-    (out / ".drafter-merge-x1" / "b-Bo.docx").write_bytes(b"half")
-    (out / ".drafter-pdf-link").symlink_to(outside, target_is_directory=True)
-    (out / ".b-Bo.pdf.9.part").symlink_to(outside / "keep.txt")
+    ended = ENDED_PID
+    (out / f".drafter-{ended}-1234abcd.a-Ann.docx.part").write_bytes(b"half")
+    (out / f".drafter-merge-{ended}-x1").mkdir()
+    (out / f".drafter-merge-{ended}-x1" / "b-Bo.docx").write_bytes(b"half")
+    (out / f".drafter-merge-{ended}-x1" / MARKER).write_text(str(ended), encoding="ascii")
+    (out / f".drafter-pdf-{ended}-link").symlink_to(outside, target_is_directory=True)
+    (out / f".drafter-{ended}-9.b-Bo.pdf.part").symlink_to(outside / "keep.txt")
 
-    remove_leftovers(out)
+    assert len(remove_leftovers(out)) == 4
 
     assert sorted(p.name for p in out.iterdir()) == [".hidden-notes.txt", "a-Ann.docx"]
     assert (outside / "keep.txt").read_text(encoding="utf-8") == "keep"
+
+
+ENDED_PID = (1 << 22) + 1  # above Linux's largest process id: a process that has ended
+
+
+def test_only_drafters_marked_temporaries_of_ended_runs_go(tmp_path: Path) -> None:
+    users = [".notes.part", ".report.pdf.part", ".drafter-settings", ".drafter-merge-x1",
+             f".drafter-merge-{ENDED_PID}-nomarker", f".drafter-{ENDED_PID}-ab.notes.txt"]
+    for name in users:
+        if "." in name[1:] and not name.startswith(".drafter-merge"):
+            (tmp_path / name).write_text("the user's", encoding="utf-8")
+        else:
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "inside.txt").write_text("the user's", encoding="utf-8")
+    (tmp_path / ".drafter-settings" / MARKER).write_text("1", encoding="ascii")
+    with temporary_folder(tmp_path, "merge") as mine:  # this process's: in use
+        write_atomic(Path(mine) / "x", b"x")
+        running = tmp_path / f".drafter-pdf-{os.getppid()}-abc"  # a running process's
+        running.mkdir()
+        (running / MARKER).write_text(str(os.getppid()), encoding="ascii")
+        ended = tmp_path / f".drafter-pdf-{ENDED_PID}-abc"
+        ended.mkdir()
+        (ended / MARKER).write_text(str(ENDED_PID), encoding="ascii")
+        assert remove_leftovers(tmp_path) == [ended]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [*users, Path(mine).name, running.name])
 
 
 def test_sha256_of_a_file(tmp_path: Path) -> None:

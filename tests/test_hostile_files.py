@@ -255,8 +255,20 @@ def _workbook(path: Path, extra: dict[str, bytes] | None = None) -> Path:
 
 
 def test_xlsx_formulas_are_never_evaluated_and_text_stays_text(tmp_path: Path) -> None:
-    records = list(read_recipients(_workbook(tmp_path / "r.xlsx")))
-    assert [r.data["recipient"].get("name") for r in records] == [None, INJECTION]
+    # A formula is never run: its saved value is read, and one without (openpyxl saves none)
+    # is refused, never read as an empty cell.
+    path = _workbook(tmp_path / "r.xlsx")
+    with pytest.raises(DataError) as caught:
+        list(read_recipients(path))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:Sheet!B2: the formula {INJECTION} has no saved value (the file was written by "
+        "a program that does not calculate): open the file in Excel or LibreOffice and save "
+        "it, or write the values"]
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.delete_rows(2)
+    workbook.save(path)
+    records = list(read_recipients(path))
+    assert [r.data["recipient"].get("name") for r in records] == [INJECTION]
 
 
 def _lying(path: Path) -> Path:

@@ -8,9 +8,11 @@ replaced, never written through; a full disk is an OutputError that leaves no pa
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import docx
@@ -92,8 +94,9 @@ def test_a_symlink_in_the_output_folder_is_replaced_never_written_through(
     out.mkdir()
     (out / "xi.docx").symlink_to(outside / "target.docx")
     (out / "manifest.csv").symlink_to(outside / "manifest.csv")
-    (out / ".drafter-merge-old").symlink_to(outside, target_is_directory=True)
-    (out / ".xi.docx.1234.part").symlink_to(outside / "keep.txt")
+    ended = (1 << 22) + 1  # a process id no Linux process has: of a run that ended
+    (out / f".drafter-merge-{ended}-old").symlink_to(outside, target_is_directory=True)
+    (out / f".drafter-{ended}-1234.xi.docx.part").symlink_to(outside / "keep.txt")
 
     merge(case, recipients(tmp_path, "xi,Xi,CN"), out, MergeOptions(formats=("docx",)))
 
@@ -305,3 +308,183 @@ def test_a_run_with_only_keeps_the_rows_of_the_other_letters(case: Path, tmp_pat
         ("a", "written"), ("b", "written"), ("c", "written")]
     report = merge(case, path, out, MergeOptions(formats=("docx",)))
     assert (report.written, report.skipped) == (0, 3)
+
+
+# ---- names drafter writes itself ------------------------------------------------------------
+
+
+def test_no_letter_takes_the_name_of_a_file_drafter_writes(case: Path, tmp_path: Path,
+                                                          run) -> None:
+    ids = ["combined", "Combined", "MANIFEST", "merge", "post-or-fax", "mail", "a"]
+    path = recipients(tmp_path, *(f"{i},Person {i},US" for i in ids))
+    out = tmp_path / "out"
+    result = run("merge", case, path, "-o", out, "-f", "docx", "--name", "{{ id }}", "--combine")
+    assert result.exit_code == 0, result.output
+    rows = manifest(out)
+    assert [r["docx"] for r in rows] == [
+        "combined-2.docx", "Combined-3.docx", "MANIFEST-2.docx", "merge-2.docx",
+        "post-or-fax-2.docx", "mail-2.docx", "a.docx"]
+    for row in rows:  # the manifest agrees with the disk
+        assert hashlib.sha256((out / row["docx"]).read_bytes()).hexdigest() == row["docx_sha256"]
+    combined = docx_text(out / "combined.docx")
+    assert combined.count("Dear Person") == len(ids)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["combined.docx", "manifest.csv", "merge.json", *(r["docx"] for r in rows)])
+
+
+def test_reserved_names_hold_in_any_case_and_after_the_slug(case: Path, tmp_path: Path) -> None:
+    path = recipients(tmp_path, ",COMBINED,US", ",Combined,US", ",Manifest,US")
+    report = merge(case, path, tmp_path / "out", MergeOptions(formats=("docx",)))
+    assert report.written == 3
+    assert [r["docx"] for r in manifest(tmp_path / "out")] == [
+        "combined-2.docx", "combined-3.docx", "manifest-2.docx"]
+
+
+# ---- one writer per output folder --------------------------------------------------------------
+
+
+DRAFTER = [sys.executable, "-c", "from drafter.cli import main; main()"]
+HOLD = """
+import sys
+from pathlib import Path
+from drafter.outputs import only_writer
+with only_writer(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def held(tmp_path: Path):
+    """A folder another process (a stand-in for another drafter) writes into until told."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    yield out, holder
+    if holder.poll() is None:
+        holder.communicate("", timeout=60)
+
+
+def test_a_second_writer_is_refused_naming_the_folder_and_the_other(
+        case: Path, tmp_path: Path, held, run) -> None:
+    out, holder = held
+    path = recipients(tmp_path, "a,A,US")
+    result = run("merge", case, path, "-o", out, "-f", "docx")
+    assert result.exit_code == 1
+    assert (f"error: {out}: another drafter (pid {holder.pid}: " in result.output
+            and "is writing into this folder now; wait until it is done (or give --wait to "
+                "wait for it), or write into another folder" in result.output), result.output
+    assert list(out.iterdir()) == []
+    for args in (["mail", out, "--from", "a@example.org"],
+                 ["send", out, "--send", "--server", "smtp://127.0.0.1:9"]):
+        result = subprocess.run([*DRAFTER, *map(str, args)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1
+
+
+def test_render_into_a_folder_being_merged_into_is_refused(tmp_path: Path, held, run) -> None:
+    out, holder = held
+    result = run("render", EXAMPLES / "letter-en.yaml", "-o", out, "-f", "docx")
+    assert result.exit_code == 1
+    assert f"{out}: another drafter (pid {holder.pid}" in result.output
+    assert "--wait" not in result.output  # render does not offer it
+    assert list(out.iterdir()) == []
+
+
+def _waiting_on(folder: Path) -> bool:
+    """Whether a process waits for the lock on ``folder`` (Linux's /proc/locks: `->` lines)."""
+    status = folder.stat()
+    device = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    return any("->" in line and device in line
+               for line in Path("/proc/locks").read_text().splitlines())
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_with_wait_a_merge_waits_for_the_other_writer(case: Path, tmp_path: Path,
+                                                      held) -> None:
+    out, holder = held
+    path = recipients(tmp_path, "a,A,US", "b,B,US")
+    waiting = subprocess.Popen([*DRAFTER, "merge", str(case),
+                                str(path), "-o", str(out), "-f", "docx", "--wait"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guard = 600  # a hang guard only: polls until the merge is seen waiting
+    while not _waiting_on(out) and waiting.poll() is None and guard:
+        guard -= 1
+        subprocess.run(["sleep", "0.1"], check=True)
+    assert waiting.poll() is None, waiting.communicate()
+    assert list(out.iterdir()) == []  # nothing written while the other one writes
+    holder.communicate("", timeout=60)  # the other writer is done
+    _, stderr = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, stderr
+    assert [r["status"] for r in manifest(out)] == ["written", "written"]
+
+
+def test_two_merges_at_once_leave_a_manifest_that_agrees_with_the_disk(
+        case: Path, tmp_path: Path) -> None:
+    path = recipients(tmp_path, *(f"r{i},Person {i},US" for i in range(40)))
+    out = tmp_path / "out"
+    command = [*DRAFTER, "merge", str(case), str(path), "-o",
+               str(out), "-f", "docx", "--force"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(3)]
+    results = [(r.wait(timeout=300), r.communicate()[1]) for r in runs]
+    assert any(code == 0 for code, _ in results), results
+    for code, stderr in results:  # each finished, or was refused at once: no traceback
+        assert code == 0 or "is writing into this folder now" in stderr, stderr
+        assert "Traceback" not in stderr
+    rows = manifest(out)
+    assert len(rows) == 40
+    for row in rows:
+        assert hashlib.sha256((out / row["docx"]).read_bytes()).hexdigest() == row["docx_sha256"]
+    assert {p.name for p in out.iterdir()} == {r["docx"] for r in rows} | {
+        "manifest.csv", "merge.json"}
+
+
+def test_render_refuses_to_replace_a_merged_letter(case: Path, tmp_path: Path, run) -> None:
+    out = tmp_path / "out"
+    merge(case, recipients(tmp_path, "letter-en,Xi,CN"), out, MergeOptions(formats=("docx",)))
+    before = (out / "letter-en.docx").read_bytes()
+    result = run("render", EXAMPLES / "letter-en.yaml", "-o", out, "-f", "docx")
+    assert result.exit_code == 1
+    assert (f"error: {out / 'letter-en.docx'}: this folder holds a merge, and the file is one "
+            "of its own") in result.output
+    assert (out / "letter-en.docx").read_bytes() == before
+    result = run("render", EXAMPLES / "letter-en.yaml", "-o", out / "COMBINED.docx")
+    assert result.exit_code == 1 and "this folder holds a merge" in result.output
+    result = run("render", EXAMPLES / "letter-en.yaml", "-o", out / "extra.docx")
+    assert result.exit_code == 0, result.output
+
+
+# ---- files no manifest names ------------------------------------------------------------------
+
+
+def test_letters_of_a_renamed_recipient_are_reported_never_removed(
+        case: Path, tmp_path: Path, run) -> None:
+    out = tmp_path / "out"
+    merge(case, recipients(tmp_path, "a,A,US", "b,B,US"), out, MergeOptions(formats=("docx",)))
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    path = recipients(tmp_path, "a,A,US", "c,B,US")  # b's id is now c
+    report = merge(case, path, out, MergeOptions(formats=("docx",)))
+    assert report.stale == [out / "b.docx"]
+    assert (out / "b.docx").is_file()
+    result = run("merge", case, path, "-o", out, "-f", "docx")
+    assert result.exit_code == 0
+    assert ("warning: 1 letter file in the folder is in no row of its manifest: b.docx (an "
+            "earlier run's, for a recipient renamed or a format no longer asked for, or files "
+            "of yours); drafter leaves them alone: remove them if they are not yours (cd "
+            f"{out} && rm -- b.docx)") in " ".join(result.output.split())
+    (out / "b.docx").unlink()
+    assert merge(case, path, out, MergeOptions(formats=("docx",))).stale == []
+
+
+@pytest.mark.libreoffice
+def test_letters_of_a_format_no_longer_asked_for_are_reported(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    path = recipients(tmp_path, "a,A,US", "b,B,US")
+    merge(case, path, out, MergeOptions(formats=("docx", "pdf"), jobs=1))
+    report = merge(case, path, out, MergeOptions(formats=("docx",)))
+    assert report.stale == [out / "a.pdf", out / "b.pdf"]
+    assert "2 letter files in the folder are in no row of its manifest: a.pdf, b.pdf" in str(
+        report.warnings[-1])

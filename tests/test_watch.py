@@ -200,7 +200,8 @@ def test_watch_of_a_file_in_no_folder_is_a_message_and_an_exit(run, tmp_path: Pa
 
 def office_processes(profile: Path) -> list[int]:
     """The processes of the LibreOffice that uses ``profile``: found by the profile in their
-    command line, never by name (other LibreOffices may run on this machine)."""
+    command line, never by name (other LibreOffices may run on this machine); not its
+    watchdog (drafter/office_watchdog.py), which is drafter's."""
     uri = profile.resolve().as_uri()
     found = []
     for entry in Path("/proc").iterdir():
@@ -209,7 +210,8 @@ def office_processes(profile: Path) -> list[int]:
                 command = (entry / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue  # gone meanwhile
-            if uri in command and "UserInstallation" in command:
+            if uri in command and "UserInstallation" in command and (
+                    "office_watchdog" not in command):
                 found.append(int(entry.name))
     return sorted(found)
 
