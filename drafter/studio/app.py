@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from ..authoring import Finding, check_template, variable_tree
 from ..errors import DrafterError, Problem, StudioError, ValidationError
 from ..files import write_atomic
+from ..form import form_values, letter_form, set_field
 from ..manifest import FINISHED, MANIFEST, finished_letters, read_manifest
 from ..merge import MergeOptions, merge
 from ..render import FORMATS, read_and_render, write_letter
@@ -93,6 +94,8 @@ def create_app(workspace: Workspace, keys: Secrets, previews: Previews) -> Starl
         Route("/draft", handler(draft_page)),
         Route("/api/draft", handler(draft_update), methods=["POST"]),
         Route("/api/draft/save", handler(draft_save), methods=["POST"]),
+        Route("/api/draft/form", handler(draft_form), methods=["POST"]),
+        Route("/api/draft/form/set", handler(draft_form_set), methods=["POST"]),
         Route("/draft/pages/{key:str}/{page:int}.png", handler(draft_image)),
         Route("/draft/download", handler(draft_download), methods=["POST"]),
         Route("/check", handler(check_page)),
@@ -191,6 +194,62 @@ async def draft_update(studio: Studio, request: Request) -> Response:
                 key, count = made
                 result["pages"] = [f"/draft/pages/{key}/{n}.png" for n in range(1, count + 1)]
         return result
+
+    return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
+
+
+def _language(request: Request) -> str:
+    """The user's language, from the browser's Accept-Language (the first one given)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";", 1)[0].strip()
+        if tag and tag != "*":
+            return tag.replace("-", "_")
+    return "en"
+
+
+async def _form_request(request: Request) -> dict[str, Any]:
+    body = await request.json()
+    return body if isinstance(body, dict) else {}
+
+
+async def draft_form(studio: Studio, request: Request) -> Response:
+    """The form of the draft's template, and the draft's values for it."""
+    body = await _form_request(request)
+    data = str(body.get("data", "")) or "letter.yaml"
+    path = studio.workspace.path(data, must_exist=False)
+
+    def work() -> dict[str, Any]:
+        template = studio.workspace.template(str(body.get("template", "")))
+        fields = [f.as_dict() for f in letter_form(template, _language(request))]
+        try:
+            values = form_values(str(body.get("text", "")), str(path))
+        except DrafterError as e:
+            return {"ok": False, "fields": fields, "values": {},
+                    "problems": _error(studio, e, path)}
+        return {"ok": isinstance(values, dict), "fields": fields,
+                "values": values if isinstance(values, dict) else {}, "problems": []}
+
+    return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
+
+
+async def draft_form_set(studio: Studio, request: Request) -> Response:
+    """One value of the form written into the draft's YAML: the new YAML."""
+    body = await _form_request(request)
+    where = body.get("path")
+    if not isinstance(where, list) or not where or not all(
+            isinstance(p, str | int) and not isinstance(p, bool) for p in where):
+        return JSONResponse({"ok": False, "message": "a field's path is a list of names "
+                             "and row numbers"}, 400)
+    value = body.get("value")
+
+    def work() -> dict[str, Any]:
+        template = studio.workspace.template(str(body.get("template", "")))
+        try:
+            text = set_field(str(body.get("text", "")), tuple(where), value,
+                             letter_form(template))
+        except (DrafterError, ValueError) as e:
+            return {"ok": False, "message": studio.workspace.shown(str(e))}
+        return {"ok": True, "text": text}
 
     return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
 
