@@ -273,7 +273,7 @@ def _put(node: Any, path: FieldPath, value: Any, form: Sequence[FormField]) -> N
     head, rest = path[0], path[1:]
     appended = False
     if isinstance(head, int):
-        if not isinstance(node, list):
+        if not isinstance(node, CommentedSeq):
             raise DataError([Problem(Location("letter.yaml"), "", "that field is not a list "
                                      "in the YAML; change it there")])
         if head > len(node) or head < 0:
