@@ -552,12 +552,12 @@ function startJob() {
   const progress = document.getElementById("progress");
   const percent = document.getElementById("percent");
   const text = document.getElementById("progress-text");
-  const events = new EventSource(`/merge/jobs/${job.dataset.job}/events`);
+  const events = new EventSource(job.dataset.events);
   events.addEventListener("progress", (event) => {
     const state = JSON.parse(event.data);
     progress.value = state.percent;
     percent.textContent = `${state.percent}%`;
-    text.textContent = `${state.done} of ${state.total || "…"} letters · ${state.state}`;
+    text.textContent = `${state.done} of ${state.total || "…"} ${state.unit} · ${state.state}`;
     job.dataset.state = state.state;
   });
   events.addEventListener("end", () => {
@@ -568,7 +568,8 @@ function startJob() {
   if (cancel) {
     cancel.addEventListener("click", () => {
       cancel.disabled = true;
-      post(`/merge/jobs/${job.dataset.job}/cancel`, {});
+      cancel.textContent = "Cancelling…";
+      post(job.dataset.cancel, {});
     });
   }
 }
