@@ -33,6 +33,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import pydantic
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from .errors import DataError, Location, Problem
@@ -204,8 +205,17 @@ def form_values(text: str, name: str = "letter.yaml") -> Any:
 
 # -- writing one value back ------------------------------------------------------------------
 
+class _DatesAsText(RoundTripConstructor):
+    """Dates stay text, as drafter's own reading keeps them: a date that is no date
+    (2024-02-31) is the letter's problem, reported at its field, not the YAML's."""
+
+
+_DatesAsText.add_constructor("tag:yaml.org,2002:timestamp", _DatesAsText.construct_yaml_str)
+
+
 def _yaml() -> YAML:
     yaml = YAML()  # round trip: comments, order and styles are kept
+    yaml.Constructor = _DatesAsText
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096  # an edited line stays one line; untouched ones stay as written

@@ -152,3 +152,14 @@ def test_a_letter_made_in_the_form_is_a_valid_letter(tmp_path: Path) -> None:
     assert letter.people[0].name == "Lee Seo-yeon"  # type: ignore[attr-defined]
     assert str(letter.date) == "2024-03-04"
     assert text.splitlines()[0] == "date: 2024-03-04"  # in the form's order
+
+
+def test_a_date_that_is_no_date_is_still_edited_around() -> None:
+    text = (APPEAL / "sample.yaml").read_text(encoding="utf-8").replace(
+        "detained_on: 2024-02-28", "detained_on: 2024-02-31")
+    form = letter_form(find_template(APPEAL))
+    edited = set_field(text, ("people", 0, "place"), "Seoul", form)
+    assert "detained_on: 2024-02-31\n" in edited and "    place: Seoul\n" in edited
+    fixed = set_field(edited, ("people", 2, "detained_on"), "2024-02-28", form)
+    assert "detained_on: 2024-02-28\n" in fixed and "2024-02-31" not in fixed
+    assert len(fixed.splitlines()) == len(text.splitlines())

@@ -736,7 +736,7 @@ async def message_page(studio: Studio, request: Request) -> Response:
                                               "Content-Language") if message[h] is not None]
     return studio.page("message.html", request, folder=studio.workspace.relative(folder),
                        draft=name, headers=headers, text=text, attachments=attachments,
-                       letters=letters)
+                       letters=letters, language=str(message["Content-Language"] or ""))
 
 
 def _number(value: Any, kind: type, name: str) -> Any:

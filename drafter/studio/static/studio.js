@@ -270,12 +270,14 @@ function startForm(hooks) {
       control.value = shown === "True" ? "true" : shown === "False" ? "false" : shown;
       watch(control, path, "picked");
     } else {
-      const iso = /^\d{4}-\d{2}-\d{2}$/.test(shown) || shown === "";
+      // a date the browser's picker can hold; any other text stays text, with its problem
+      const iso = shown === "" || (/^\d{4}-\d{2}-\d{2}$/.test(shown)
+        && !Number.isNaN(Date.parse(shown)) && new Date(shown).toISOString().startsWith(shown));
       control = element("input", {"type": field.kind === "date" && iso ? "date" : "text",
                                   "spellcheck": "false"});
       if (field.kind === "number") control.setAttribute("inputmode", "decimal");
       control.value = shown;
-      watch(control, path, field.kind === "date" ? "picked" : "typed");
+      watch(control, path, control.type === "date" ? "picked" : "typed");
     }
     control.dataset.field = dotted(path);
     control.setAttribute("aria-label", name || field.label);
