@@ -332,8 +332,11 @@ def test_cancel_a_long_merge(page, studio: RunningStudio) -> None:
                 listed.add(row[kind])
                 assert hashlib.sha256((outdir / row[kind]).read_bytes()).hexdigest() == \
                     row[f"{kind}_sha256"]
-        else:
+        else:  # no PDF; the DOCX that was asked for, when it was made, complete
             assert row["pdf"] == "" and row["error"] == "the run was stopped"
+            if row["docx"]:
+                listed.add(row["docx"])
+                assert docx_text(outdir / row["docx"])  # a whole Word file
     # no partial file: only the letters the manifest names (and the merge's own records)
     left = {p.name for p in outdir.iterdir() if not p.name.startswith(".")}
     assert left <= listed | {"combined.pdf"} and not (left - listed), left - listed
@@ -403,6 +406,8 @@ def test_email_the_letters_and_send_them_paced(page, studio: RunningStudio) -> N
         page.click("#review-drafts")
         assert page.inner_text("#plan").startswith(f"{12 - sent_first} to send, "
                                                    f"{sent_first} sent before")
+        assert page.input_value("#smtp-server") == server.url  # as the last send had it
+        assert page.input_value("#smtp-password") == ""  # never kept
         page.fill("#smtp-password", password)
         page.fill("#send-rate", "")
         page.click("#send")

@@ -698,8 +698,11 @@ async def mail_page(studio: Studio, request: Request) -> Response:
 
     values = await run_in_threadpool(gather)
     sends = [j for j in studio.jobs.jobs.values() if j.kind == "send" and j.outdir == folder]
+    defaults = _send_defaults()
+    if sends:  # as the last send of these drafts had it
+        defaults.update(sends[-1].settings)
     return studio.page("mail.html", request, folder=studio.workspace.relative(folder),
-                       defaults=_send_defaults(), sends=sends,
+                       defaults=defaults, sends=sends,
                        post=(folder / POST_PDF).is_file(),
                        log=(folder / MAIL_DIR / LOG_NAME).is_file(), **values)
 
@@ -776,6 +779,8 @@ async def send_start(studio: Studio, request: Request) -> Response:
                            f"{options.server}: type it in the form (or start the studio with "
                            f"{PASSWORD_VARIABLE} set)")
     job = studio.jobs.send(folder, options, password)
+    # the next send's form starts from these (never the password)
+    job.settings = {k: str(form.get(k, "")).strip() for k in ("server", "user", "rate", "burst")}
     return RedirectResponse(f"/send/jobs/{job.id}", status_code=303)
 
 

@@ -54,6 +54,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     process: Any = None  # multiprocessing.Process
     changed: threading.Condition = field(default_factory=threading.Condition)
+    settings: dict[str, str] = field(default_factory=dict)  # a send's form, without password
 
     @property
     def finished(self) -> bool:
