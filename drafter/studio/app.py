@@ -699,6 +699,9 @@ async def mail_page(studio: Studio, request: Request) -> Response:
     values = await run_in_threadpool(gather)
     sends = [j for j in studio.jobs.jobs.values() if j.kind == "send" and j.outdir == folder]
     defaults = _send_defaults()
+    senders = [d.sender for d in values["drafts"] if d.sender]
+    if senders:  # the drafts made again are from whom they were from
+        defaults["sender"] = senders[0]
     if sends:  # as the last send of these drafts had it
         defaults.update(sends[-1].settings)
     return studio.page("mail.html", request, folder=studio.workspace.relative(folder),

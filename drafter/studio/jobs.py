@@ -99,7 +99,7 @@ def _merge_in_child(case: str, recipients: str, outdir: str, options: MergeOptio
         report = merge(Path(case), Path(recipients), Path(outdir), options,
                        on_progress=progress)
     except KeyboardInterrupt:
-        queue.put(("cancelled", "stopped: only complete letters were kept"))
+        queue.put(("cancelled", "only complete letters were kept"))
     except DrafterError as e:
         queue.put(("failed", str(e)))
     except Exception as e:  # reported on the page, not lost in a child's stderr
@@ -117,8 +117,8 @@ def _send_in_child(outdir: str, options: SendOptions, password: str | None,
     try:
         report = send_drafts(Path(outdir), options, password=password, on_progress=progress)
     except KeyboardInterrupt:
-        queue.put(("cancelled", "stopped: the messages the server accepted are logged, and "
-                                "a message being sent is uncertain (see the list)"))
+        queue.put(("cancelled", "the messages the server accepted are logged; a message "
+                                "that was being sent is uncertain (listed when you send again)"))
     except DrafterError as e:
         queue.put(("failed", str(e)))
     except Exception as e:  # reported on the page, not lost in a child's stderr
