@@ -27,6 +27,18 @@ EXAMPLES = ROOT / "data" / "examples"
 SOURCE_LETTER = ROOT / "tests" / "fixtures" / "source-letter" / "letter.txt"
 
 
+# Where the studio's browser tests keep their screenshots (test artifacts, ignored by git).
+SCREENSHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS") or ROOT / "out" / "screenshots")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the browser tests' screenshots are, when this run took some."""
+    if any(r.nodeid.startswith("tests/test_studio_browser.py")
+           for reports in terminalreporter.stats.values() for r in reports
+           if hasattr(r, "nodeid")) and SCREENSHOTS.is_dir():
+        terminalreporter.write_line(f"studio screenshots: {SCREENSHOTS}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # In CI the setup installs LibreOffice; a missing one must fail there, not skip quietly.
     if shutil.which("soffice") or os.environ.get("CI"):

@@ -2,7 +2,7 @@
 goes through, end to end, with real LibreOffice behind the previews and the merge.
 
 Screenshots of each page at the end of its flow go to ``out/screenshots/`` (or
-``$STUDIO_SCREENSHOTS``), kept as test artifacts.
+``$STUDIO_SCREENSHOTS``), kept as test artifacts; pytest says where at the end of its run.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ROOT, RunningStudio, docx_text, pdf_text
+from .conftest import ROOT, SCREENSHOTS, RunningStudio, docx_text, pdf_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.libreoffice]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS") or ROOT / "out" / "screenshots")
 LONG = 120_000  # ms: LibreOffice on a busy two-core machine
 
 
@@ -67,9 +66,9 @@ def test_the_studio_opens_with_its_token_and_not_without(chromium, studio: Runni
     assert tab.url == f"{studio.base}/"  # the token left the address bar
     assert tab.inner_text("h1") == f"Workspace {studio.workspace.name}"
     assert "letter-en.yaml" in tab.inner_text(".cards")
+    screenshot(tab, "1-home")
     tab.goto(f"{studio.base}/draft?data=letter-ko.yaml")  # the cookie carries on
     assert tab.locator("#yaml").input_value().startswith("# ")
-    screenshot(tab, "1-home")
     context.close()
 
 

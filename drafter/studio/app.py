@@ -452,7 +452,7 @@ async def merge_page(studio: Studio, request: Request) -> Response:
     ws = studio.workspace
     return studio.page("merge.html", request, cases=ws.cases(), recipients=ws.recipients(),
                        templates=ws.templates(), chosen=dict(request.query_params),
-                       jobs=list(studio.jobs.jobs.values()))
+                       jobs=[j for j in studio.jobs.jobs.values() if j.kind == "merge"])
 
 
 async def merge_upload(studio: Studio, request: Request) -> Response:
