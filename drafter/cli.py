@@ -635,35 +635,23 @@ def send(outdir: Path, server: str | None, user: str | None, really: bool, limit
          config_file: Path | None, wait: bool) -> None:
     """Send the drafts of OUTDIR/mail over SMTP, paced and logged; run it again to resume:
     what the server accepted is never sent again."""
-    import os
-
     from .send import (
         PASSWORD_VARIABLE,
-        SERVER_VARIABLE,
-        USER_VARIABLE,
         SendError,
-        SendOptions,
-        config_path,
-        parse_server,
-        read_config,
+        SendSettings,
+        configured_options,
+        configured_password,
         send_drafts,
     )
 
-    settings = read_config(config_file or config_path()).get("send", {})
-    url = server or os.environ.get(SERVER_VARIABLE) or settings.get("server")
-    login = user or os.environ.get(USER_VARIABLE) or settings.get("user") or ""
-    target = parse_server(url, login) if url else None
-    options = SendOptions(
-        server=target, send=really, limit=limit,
-        rate=rate if rate is not None else float(settings.get("rate", 0)),
-        burst=burst or int(settings.get("burst", 1)),
-        retries=retries if retries is not None else int(settings.get("retries", 5)),
-        retry_delay=retry_delay if retry_delay is not None else float(
-            settings.get("retry_delay", 30)),
-        resend=frozenset(resend), resend_uncertain=resend_uncertain, wait=wait)
+    options = configured_options(
+        SendSettings(server, user, rate, burst, retries, retry_delay), config_file=config_file,
+        send=really, limit=limit, resend=frozenset(resend), resend_uncertain=resend_uncertain,
+        wait=wait)
+    target = options.server
     password = None
     if really and target and target.user:
-        password = os.environ.get(PASSWORD_VARIABLE)
+        password = configured_password()
         if password is None:
             if not sys.stdin.isatty():
                 raise SendError(f"the password for {target}: set {PASSWORD_VARIABLE} (there "

@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import pydantic
-from pydantic import BeforeValidator, Field, create_model
+from pydantic import BeforeValidator, Field, WrapValidator, create_model
 
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
 from .loading import FILE_TYPES, FieldPath, SourceData, dotted, load_yaml, validate_value
-from .model import Case, Letter, Text, Texts, _Model, listed
+from .model import Case, Letter, Text, Texts, _Model, date_hint, listed
 from .template import DOCX_NAME, LetterTemplate
 
 FIELDS_NAME = "fields.yaml"
@@ -229,6 +229,15 @@ def _number(value: Any) -> Any:
     return value
 
 
+def _date(value: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> dt.date:
+    # a declared date is told what to write as the letter's own date is (model.date_hint)
+    try:
+        return handler(value)
+    except pydantic.ValidationError as e:
+        reason = e.errors(include_url=False)[0]["msg"].split(", ", 1)[-1]
+        raise ValueError(date_hint(value, reason)) from None
+
+
 def _boolean(value: Any) -> Any:
     if isinstance(value, str) and value.strip().lower() in ("", "-"):
         return None
@@ -249,7 +258,7 @@ def _annotation(declared: Declared) -> Any:
     if kind in ("text", "markdown"):
         return Text
     if kind == "date":
-        return dt.date
+        return Annotated[dt.date, WrapValidator(_date)]
     if kind == "number":
         return Annotated[decimal.Decimal, BeforeValidator(_number)]
     if kind == "boolean":

@@ -23,6 +23,7 @@ Records with no email address are listed with the reason in the report and in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
@@ -449,11 +450,60 @@ def _write(path: Path, message: EmailMessage, report: MailReport,
                  addresses("Bcc"), str(message["Subject"]))
 
 
+@dataclass(frozen=True)
+class DraftReview:
+    """One letter of a merge as its email stands, to review before sending: the draft's
+    envelope and attachments, and its delivery so far (the manifest's columns)."""
+
+    number: str
+    id: str
+    recipient: str
+    mail: str  # the draft, relative to the merge's folder (mail/x.eml); "": none
+    delivery: str  # draft, sent, failed, deferred, uncertain, not emailed; "": no drafts yet
+    delivery_note: str
+    sender: str = ""
+    to: tuple[str, ...] = ()  # "Name <address>"
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    subject: str = ""
+    attachments: tuple[str, ...] = ()
+
+
+def review_drafts(outdir: Path) -> list[DraftReview]:
+    """Every letter of the merge in ``outdir`` with its draft's headers and attachments (the
+    letters without a draft too, with why, from the manifest)."""
+    reviews = []
+    for row in manifest_rows(outdir):
+        review = DraftReview(row["number"], row["id"], row["recipient"], row["mail"],
+                             row["delivery"], row["delivery_note"])
+        path = outdir / row["mail"] if row["mail"] else None
+        if path is not None and path.parent == outdir / MAIL_DIR and path.is_file():
+            message = read_draft(path)
+
+            def names(header: str, message: EmailMessage = message) -> tuple[str, ...]:
+                value = message[header]
+                return tuple(str(a) for a in value.addresses) if value is not None else ()
+            review = dataclasses.replace(
+                review, sender=str(message["From"] or ""), to=names("To"), cc=names("Cc"),
+                bcc=names("Bcc"), subject=str(message["Subject"] or ""),
+                attachments=tuple(part.get_filename() or "" for part in
+                                  message.iter_attachments()))
+        reviews.append(review)
+    return reviews
+
+
+def read_draft(path: Path) -> EmailMessage:
+    """A draft as Python's email package reads it (headers decoded, parts and attachments)."""
+    with path.open("rb") as f:
+        return BytesParser(policy=policy.default).parse(f)
+
+
 def read_headers(path: Path) -> EmailMessage:
     """The headers of a message file."""
     with path.open("rb") as f:
         return BytesHeaderParser(policy=policy.default).parse(f)
 
 
-__all__ = ["Cover", "Draft", "MailOptions", "MailReport", "draft_message", "load_cover",
-           "message_id", "parse_sender", "render_cover", "write_drafts"]
+__all__ = ["Cover", "Draft", "DraftReview", "MailOptions", "MailReport", "draft_message",
+           "load_cover", "message_id", "parse_sender", "read_draft", "render_cover",
+           "review_drafts", "write_drafts"]

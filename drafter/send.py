@@ -280,6 +280,42 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
+@dataclass(frozen=True)
+class SendSettings:
+    """What a send is told, before the environment and the config file fill in the rest: the
+    CLI's flags, or the studio's form (None: not given)."""
+
+    server: str | None = None
+    user: str | None = None
+    rate: float | None = None
+    burst: int | None = None
+    retries: int | None = None
+    retry_delay: float | None = None
+
+
+def configured_options(given: SendSettings = SendSettings(), *, config_file: Path | None = None,
+                       environ: Mapping[str, str] = os.environ, **rest: Any) -> SendOptions:
+    """The options of a send: what is given wins over the environment (``DRAFTER_SMTP_*``),
+    the environment over the config file's ``[send]`` table. ``rest``: the other
+    :class:`SendOptions` (``send``, ``limit``, ``resend`` …)."""
+    settings = read_config(config_file or config_path(environ)).get("send", {})
+    url = given.server or environ.get(SERVER_VARIABLE) or settings.get("server")
+    login = given.user or environ.get(USER_VARIABLE) or settings.get("user") or ""
+    return SendOptions(
+        server=parse_server(url, login) if url else None,
+        rate=given.rate if given.rate is not None else float(settings.get("rate", 0)),
+        burst=given.burst or int(settings.get("burst", 1)),
+        retries=given.retries if given.retries is not None else int(settings.get("retries", 5)),
+        retry_delay=given.retry_delay if given.retry_delay is not None else float(
+            settings.get("retry_delay", 30)), **rest)
+
+
+def configured_password(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The SMTP password from ``DRAFTER_SMTP_PASSWORD``, or None (then it is asked for); it is
+    never read from, or written to, a file."""
+    return environ.get(PASSWORD_VARIABLE)
+
+
 # -- pacing ----------------------------------------------------------------------------------
 
 class RateLimit:
@@ -747,4 +783,5 @@ class _Run:
 
 
 __all__ = ["Connection", "RateLimit", "SendError", "SendLog", "SendOptions", "SendReport",
-           "Server", "config_path", "parse_server", "read_config", "read_log", "send_drafts"]
+           "SendSettings", "Server", "config_path", "configured_options", "configured_password",
+           "parse_server", "read_config", "read_log", "send_drafts"]

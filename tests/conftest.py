@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
@@ -24,6 +25,18 @@ from drafter.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "data" / "examples"
 SOURCE_LETTER = ROOT / "tests" / "fixtures" / "source-letter" / "letter.txt"
+
+
+# Where the studio's browser tests keep their screenshots (test artifacts, ignored by git).
+SCREENSHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS") or ROOT / "out" / "screenshots")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the browser tests' screenshots are, when this run took some."""
+    if any(r.nodeid.startswith("tests/test_studio_browser.py")
+           for reports in terminalreporter.stats.values() for r in reports
+           if hasattr(r, "nodeid")) and SCREENSHOTS.is_dir():
+        terminalreporter.write_line(f"studio screenshots: {SCREENSHOTS}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -166,6 +179,7 @@ class RunningStudio:
     base: str  # http://127.0.0.1:PORT
     workspace: Path
     process: subprocess.Popen[str]
+    authority: Any  # a trustme.CA the studio trusts: SMTP servers' certificates for sends
 
 
 @pytest.fixture(scope="session")
@@ -182,16 +196,24 @@ def studio(tmp_path_factory: pytest.TempPathFactory,
     for name in ("three-errors.docx", "unknown-filter.docx", "smart-quotes.docx"):
         shutil.copy(ROOT / "tests" / "templates" / "broken" / name, broken)
     program = Path(sys.executable).with_name("drafter")
-    log = (tmp_path_factory.mktemp("studio-log") / "stderr.txt").open("w")
+    private = tmp_path_factory.mktemp("studio-log")
+    log = (private / "stderr.txt").open("w")
+    import trustme
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(private / "ca.pem"))
+    # Never the user's config file or SMTP settings; certificates signed by the test's CA.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DRAFTER_SMTP_")}
+    environment.update(DRAFTER_CONFIG=str(private / "no-config.toml"),
+                       SSL_CERT_FILE=str(private / "ca.pem"))
     process = subprocess.Popen([str(program), "studio", str(workspace), "--no-browser"],
-                               stdout=subprocess.PIPE, stderr=log, text=True)
+                               stdout=subprocess.PIPE, stderr=log, text=True, env=environment)
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], 60)
     assert ready, "the studio printed nothing within 60 s"
     url = process.stdout.readline().strip()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{40,}", url), url
     try:
-        yield RunningStudio(url, url.split("/?", 1)[0], workspace, process)
+        yield RunningStudio(url, url.split("/?", 1)[0], workspace, process, authority)
     finally:
         process.send_signal(signal.SIGINT)
         try:

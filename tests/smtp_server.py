@@ -140,11 +140,13 @@ def smtp_server(*, tls: ssl.SSLContext | None = None, implicit_tls: bool = False
                         auth_required=login is not None, auth_require_tls=not implicit_tls,
                         timeout=30)
 
-    server = loop.run_until_complete(loop.create_server(
-        protocol, "127.0.0.1", 0, ssl=tls if implicit_tls else None))
-    port = server.sockets[0].getsockname()[1]
+    # The loop runs in its own thread from the start: the caller's thread may have a loop of
+    # its own running (Playwright's), where run_until_complete would be refused.
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    server = asyncio.run_coroutine_threadsafe(loop.create_server(
+        protocol, "127.0.0.1", 0, ssl=tls if implicit_tls else None), loop).result(timeout=10)
+    port = server.sockets[0].getsockname()[1]
     try:
         yield Server("127.0.0.1", port, handler, "smtps" if implicit_tls else "smtp")
     finally:

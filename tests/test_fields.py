@@ -107,8 +107,8 @@ def test_every_problem_with_declared_fields_is_reported_at_once(template: Path,
     assert problems == [
         f"{data}:1:1: case_number: required field is missing",
         f"{data}:7:1: case_numbr: unknown field; did you mean 'case_number'?",
-        f"{data}:12:24: people[1].detained_on: Input should be a valid date or datetime, "
-        "input is too short"]
+        f"{data}:12:24: people[1].detained_on: 'last week' is not a date drafter reads; "
+        "write it as YYYY-MM-DD, e.g. 2026-03-12"]  # as for the letter's own date
 
 
 def test_a_merge_takes_declared_fields_from_columns(template: Path, tmp_path: Path) -> None:
@@ -144,7 +144,9 @@ def test_bad_rows_are_all_reported_with_their_row_and_column(template: Path,
                                   "did you mean 'case_number'?")
     assert f"{rows}:2: case_number: record 1 (a): required field is missing" in problems
     assert any(p.startswith(f"{rows}:2, column people.1.detained_on: "
-                            "record 1 (a): Input should be a valid date") for p in problems)
+                            "record 1 (a): '2024-13-02' is not a date drafter reads (month "
+                            "value is outside expected range of 1-12); write it as YYYY-MM-DD")
+               for p in problems)
     assert f"{rows}:2, column urgent: record 1 (a): Input should be a valid " \
         "boolean, unable to interpret input" in problems
     assert not (tmp_path / "out").exists()

@@ -17,7 +17,7 @@ import yaml
 from drafter.errors import DataError
 from drafter.mail import MailOptions, write_drafts
 
-from .conftest import ROOT, SHORT_CASE, read_manifest
+from .conftest import ROOT, SHORT_CASE, docx_text, read_manifest
 
 RECIPIENTS = [
     {"id": "wang", "locale": "zh_Hans_CN", "honorific": {"en": "Minister", "zh": "部长"},
@@ -268,3 +268,30 @@ def test_case_copies_are_validated_as_addresses(tmp_path: Path, run) -> None:
     assert result.exit_code == 1
     assert "case.yaml:6:" in result.output and "'archive' is not an email address" in \
         result.output
+
+
+def test_the_letters_bcc_people_go_to_the_drafts_bcc(tmp_path: Path, run) -> None:
+    """The letter's ``bcc`` people (never printed) are in the draft's Bcc by name, before
+    ``mail.bcc``; one already in To or Cc is not copied again; none of them is in the letter."""
+    case = CASE.replace("mail:\n", """\
+bcc:
+  - name: {en: Li Na, zh_Hans: 李娜}
+    contacts: [{email: li.na@example.org}, {fax: +86 10 6307 0900}]
+  - name: Desk Copy
+    contacts: [{email: desk@example.org}]
+  - name: No Email
+    contacts: [{phone: +86 10 6626 2114}]
+mail:
+""")
+    outdir = merged(tmp_path, run, RECIPIENTS[:2], case)
+    assert run("mail", outdir, "--from", "a@example.org", "--attach", "docx", "-q"
+               ).exit_code == 0
+    wang = draft_of(outdir, "wang")
+    bcc = wang["Bcc"].addresses
+    assert [a.addr_spec for a in bcc] == ["li.na@example.org", "archive@example.org"]
+    assert bcc[0].display_name == "李娜"  # in the letter's language
+    assert [a.addr_spec for a in wang["Cc"].addresses] == ["guo@example.org", "desk@example.org"]
+    kim = draft_of(outdir, "kim")
+    assert kim["Bcc"].addresses[0].display_name == "Li Na"
+    assert "wang.yi@mfa.example.org" in [a.addr_spec for a in kim["Bcc"].addresses]
+    assert "Li Na" not in docx_text(outdir / "kim-김민지.docx")  # blind: not printed

@@ -7,7 +7,10 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import shutil
+import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ import pytest
 from drafter.studio.security import allowed_hosts
 from drafter.studio.server import is_loopback
 
-from .conftest import EXAMPLES, RunningStudio
+from .conftest import EXAMPLES, ROOT, RunningStudio
 
 
 class Browser:
@@ -244,3 +247,104 @@ def test_a_save_made_while_the_check_page_loads_is_not_missed(browser: Browser) 
             assert expected in lines
         else:
             assert "event: changed" not in lines  # nothing changed since the page was made
+
+
+def test_the_forms_endpoints_are_guarded_like_the_others(browser: Browser) -> None:
+    text = (ROOT / "templates" / "urgent-appeal" / "sample.yaml").read_text(encoding="utf-8")
+    change = {"template": "urgent-appeal", "text": text, "path": ["case_number"],
+              "value": "2024-9"}
+    for path, value in (("/api/draft/form", {"template": "urgent-appeal", "text": text}),
+                        ("/api/draft/form/set", change)):
+        plain = browser.request("POST", path, json.dumps(value).encode(),
+                                {"Content-Type": "application/json"})
+        assert plain.status == 403 and "CSRF" in body(plain), path
+        assert browser.post_json(path, value, Origin="http://evil.example").status == 403
+        assert browser.post_json(path, value, **{"Sec-Fetch-Site": "cross-site"}).status == 403
+        outside = browser.post_json(path, {**value, "template": "../../../etc"})
+        assert outside.status == 404 and "outside the workspace" in body(outside), path
+    form = json.loads(body(browser.post_json("/api/draft/form", {
+        "template": "urgent-appeal", "text": text}, **{"Accept-Language": "fr-CH, en;q=0.5"})))
+    people = next(f for f in form["fields"] if f["name"] == "people")
+    assert people["declared"] and people["kind"] == "records" and people["required"]
+    assert form["values"]["case_number"] == "2024-Hyeong-1187"
+    done = json.loads(body(browser.post_json("/api/draft/form/set", change)))
+    assert done["ok"] and "case_number: 2024-9\n" in done["text"]
+    for bad in ([], "case_number", [True], [{"a": 1}]):
+        refused = browser.post_json("/api/draft/form/set", {**change, "path": bad})
+        assert refused.status == 400, bad
+    broken = json.loads(body(browser.post_json("/api/draft/form/set", {
+        **change, "text": "subject: [unclosed\n"})))
+    assert broken["ok"] is False and "fix its syntax" in broken["message"]
+
+
+def test_bodies_of_the_new_endpoints_are_bounded(browser: Browser) -> None:
+    for path in ("/api/draft/form/set", f"/results/send?folder=x&csrf={browser.csrf}"):
+        connection = http.client.HTTPConnection(browser.host, browser.port, timeout=30)
+        connection.putrequest("POST", path, skip_host=True)
+        for name, value in {"Host": f"127.0.0.1:{browser.port}", "Cookie": browser.cookie,
+                            "X-CSRF-Token": browser.csrf, "Content-Type": "application/json",
+                            "Content-Length": str(100 << 20)}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        assert connection.getresponse().status == 413, path
+
+
+@pytest.fixture
+def drafted(studio: RunningStudio, run) -> Iterator[str]:
+    """A DOCX-only merge of the campaign in the workspace, with its email drafts."""
+    outdir = studio.workspace / "out" / "http-drafts"
+    assert run("merge", studio.workspace / "campaign" / "case.yaml",
+               studio.workspace / "campaign" / "recipients.csv", "-o", outdir, "-f", "docx",
+               "-q").exit_code == 0
+    assert run("mail", outdir, "--from", "a@example.org", "--attach", "docx", "-q"
+               ).exit_code == 0
+    yield "out/http-drafts"
+    shutil.rmtree(outdir)
+
+
+def test_sending_endpoints_need_the_token_csrf_and_paths_in_the_workspace(
+        browser: Browser, drafted: str, studio: RunningStudio) -> None:
+    folder = urllib.parse.quote(drafted, safe="")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    sending = b"server=smtp%3A%2F%2F127.0.0.1%3A9&password=never-kept-9"
+    for path in (f"/results/mail?folder={folder}", f"/results/send?folder={folder}"):
+        assert browser.request("POST", path, b"sender=a%40example.org", form).status == 403
+        stranger = Browser(studio)  # no cookie: refused before anything
+        assert stranger.request("POST", f"{path}&csrf={browser.csrf}", sending,
+                                form).status == 403
+        outside = browser.request("POST", f"{path.split('?')[0]}?folder=..&csrf="
+                                  f"{browser.csrf}", sending, form)
+        assert outside.status == 404 and "outside the workspace" in body(outside)
+    page = body(browser.request("GET", f"/results/mail?folder={folder}"))
+    assert "12 to send, 0 sent before, 0 uncertain, 4 not emailed" in page
+    assert "li-liguo.docx" in page and "gabzfwz@mps.gov.cn" in page
+    opened = browser.request("GET", f"/results/message?folder={folder}&name=mail%2F"
+                                    "li-liguo.eml")
+    assert opened.status == 200 and "尊敬的李立国部长：" in body(opened)
+    for name in ("..%2Fcase.yaml", "mail%2F..%2F..%2F..%2Fcampaign%2Fcase.yaml",
+                 "mail%2Fnot-a-draft.eml", "%2Fetc%2Fpasswd"):
+        for page_path in ("/results/message", "/results/file"):
+            refused = browser.request("GET", f"{page_path}?folder={folder}&name={name}")
+            assert refused.status == 404, (page_path, name)
+    eml = browser.request("GET", f"/results/file?folder={folder}&name=mail%2Fli-liguo.eml")
+    assert eml.status == 200 and eml.headers["content-type"] == "message/rfc822"
+    for job in ("/send/jobs/0123456789abcdef", "/merge/jobs/0123456789abcdef/events"):
+        assert browser.request("GET", job).status == 404
+    cancel = browser.request("POST", "/send/jobs/0123456789abcdef/cancel", b"{}",
+                             {"Content-Type": "application/json"})
+    assert cancel.status == 403  # no CSRF token
+    # A send to a server that is not there: refused, and the password typed is nowhere.
+    started = browser.request("POST", f"/results/send?folder={folder}&csrf={browser.csrf}",
+                              sending + b"&user=campaigns", form)
+    assert started.status == 303 and started.headers["location"].startswith("/send/jobs/")
+    job = started.headers["location"]
+    for _ in range(600):  # the job's own end, not a time: its page says when it failed
+        state = body(browser.request("GET", job))
+        if 'data-state="failed"' in state:
+            break
+        time.sleep(0.5)
+    assert 'data-state="failed"' in state and "127.0.0.1" in state
+    for file in studio.workspace.rglob("*"):
+        if file.is_file():
+            assert b"never-kept-9" not in file.read_bytes(), file
+    assert "never-kept-9" not in state

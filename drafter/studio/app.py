@@ -31,13 +31,34 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..authoring import Finding, check_template, variable_tree
-from ..errors import DrafterError, Problem, StudioError, ValidationError
+from ..errors import DataError, DrafterError, Location, Problem, StudioError, ValidationError
 from ..files import write_atomic
+from ..form import form_values, letter_form, set_field
+from ..mail import (
+    ATTACHABLE,
+    MAIL_DIR,
+    POST_PDF,
+    MailOptions,
+    read_draft,
+    review_drafts,
+    write_drafts,
+)
 from ..manifest import FINISHED, MANIFEST, finished_letters, read_manifest
 from ..merge import MergeOptions, merge
 from ..render import FORMATS, read_and_render, write_letter
+from ..send import (
+    LOG_NAME,
+    PASSWORD_VARIABLE,
+    SendOptions,
+    SendSettings,
+    config_path,
+    configured_options,
+    configured_password,
+    read_config,
+    send_drafts,
+)
 from ..template import LetterTemplate
-from .jobs import Jobs, MergeJob, Previews
+from .jobs import Job, Jobs, Previews
 from .security import MAX_BODY_BYTES, Secrets
 from .workspace import Workspace
 
@@ -93,6 +114,8 @@ def create_app(workspace: Workspace, keys: Secrets, previews: Previews) -> Starl
         Route("/draft", handler(draft_page)),
         Route("/api/draft", handler(draft_update), methods=["POST"]),
         Route("/api/draft/save", handler(draft_save), methods=["POST"]),
+        Route("/api/draft/form", handler(draft_form), methods=["POST"]),
+        Route("/api/draft/form/set", handler(draft_form_set), methods=["POST"]),
         Route("/draft/pages/{key:str}/{page:int}.png", handler(draft_image)),
         Route("/draft/download", handler(draft_download), methods=["POST"]),
         Route("/check", handler(check_page)),
@@ -107,6 +130,13 @@ def create_app(workspace: Workspace, keys: Secrets, previews: Previews) -> Starl
         Route("/merge/jobs/{job:str}/events", handler(job_events)),
         Route("/merge/jobs/{job:str}/cancel", handler(job_cancel), methods=["POST"]),
         Route("/results", handler(results_page)),
+        Route("/results/mail", handler(mail_page)),
+        Route("/results/mail", handler(mail_drafts), methods=["POST"]),
+        Route("/results/message", handler(message_page)),
+        Route("/results/send", handler(send_start), methods=["POST"]),
+        Route("/send/jobs/{job:str}", handler(job_page)),
+        Route("/send/jobs/{job:str}/events", handler(job_events)),
+        Route("/send/jobs/{job:str}/cancel", handler(job_cancel), methods=["POST"]),
         Route("/results/letters.zip", handler(results_zip)),
         Route("/results/file", handler(results_file)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -191,6 +221,62 @@ async def draft_update(studio: Studio, request: Request) -> Response:
                 key, count = made
                 result["pages"] = [f"/draft/pages/{key}/{n}.png" for n in range(1, count + 1)]
         return result
+
+    return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
+
+
+def _language(request: Request) -> str:
+    """The user's language, from the browser's Accept-Language (the first one given)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";", 1)[0].strip()
+        if tag and tag != "*":
+            return tag.replace("-", "_")
+    return "en"
+
+
+async def _form_request(request: Request) -> dict[str, Any]:
+    body = await request.json()
+    return body if isinstance(body, dict) else {}
+
+
+async def draft_form(studio: Studio, request: Request) -> Response:
+    """The form of the draft's template, and the draft's values for it."""
+    body = await _form_request(request)
+    data = str(body.get("data", "")) or "letter.yaml"
+    path = studio.workspace.path(data, must_exist=False)
+
+    def work() -> dict[str, Any]:
+        template = studio.workspace.template(str(body.get("template", "")))
+        fields = [f.as_dict() for f in letter_form(template, _language(request))]
+        try:
+            values = form_values(str(body.get("text", "")), str(path))
+        except DrafterError as e:
+            return {"ok": False, "fields": fields, "values": {},
+                    "problems": _error(studio, e, path)}
+        return {"ok": isinstance(values, dict), "fields": fields,
+                "values": values if isinstance(values, dict) else {}, "problems": []}
+
+    return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
+
+
+async def draft_form_set(studio: Studio, request: Request) -> Response:
+    """One value of the form written into the draft's YAML: the new YAML."""
+    body = await _form_request(request)
+    where = body.get("path")
+    if not isinstance(where, list) or not where or not all(
+            isinstance(p, str | int) and not isinstance(p, bool) for p in where):
+        return JSONResponse({"ok": False, "message": "a field's path is a list of names "
+                             "and row numbers"}, 400)
+    value = body.get("value")
+
+    def work() -> dict[str, Any]:
+        template = studio.workspace.template(str(body.get("template", "")))
+        try:
+            text = set_field(str(body.get("text", "")), tuple(where), value,
+                             letter_form(template))
+        except (DrafterError, ValueError) as e:
+            return {"ok": False, "message": studio.workspace.shown(str(e))}
+        return {"ok": True, "text": text}
 
     return JSONResponse(await run_in_threadpool(work), headers={"cache-control": "no-store"})
 
@@ -366,7 +452,7 @@ async def merge_page(studio: Studio, request: Request) -> Response:
     ws = studio.workspace
     return studio.page("merge.html", request, cases=ws.cases(), recipients=ws.recipients(),
                        templates=ws.templates(), chosen=dict(request.query_params),
-                       jobs=list(studio.jobs.jobs.values()))
+                       jobs=[j for j in studio.jobs.jobs.values() if j.kind == "merge"])
 
 
 async def merge_upload(studio: Studio, request: Request) -> Response:
@@ -436,18 +522,25 @@ async def merge_start(studio: Studio, request: Request) -> Response:
     return RedirectResponse(f"/merge/jobs/{job.id}", status_code=303)
 
 
-def _job(studio: Studio, request: Request) -> MergeJob:
+def _job(studio: Studio, request: Request) -> Job:
     job = studio.jobs.jobs.get(request.path_params["job"])
-    if job is None:
-        raise StudioError("no such merge")
+    kind = "send" if request.url.path.startswith("/send/") else "merge"
+    if job is None or job.kind != kind:
+        raise StudioError(f"no such {kind}")
     return job
 
 
 async def job_page(studio: Studio, request: Request) -> Response:
     job = _job(studio, request)
     folder = studio.workspace.relative(job.outdir)
+    results = drafts = None
+    if job.finished and (job.outdir / MANIFEST).is_file():
+        results = _results(studio, job.outdir)
+        if job.kind == "send":
+            drafts = await run_in_threadpool(review_drafts, job.outdir)
     return studio.page("job.html", request, job=job, state=job.snapshot(), folder=folder,
-                       results=_results(studio, job.outdir) if job.finished else None)
+                       results=results, drafts=drafts, events=f"{request.url.path}/events",
+                       cancel=f"{request.url.path}/cancel")
 
 
 async def job_events(studio: Studio, request: Request) -> Response:
@@ -542,16 +635,156 @@ async def results_file(studio: Studio, request: Request) -> Response:
     folder = _results_folder(studio, request)
     name = request.query_params.get("name", "")
     allowed = {n: p for n, p in _letter_files(folder)}
-    allowed.update({n: folder / n for n in ("combined.pdf", "combined.docx")
+    allowed.update({n: folder / n for n in ("combined.pdf", "combined.docx", POST_PDF,
+                                            f"{MAIL_DIR}/{LOG_NAME}")
                     if (folder / n).is_file()})
+    allowed.update(_draft_files(folder))
     if name not in allowed:
         raise StudioError(f"{name}: not a letter of this merge")
-    media = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}.get(
+    media = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
+             "eml": "message/rfc822", "jsonl": "text/plain; charset=utf-8"}.get(
         name.rsplit(".", 1)[-1], "application/vnd.openxmlformats-officedocument."
         "wordprocessingml.document")
     inline = request.query_params.get("inline") == "1" and name.endswith(".pdf")
     headers = {} if inline else _attachment(name)
     return Response(allowed[name].read_bytes(), media_type=media, headers=headers)
+
+
+# --- email: drafts to review, a paced send --------------------------------------------------
+
+
+def _draft_files(folder: Path) -> dict[str, Path]:
+    """The drafts the manifest names (``mail/x.eml``), only those in the folder's mail/."""
+    found = {}
+    for row in read_manifest(folder / MANIFEST).values():
+        name = row.get("mail", "")
+        path = folder / name
+        if name and path.parent == folder / MAIL_DIR and path.is_file():
+            found[name] = path
+    return found
+
+
+def _send_defaults() -> dict[str, Any]:
+    """The send form's first values: the environment's and the config file's, as the CLI
+    takes them (never a password: that is typed, or DRAFTER_SMTP_PASSWORD)."""
+    try:
+        options = configured_options()
+        sender = read_config(config_path()).get("mail", {})
+    except DrafterError as e:
+        return {"error": str(e), "server": "", "user": "", "rate": "", "burst": 1,
+                "sender": "", "reply_to": "", "password_set": False}
+    server = options.server
+    return {"error": "", "server": "" if server is None else
+            f"{server.scheme}://{server.host}:{server.port}",
+            "user": server.user if server else "", "rate": options.rate or "",
+            "burst": options.burst, "sender": sender.get("from", ""),
+            "reply_to": sender.get("reply_to", ""),
+            "password_set": configured_password() is not None}
+
+
+async def mail_page(studio: Studio, request: Request) -> Response:
+    """The merge's letters as emails: each draft's To, Cc, Bcc, subject and attachments, its
+    delivery; the form that makes the drafts, and the one that sends them."""
+    folder = _results_folder(studio, request)
+
+    def gather() -> dict[str, Any]:
+        drafts = review_drafts(folder)
+        try:
+            planned = send_drafts(folder, SendOptions()) if any(d.mail for d in drafts) \
+                else None  # a dry run: what a send would do now
+        except DrafterError as e:
+            return {"drafts": drafts, "planned": None, "plan_error": str(e)}
+        return {"drafts": drafts, "planned": planned, "plan_error": ""}
+
+    values = await run_in_threadpool(gather)
+    sends = [j for j in studio.jobs.jobs.values() if j.kind == "send" and j.outdir == folder]
+    defaults = _send_defaults()
+    senders = [d.sender for d in values["drafts"] if d.sender]
+    if senders:  # the drafts made again are from whom they were from
+        defaults["sender"] = senders[0]
+    if sends:  # as the last send of these drafts had it
+        defaults.update(sends[-1].settings)
+    return studio.page("mail.html", request, folder=studio.workspace.relative(folder),
+                       defaults=defaults, sends=sends,
+                       post=(folder / POST_PDF).is_file(),
+                       log=(folder / MAIL_DIR / LOG_NAME).is_file(), **values)
+
+
+async def mail_drafts(studio: Studio, request: Request) -> Response:
+    """``drafter mail``: write the drafts, then show them."""
+    folder = _results_folder(studio, request)
+    form = await request.form()
+    attach = tuple(kind for kind in ATTACHABLE if form.get(f"attach-{kind}")) or ("pdf",)
+    options = MailOptions(sender=str(form.get("sender", "")).strip(), attach=attach,
+                          reply_to=str(form.get("reply_to", "")).strip())
+    try:
+        await run_in_threadpool(write_drafts, folder, options)
+    except DrafterError as e:
+        return studio.page("error.html", request, 400, message=studio.workspace.shown(str(e)))
+    return RedirectResponse(f"/results/mail?folder={_q(studio.workspace.relative(folder))}",
+                            status_code=303)
+
+
+async def message_page(studio: Studio, request: Request) -> Response:
+    """One draft, as its recipient will read it: headers, text, attachments."""
+    folder = _results_folder(studio, request)
+    name = request.query_params.get("name", "")
+    path = _draft_files(folder).get(name)
+    if path is None:
+        raise StudioError(f"{name}: not a draft of this merge")
+    message = await run_in_threadpool(read_draft, path)
+    body = message.get_body(("plain",))
+    text = body.get_content() if body is not None else ""
+    attachments = [part.get_filename() or "" for part in message.iter_attachments()]
+    letters = {p.name for _, p in _letter_files(folder)}
+    headers = [(h, str(message[h])) for h in ("From", "To", "Cc", "Bcc", "Reply-To",
+                                              "Subject", "Date", "Message-ID",
+                                              "Content-Language") if message[h] is not None]
+    return studio.page("message.html", request, folder=studio.workspace.relative(folder),
+                       draft=name, headers=headers, text=text, attachments=attachments,
+                       letters=letters, language=str(message["Content-Language"] or ""))
+
+
+def _number(value: Any, kind: type, name: str) -> Any:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        number = kind(text)
+    except ValueError:
+        raise DataError([Problem(Location(option=name), "", f"{text!r} is not a number")]
+                        ) from None
+    if number < 0:
+        raise DataError([Problem(Location(option=name), "", "give a number of 0 or more")])
+    return number
+
+
+async def send_start(studio: Studio, request: Request) -> Response:
+    """``drafter send --send``, paced, in a process of its own; the password given stays in
+    memory (the form's field, then the child process's), never on disk."""
+    folder = _results_folder(studio, request)
+    form = await request.form()
+    try:
+        options = configured_options(
+            SendSettings(server=str(form.get("server", "")).strip() or None,
+                         user=str(form.get("user", "")).strip() or None,
+                         rate=_number(form.get("rate"), float, "rate"),
+                         burst=_number(form.get("burst"), int, "burst")),
+            send=True, limit=_number(form.get("limit"), int, "limit") or 0)
+    except DrafterError as e:
+        return studio.page("error.html", request, 400, message=studio.workspace.shown(str(e)))
+    if options.server is None:
+        return studio.page("error.html", request, 400, message="give the SMTP server, "
+                           "e.g. smtp://smtp.example.org:587")
+    password = str(form.get("password", "")) or configured_password()
+    if options.server.user and not password:
+        return studio.page("error.html", request, 400, message=f"the password for "
+                           f"{options.server}: type it in the form (or start the studio with "
+                           f"{PASSWORD_VARIABLE} set)")
+    job = studio.jobs.send(folder, options, password)
+    # the next send's form starts from these (never the password)
+    job.settings = {k: str(form.get(k, "")).strip() for k in ("server", "user", "rate", "burst")}
+    return RedirectResponse(f"/send/jobs/{job.id}", status_code=303)
 
 
 def _marked(finding: Finding) -> Any:

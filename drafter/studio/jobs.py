@@ -1,8 +1,11 @@
-"""Long work, off the request thread: merges in a process of their own, previews one at a time.
+"""Long work, off the request thread: merges and sends in a process of their own, previews one
+at a time.
 
 A merge runs :func:`drafter.merge.merge` in a child process, exactly as ``drafter merge`` does,
-and reports its progress through a queue. Cancelling sends it SIGINT: the merge stops the way
-Ctrl-C stops the CLI, keeping only complete letters and a manifest of what it reached.
+and reports its progress through a queue; a send runs :func:`drafter.send.send_drafts` the same
+way, as ``drafter send --send`` does. Cancelling sends the child SIGINT: it stops the way
+Ctrl-C stops the CLI (a merge keeps only complete letters and a manifest of what it reached; a
+send has logged every message the server accepted).
 
 Previews of a draft go through :func:`drafter.preview.page_images`, one at a time, with one
 LibreOffice kept running between changes (:class:`drafter.pdf.WarmLibreOffice`); a preview
@@ -24,48 +27,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DrafterError, LibreOfficeMissing
+from ..errors import DrafterError, LibreOfficeMissing, StudioError
 from ..merge import MergeOptions, MergeReport, merge
 from ..pdf import Converter, LibreOffice, WarmLibreOffice, reserved_profiles
 from ..preview import page_images
 from ..render import RenderedLetter
+from ..send import SendOptions, send_drafts
 
 MAX_PREVIEWS = 16  # drafts whose page images are kept in memory
 
 
 @dataclass
-class MergeJob:
-    """One merge started from the studio, and what is known of it so far."""
+class Job:
+    """A merge or a send started from the studio, and what is known of it so far."""
 
     id: str
-    case: str  # workspace-relative
+    kind: str  # "merge" or "send"
+    case: str  # workspace-relative: the merge's files ("" for a send)
     recipients: str
     outdir: Path
     state: str = "starting"  # starting, running, done, failed, cancelled
     done: int = 0
     total: int = 0
     error: str = ""
-    report: MergeReport | None = None
+    report: Any = None  # a MergeReport or a SendReport, once done
     started: float = field(default_factory=time.monotonic)
     process: Any = None  # multiprocessing.Process
     changed: threading.Condition = field(default_factory=threading.Condition)
+    settings: dict[str, str] = field(default_factory=dict)  # a send's form, without password
 
     @property
     def finished(self) -> bool:
-        """Whether the merge has ended, well or not."""
+        """Whether the work has ended, well or not."""
         return self.state in ("done", "failed", "cancelled")
+
+    @property
+    def unit(self) -> str:
+        """What the job counts: letters, or messages."""
+        return "letters" if self.kind == "merge" else "messages"
 
     def snapshot(self) -> dict[str, Any]:
         """The job as the page shows it."""
         percent = 100 if self.state == "done" else int(100 * self.done / self.total) \
             if self.total else 0
+        return {"id": self.id, "kind": self.kind, "state": self.state, "done": self.done,
+                "total": self.total, "percent": percent, "error": self.error,
+                "unit": self.unit, "summary": self.summary()}
+
+    def summary(self) -> str | None:
+        """What a finished job did, in a line; None before it ends well."""
         report = self.report
-        return {"id": self.id, "state": self.state, "done": self.done, "total": self.total,
-                "percent": percent, "error": self.error,
-                "summary": None if report is None else {
-                    "written": report.written, "skipped": report.skipped,
-                    "failed": report.failed, "invalid": report.invalid,
-                    "total": report.total}}
+        if report is None:
+            return None
+        if isinstance(report, MergeReport):
+            return report.summary()
+        said = (f"{report.sent} sent, {len(report.failed)} failed, {len(report.deferred)} "
+                f"deferred, {len(report.uncertain)} uncertain, {report.skipped} skipped (sent "
+                f"before), {report.left} left for later, {report.not_emailed} not emailed")
+        return said if report.planned or report.skipped else f"nothing to send: {said}"
+
+
+MergeJob = Job  # the name the merge pages knew it by
 
 
 def _merge_in_child(case: str, recipients: str, outdir: str, options: MergeOptions,
@@ -77,7 +99,26 @@ def _merge_in_child(case: str, recipients: str, outdir: str, options: MergeOptio
         report = merge(Path(case), Path(recipients), Path(outdir), options,
                        on_progress=progress)
     except KeyboardInterrupt:
-        queue.put(("cancelled", "stopped: only complete letters were kept"))
+        queue.put(("cancelled", "only complete letters were kept"))
+    except DrafterError as e:
+        queue.put(("failed", str(e)))
+    except Exception as e:  # reported on the page, not lost in a child's stderr
+        queue.put(("failed", f"{type(e).__name__}: {e}"))
+    else:
+        queue.put(("done", report))
+
+
+def _send_in_child(outdir: str, options: SendOptions, password: str | None,
+                   queue: Any) -> None:
+    """The child process: one send, as ``drafter send --send`` does. The password came
+    through the pipe that started the process; it is never written anywhere."""
+    def progress(done: int, total: int) -> None:
+        queue.put(("progress", done, total))
+    try:
+        report = send_drafts(Path(outdir), options, password=password, on_progress=progress)
+    except KeyboardInterrupt:
+        queue.put(("cancelled", "the messages the server accepted are logged; a message "
+                                "that was being sent is uncertain (listed when you send again)"))
     except DrafterError as e:
         queue.put(("failed", str(e)))
     except Exception as e:  # reported on the page, not lost in a child's stderr
@@ -87,26 +128,38 @@ def _merge_in_child(case: str, recipients: str, outdir: str, options: MergeOptio
 
 
 class Jobs:
-    """The merges of one studio run, by id."""
+    """The merges and sends of one studio run, by id."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, MergeJob] = {}
+        self.jobs: dict[str, Job] = {}
         self.context = multiprocessing.get_context("spawn")
 
     def start(self, case: Path, recipients: Path, outdir: Path, options: MergeOptions,
-              names: tuple[str, str]) -> MergeJob:
+              names: tuple[str, str]) -> Job:
         """Start a merge in a child process; returns at once."""
-        job = MergeJob(secrets.token_hex(8), names[0], names[1], outdir)
+        job = Job(secrets.token_hex(8), "merge", names[0], names[1], outdir)
+        return self._run(job, _merge_in_child, (str(case), str(recipients), str(outdir),
+                                                options))
+
+    def send(self, outdir: Path, options: SendOptions, password: str | None) -> Job:
+        """Start sending the drafts of a merge in a child process; returns at once. Refused
+        while another send of the same folder runs (send.py also refuses it, with a lock)."""
+        for other in self.jobs.values():
+            if other.kind == "send" and other.outdir == outdir and not other.finished:
+                raise StudioError("these messages are being sent now; wait for that send to "
+                                  "end, or cancel it")
+        job = Job(secrets.token_hex(8), "send", "", "", outdir)
+        return self._run(job, _send_in_child, (str(outdir), options, password))
+
+    def _run(self, job: Job, target: Any, args: tuple[Any, ...]) -> Job:
         queue = self.context.Queue()
-        job.process = self.context.Process(
-            target=_merge_in_child, args=(str(case), str(recipients), str(outdir), options,
-                                          queue), daemon=True)
+        job.process = self.context.Process(target=target, args=(*args, queue), daemon=True)
         job.process.start()
         self.jobs[job.id] = job
         threading.Thread(target=self._follow, args=(job, queue), daemon=True).start()
         return job
 
-    def _follow(self, job: MergeJob, queue: Any) -> None:
+    def _follow(self, job: Job, queue: Any) -> None:
         job.state = "running"
         while True:
             try:
@@ -114,7 +167,7 @@ class Jobs:
             except Exception:  # queue.Empty: is the child still there?
                 if job.process.is_alive():
                     continue
-                message = ("failed", f"the merge process ended (exit status "
+                message = ("failed", f"the {job.kind} process ended (exit status "
                                      f"{job.process.exitcode})")
             with job.changed:
                 kind = message[0]
@@ -130,14 +183,14 @@ class Jobs:
                 job.process.join(timeout=30)
                 return
 
-    def cancel(self, job: MergeJob) -> None:
-        """Stop a running merge as Ctrl-C would."""
+    def cancel(self, job: Job) -> None:
+        """Stop a running merge or send as Ctrl-C would."""
         if not job.finished and job.process is not None and job.process.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(job.process.pid, signal.SIGINT)
 
     def close(self) -> None:
-        """Stop every merge still running, and wait for them."""
+        """Stop every job still running, and wait for them."""
         for job in self.jobs.values():
             self.cancel(job)
         for job in self.jobs.values():
