@@ -34,7 +34,7 @@ from .package import (
     read_docx,
     write_archive,
 )
-from .sandbox import make_environment, unsupported_features
+from .sandbox import TemplateLimits, make_environment, unsupported_features
 from .scripts import NOTO_CJK, TEMPLATE_COMPLEX_FACE, RunScripts, apply_scripts, face_for, slot_of
 from .template import LetterTemplate
 
@@ -301,9 +301,22 @@ def _describe(error: Exception) -> str:
         return f"undefined value: {error.message}"
     if isinstance(error, jinja2.exceptions.SecurityError):
         return f"refused by the template sandbox: {error}"
-    if isinstance(error, OverflowError | RecursionError | MemoryError):
+    if isinstance(error, RecursionError):
+        return ("refused: macros call each other (or themselves) too deeply "
+                f"({error}); a macro that calls itself needs a condition that stops it")
+    if isinstance(error, MemoryError):
+        return ("refused: the template needs more memory than this computer allows it "
+                f"(MemoryError{': ' + str(error) if str(error) else ''}); the limits a "
+                f"template is held to (docs/errors.md) are {_limits_in_words()}")
+    if isinstance(error, OverflowError):
         return f"refused: the template makes too much ({error})"
     return f"{type(error).__name__}: {error}"
+
+
+def _limits_in_words(limits: TemplateLimits = TemplateLimits()) -> str:
+    return (f"{limits.value_size:,} characters or items in one value, "
+            f"{limits.total_size:,} in all the values of a part, {limits.steps:,} steps "
+            f"and {limits.cpu_seconds:g} CPU seconds")
 
 
 def _finished_part(rendered: str, name: str, context: LetterContext,

@@ -10,12 +10,18 @@ Every printed value is escaped for XML.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
+import time
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import jinja2
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import _PassArg
 from markupsafe import Markup
 
 from .addresses import format_phone
@@ -23,34 +29,288 @@ from .locales import Localizer
 from .markup import xml_text
 from .wordml import Image
 
-MAX_REPEAT = 1_000_000  # items or characters that one `*` in a template may make
-MAX_EXPONENT = 1_000  # of an integer `**`: 10**1000 prints; 10**10**10 would never end
+@dataclass(frozen=True)
+class TemplateLimits:
+    """What one render of a template part (a letter's body, a header…, or a merge's file-name
+    pattern) may make and spend. Every value the template makes is measured (the results of
+    filters, calls, methods, operators and ``~``, and every printed value), every loop round,
+    call and operation is a step, and the CPU time is checked at each step; an operation whose
+    arguments ask for more (a width, a count, a format's padding) is refused before it runs."""
+
+    value_size: int = 1_000_000  # characters, items or digits of any one value it makes
+    total_size: int = 50_000_000  # characters, items and digits of all the values it makes
+    predicted_size: int = 100_000_000  # an operation whose inputs multiply beyond: not run
+    steps: int = 5_000_000  # loop rounds, calls, filters and operations
+    cpu_seconds: float = 30.0
+
+
+class TemplateLimitExceeded(jinja2.exceptions.SecurityError):
+    """A render went beyond its :class:`TemplateLimits`; the message says which, in numbers."""
+
+
+_LOOP_HINT = "a loop that runs too long or grows a value?"
+
+
+class RenderBudget:
+    """What one render has made and spent so far, against its :class:`TemplateLimits`."""
+
+    def __init__(self, limits: TemplateLimits) -> None:
+        self.limits = limits
+        self.made = 0
+        self.steps = 0
+        self.deadline = time.thread_time() + limits.cpu_seconds
+
+    def step(self) -> None:
+        """One loop round, call or operation; the CPU time is checked every 64 steps."""
+        self.steps += 1
+        if self.steps > self.limits.steps:
+            raise TemplateLimitExceeded(
+                f"more than {self.limits.steps:,} steps in this part (loop rounds, calls, "
+                f"filters and operations; at most {self.limits.steps:,}): {_LOOP_HINT}")
+        if not self.steps & 63 and time.thread_time() > self.deadline:
+            raise TemplateLimitExceeded(
+                f"more than {self.limits.cpu_seconds:g} seconds of CPU time in this part "
+                f"(at most {self.limits.cpu_seconds:g}): {_LOOP_HINT}")
+
+    def made_value(self, value: Any, what: str) -> Any:
+        """``value``, made by ``what`` (``the filter center``, ``~``), counted; refused when it
+        is larger than one value may be, or when the render has made too much in all."""
+        self.step()
+        size = _size(value)
+        if size > self.limits.value_size:
+            raise TemplateLimitExceeded(
+                f"{what} makes a value of {size:,} {_unit(value)} (at most "
+                f"{self.limits.value_size:,} in one value)")
+        self.made += size
+        if self.made > self.limits.total_size:
+            raise TemplateLimitExceeded(
+                f"the values made in this part come to more than {self.limits.total_size:,} "
+                f"characters, items and digits (at most {self.limits.total_size:,}), the last "
+                f"by {what}: {_LOOP_HINT}")
+        return value
+
+    def before(self, what: str, inputs: list[Any], counts: list[Any]) -> None:
+        """Refuse an operation before it runs when its arguments ask for a result larger than
+        any value may be: a number (a width, a count) beyond the value size given to an
+        operation on a text or collection, or inputs whose sizes multiply beyond the predicted
+        size (a long separator joining a long list)."""
+        self.step()
+        if inputs and isinstance(inputs[0], _SIZED):
+            for count in counts:
+                if _is_int(count) and abs(count) > self.limits.value_size:
+                    raise TemplateLimitExceeded(
+                        f"{what} is given the number {count:,} (a width or count; at most "
+                        f"{self.limits.value_size:,} on a text or list)")
+        sizes = sorted((_estimate(v) for v in inputs if isinstance(v, _SIZED)), reverse=True)
+        if len(sizes) > 1 and sizes[0] * max(sizes[1], 1) > self.limits.predicted_size:
+            raise TemplateLimitExceeded(
+                f"{what} on values of {sizes[0]:,} and {sizes[1]:,} characters or items could "
+                f"make {sizes[0] * sizes[1]:,} (at most {self.limits.predicted_size:,} are "
+                "tried)")
+
+    def format_widths(self, what: str, spec: str, arguments: list[Any]) -> None:
+        """Refuse a format (``'%1000000000s'``, ``'{:>1000000000}'``) whose padding or
+        precision is larger than any value may be, before it is applied."""
+        numbers = [int(n) for found in _FORMAT_NUMBER.findall(spec) for n in found if n]
+        if "*" in spec or _NESTED_FIELD.search(spec):
+            numbers += [a for a in arguments if _is_int(a)]  # '%*s', '{:{width}}'
+        for number in numbers:
+            if abs(number) > self.limits.value_size:
+                raise TemplateLimitExceeded(
+                    f"{what} pads or extends to {number:,} characters (at most "
+                    f"{self.limits.value_size:,} in one value)")
+
+
+_SIZED = (str, bytes, list, tuple, dict, set, frozenset, range)
+# Widths and precisions in printf (`%-10.2f`) and str.format (`{:>10}`, `{0:,.2f}`) formats.
+_FORMAT_NUMBER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d+)?(?:\.(\d+))?"
+                            r"|\{[^{}:]*:[^{}]*?(\d+)(?:[,_]?\.(\d+))?[^{}]*\}")
+_NESTED_FIELD = re.compile(r"\{[^{}]*\{")  # '{:{width}}': the width is an argument
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _size(value: Any) -> int:
+    """Characters of a text, items of a collection, digits of a number."""
+    if isinstance(value, _SIZED):
+        return len(value)
+    if _is_int(value):
+        return abs(value).bit_length() * 3 // 10
+    return 0
+
+
+def _estimate(value: Any) -> int:
+    """The size of a value, a collection's texts included, from its first items: a list of
+    one long text repeated is as large as all its copies."""
+    if isinstance(value, list | tuple) and value:
+        longest = max((len(item) for item in value[:16] if isinstance(item, str)), default=0)
+        return len(value) * (1 + longest)
+    return _size(value)
+
+
+def _unit(value: Any) -> str:
+    return "characters" if isinstance(value, str | bytes) else (
+        "digits" if _is_int(value) else "items")
+
+
+def _budget(context: Any) -> RenderBudget:
+    return cast(_BudgetedContext, context).budget
+
+
+class _BudgetedContext(jinja2.runtime.Context):
+    """A render's context, with the budget of that render."""
+
+    def __init__(self, environment: jinja2.Environment, *args: Any, **kwargs: Any) -> None:
+        super().__init__(environment, *args, **kwargs)
+        self.budget = RenderBudget(getattr(environment, "limits", TemplateLimits()))
+
+
+class _BoundedCode(CodeGenerator):
+    """Jinja's code generator, with ``~`` measured and every loop round counted."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loop_sequences: set[int] = set()  # the nodes of the `for` loops' sequences
+
+    def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
+        if id(node) not in self.loop_sequences:
+            return super().visit(node, *args, **kwargs)
+        self.write("environment.rounds(context, ")
+        super().visit(node, *args, **kwargs)
+        self.write(")")
+        return None
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.made(context, ")
+        super().visit_Concat(node, frame)
+        self.write(", '`~`')")
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        self.loop_sequences.add(id(node.iter))
+        super().visit_For(node, frame)
+
+
+class _BoundedFilters(dict[str, Any]):
+    """An environment's filters: each one added is measured, before and after it runs."""
+
+    def __init__(self, filters: dict[str, Any]) -> None:
+        super().__init__()
+        self.update(filters)
+
+    def __setitem__(self, name: str, function: Any) -> None:
+        super().__setitem__(name, _bounded_filter(name, function))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for name, function in dict(*args, **kwargs).items():
+            self[name] = function
+
+
+def _bounded_filter(name: str, function: Any) -> Any:
+    if getattr(function, "_drafter_bounded", False):
+        return function
+    passed = _PassArg.from_obj(function)
+    what = f"the filter {name}"
+
+    @functools.wraps(function)
+    def bounded(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget(context)
+        if name == "format" and args and isinstance(args[0], str):
+            budget.format_widths(what, args[0], [*args[1:], *kwargs.values()])
+        else:
+            budget.before(what, list(args), [*args[1:], *kwargs.values()])
+        first: tuple[Any, ...] = ()
+        if passed is _PassArg.context:
+            first = (context,)
+        elif passed is _PassArg.eval_context:
+            first = (context.eval_ctx,)
+        elif passed is _PassArg.environment:
+            first = (context.environment,)
+        return budget.made_value(function(*first, *args, **kwargs), what)
+
+    bounded.jinja_pass_arg = _PassArg.context  # type: ignore[attr-defined]
+    bounded._drafter_bounded = True  # type: ignore[attr-defined]
+    return bounded
 
 
 class BoundedSandbox(SandboxedEnvironment):
-    """Jinja's sandbox (no Python internals, ``range`` bounded by ``MAX_RANGE``), and bounded
-    repetition and powers too: ``'x' * 10**9`` and ``10**10**10`` are refused, not computed.
+    """Jinja's sandbox (no Python internals, ``range`` bounded by ``MAX_RANGE``), with every
+    render held to :class:`TemplateLimits`: what it makes, how many steps it takes, how much
+    CPU time it spends. ``'x' * 10**9``, ``subject|center(10**9)`` and ``10**10**10`` are
+    refused before they are computed, a loop doubling a text once it is too long.
 
-    Jinja never folds these operators into constants at compile time in a sandbox, so the bound
-    holds for literals as well.
+    Jinja never folds operators or these filters into constants at compile time in a sandbox,
+    so the bounds hold for literals as well.
     """
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    code_generator_class = _BoundedCode
+    context_class = _BudgetedContext
+
+    def __init__(self, *args: Any, limits: TemplateLimits | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits or TemplateLimits()
+        self.filters = _BoundedFilters(self.filters)
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
                    right: Any) -> Any:
-        """``left operator right``, refused when its result would be absurdly large."""
+        """``left operator right``, refused when its result would be too large."""
+        budget = _budget(context)
+        what = f"`{operator}`"
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
-                if (isinstance(sequence, str | list | tuple) and isinstance(count, int)
-                        and len(sequence) * count > MAX_REPEAT):
-                    raise jinja2.exceptions.SecurityError(
-                        f"a repetition of {len(sequence) * count} items or characters (at most "
-                        f"{MAX_REPEAT})")
-        elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
-              and abs(left) > 1 and right > MAX_EXPONENT):
-            raise jinja2.exceptions.SecurityError(f"a power of {right} (at most {MAX_EXPONENT})")
-        return super().call_binop(context, operator, left, right)
+                if isinstance(sequence, str | list | tuple) and _is_int(count):
+                    size = _estimate(sequence) * count
+                    if size > self.limits.value_size:
+                        raise TemplateLimitExceeded(
+                            f"a repetition of {size:,} items or characters (at most "
+                            f"{self.limits.value_size:,} in one value)")
+        elif operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1:
+            digits = right * max(_size(left), 1)
+            if digits > self.limits.value_size:
+                raise TemplateLimitExceeded(
+                    f"a power of {right:,} of a {_size(left) or 1:,}-digit number makes "
+                    f"about {digits:,} digits (at most {self.limits.value_size:,} in one "
+                    "value)")
+        elif operator == "%" and isinstance(left, str):
+            budget.format_widths(what, left, list(right) if isinstance(right, tuple)
+                                 else [right])
+        budget.step()  # `+` and the others make at most the sum of their sizes: measured after
+        return budget.made_value(super().call_binop(context, operator, left, right), what)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any,  # noqa: N805
+             *args: Any, **kwargs: Any) -> Any:
+        """A call from the template (a method, a macro, ``range``…), measured."""
+        budget = _budget(__context)
+        name = getattr(__obj, "__name__", type(__obj).__name__)
+        # str.format comes wrapped by the sandbox: the text it formats is the wrapped method's.
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        what = (f"the macro {name}" if isinstance(__obj, jinja2.runtime.Macro)
+                else f"{type(owner).__name__}.{name}" if isinstance(owner, _SIZED)
+                else name)
+        if name in ("format", "format_map") and isinstance(owner, str):
+            budget.format_widths(what, owner, [*args, *kwargs.values()])
+        elif not isinstance(__obj, jinja2.runtime.Macro):
+            inputs = [owner, *args] if isinstance(owner, _SIZED) else list(args)
+            budget.before(what, inputs, [*args, *kwargs.values()] if isinstance(
+                owner, _SIZED) else [])
+        result = budget.made_value(super().call(__context, __obj, *args, **kwargs), what)
+        if isinstance(owner, list | dict | set):  # append, extend, update: the value grew
+            budget.made_value(owner, what)
+        return result
+
+    def made(self, context: jinja2.runtime.Context, value: Any, what: str) -> Any:
+        """``value``, made by ``what`` in the template, measured against the budget."""
+        return _budget(context).made_value(value, what)
+
+    def rounds(self, context: jinja2.runtime.Context, sequence: Any) -> Iterator[Any]:
+        """The items of a loop's sequence, each round a step of the render."""
+        budget = _budget(context)
+        for item in sequence:
+            budget.step()
+            yield item
 
 
 def make_environment(loc: Localizer) -> SandboxedEnvironment:
@@ -122,8 +382,11 @@ def _date_filter(loc: Localizer) -> Any:
     return format_date
 
 
-def _finalize(value: Any) -> Any:
-    # Every printed value is literal text: escaped for XML, whatever it contains.
+@jinja2.pass_context
+def _finalize(context: jinja2.runtime.Context, value: Any) -> Any:
+    # Every printed value is measured (a {% set %} block holds what it prints) and literal
+    # text: escaped for XML, whatever it contains.
+    _budget(context).made_value(value, "printing a value")
     if isinstance(value, Markup) or hasattr(value, "__html__"):
         return value
     if isinstance(value, jinja2.Undefined):

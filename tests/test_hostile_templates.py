@@ -72,18 +72,21 @@ SANDBOX = [
     ("{{ subject.upper }}", "TypeError: a function (upper) is not a value to print"),
     ("{% for i in range(10**9) %}x{% endfor %}", "refused: the template makes too much (Range "
      "too big. The sandbox blocks ranges larger than MAX_RANGE (100000).)"),
-    ("{{ 'x' * 10**9 }}", "refused by the template sandbox: a repetition of 1000000000 items "
-     "or characters (at most 1000000)"),
-    ("{{ [0] * 10**9 }}", "refused by the template sandbox: a repetition of 1000000000 items "
-     "or characters (at most 1000000)"),
-    ("{{ 10 ** (10**10) }}", "refused by the template sandbox: a power of 10000000000 (at most "
-     "1000)"),
-    ("{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}", "refused: the template makes "
+    ("{{ 'x' * 10**9 }}", "refused by the template sandbox: a repetition of 1,000,000,000 "
+     "items or characters (at most 1,000,000 in one value)"),
+    ("{{ [0] * 10**9 }}", "refused by the template sandbox: a repetition of 1,000,000,000 "
+     "items or characters (at most 1,000,000 in one value)"),
+    ("{{ 10 ** (10**10) }}", "refused by the template sandbox: a power of 10,000,000,000 of a "
+     "1-digit number makes about 10,000,000,000 digits (at most 1,000,000 in one value)"),
+    ("{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}", "refused by the template "
+     "sandbox: the values made in this part come to more than 50,000,000 characters, items and "
+     "digits (at most 50,000,000)"),
+    ("{% for i in range(100000) %}" + "y" * 1000 + "{% endfor %}", "refused: the template makes "
      "too much (the rendered part is larger than 50 MiB)"),
-    ("{{ '{:>100000000}'.format(1) }}", "refused: the template makes too much (the rendered "
-     "part is larger than 50 MiB)"),
-    ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "refused: the template makes too much "
-     "(maximum recursion depth exceeded"),
+    ("{{ '{:>100000000}'.format(1) }}", "refused by the template sandbox: str.format pads or "
+     "extends to 100,000,000 characters (at most 1,000,000 in one value)"),
+    ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "refused: macros call each other (or "
+     "themselves) too deeply (maximum recursion depth exceeded"),
 ]
 
 
