@@ -33,13 +33,22 @@ from .docx_parts import (
     split_paragraphs,
     templated_parts,
 )
-from .errors import DataError, Location, Problem, Severity, TemplateError, did_you_mean
+from .compiled import CompiledTemplate, compile_docx, part_reads, render_failures
+from .errors import (
+    DataError,
+    DrafterError,
+    Location,
+    Problem,
+    Severity,
+    TemplateError,
+    did_you_mean,
+)
 from .fields import FieldSchema, letter_model, template_fields
 from .loading import load_yaml, read_letter
 from .locales import Localizer, localizer_for, missing_catalog
 from .package import read_docx
 from .sandbox import make_environment, unsupported_features
-from .template import LetterTemplate, find_template
+from .template import BUILTIN_TEMPLATE, LetterTemplate, find_template
 
 # A tag runs from its opening to its closing delimiter, never across another tag's opening: an
 # unclosed "{{ x }" must not swallow the tag after it. Quoted text may hold anything ("{{").
@@ -61,7 +70,7 @@ _MIDDLES = {"else": ("for", "if"), "elif": ("if",), "pluralize": ("trans",)}
 FindingKind = Literal["syntax", "unclosed-block", "stray-end", "unknown-filter", "unknown-test",
                       "unknown-name", "unsupported", "split-tag", "typographic-quotes",
                       "paragraph-tag", "missing-value", "unused-field", "fields", "damaged",
-                      "no-catalog"]
+                      "no-catalog", "refused"]
 
 
 @dataclass(frozen=True)
@@ -138,9 +147,14 @@ def check_template(template: str | Path | LetterTemplate, data: Path | str | Non
         loc = localizer_for(template, locale or (letter.locale if letter else variant or "en"))
         checker = _Checker(path, make_environment(loc), known=frozenset(known))
         _check_docx(checker, path)
-        _check_names(checker)
-        if letter is not None and not any(f.severity == "error" for f in checker.findings):
-            _check_values(checker, template, path, letter, loc, data)
+        compiled = _compiled(checker, path, loc)
+        _check_names(checker, compiled)
+        if compiled is not None and not any(f.severity == "error" for f in checker.findings):
+            before = len(checker.findings)
+            if letter is not None:
+                _check_values(checker, template, path, letter, loc, data)
+            _check_rendering(checker, compiled, letter or _sample_letter(template, schema), loc,
+                             checker.findings[before:], every_problem=letter is not None)
         # In the order an editor reads: part by part, paragraph by paragraph; data last.
         parts = list(dict.fromkeys(p.part for p in checker.paragraphs))
         ordered = sorted(checker.findings, key=lambda f: (
@@ -156,14 +170,75 @@ def check_template(template: str | Path | LetterTemplate, data: Path | str | Non
     return findings
 
 
-def _check_names(checker: _Checker) -> None:
+def _compiled(checker: _Checker, path: Path, loc: Localizer) -> CompiledTemplate | None:
+    """The layout compiled as ``render`` compiles it; what that refuses and the checks above
+    did not find is reported too, so that a template ``check`` passes always compiles."""
+    try:
+        return compile_docx(path, loc)
+    except TemplateError as e:
+        if not any(f.severity == "error" for f in checker.findings):
+            checker.findings += [_finding(problem, "syntax") for problem in e.problems]
+        return None
+
+
+def _finding(problem: Problem, kind: FindingKind) -> Finding:
+    where = problem.location
+    return Finding(problem.severity, kind, where.part or "body", where.paragraph, problem.text,
+                   problem.message, where.in_table)
+
+
+def _sample_letter(template: LetterTemplate, schema: FieldSchema) -> Any:
+    """The template's sample letter (or the built-in template's) to try a render with; None
+    when there is none the template's fields accept."""
+    for sample in (template.sample, find_template(BUILTIN_TEMPLATE).sample):
+        if sample.is_file():
+            try:
+                return read_letter(sample, letter_model(schema))[0]
+            except DrafterError:
+                return None
+    return None
+
+
+def _check_rendering(checker: _Checker, compiled: CompiledTemplate, letter: Any,
+                     loc: Localizer, value_findings: list[Finding], *,
+                     every_problem: bool) -> None:
+    """Render the compiled template once, as ``render`` does, and report what it refuses:
+    with the user's data everything (``check`` then fails exactly when ``render`` would);
+    with a sample letter what would be refused whatever the data (the sandbox and its
+    limits, a name nothing gives). A value the data lacks in a part that rendered whole is
+    read in no branch taken: a warning."""
+    failures = [] if letter is None else render_failures(compiled, build_context(letter, loc))
+    failed = {problem.location.part for problem, _ in failures}
+    values_at = {(f.part, f.paragraph) for f in value_findings if f.kind == "missing-value"}
+    for index, found in enumerate(checker.findings):
+        if found.kind == "missing-value" and found.part not in failed and found in value_findings:
+            checker.findings[index] = replace(found, severity="warning", message=(
+                f"{found.message} (this letter renders: the tag is in a branch it does not "
+                "take)"))
+    for problem, whatever_the_data in failures:
+        where = (problem.location.part or "body", problem.location.paragraph)
+        if (every_problem or whatever_the_data) and where not in values_at:
+            checker.findings.append(_finding(problem, "refused"))
+
+
+def _check_names(checker: _Checker, compiled: CompiledTemplate | None) -> None:
     """Names the template reads that no letter gives: neither built-in, nor declared in
-    ``fields.yaml``, nor the template's own (a loop's variable, a ``{% set %}``)."""
-    ignored = checker.known | checker.names | set(checker.environment.globals) | {
+    ``fields.yaml``, nor the template's own (a loop's variable, a ``{% set %}``). With the
+    layout compiled, the names are those ``render`` asks the letter for
+    (:func:`~drafter.compiled.part_reads`), part by part."""
+    ignored = checker.known | set(checker.environment.globals) | {
         "loop", "caller", "varargs", "kwargs", "self"}
+    reads: dict[str, set[str]] | None = None
+    if compiled is None:
+        ignored |= checker.names
+    else:
+        reads = {part.label: part_reads(compiled.environment.parse(part.source),
+                                        compiled.environment)
+                 for part in compiled.templated.values()}
     reported: set[str] = set()
     for paragraph, tag, name in checker.reads:
-        if name in ignored or name in reported:
+        if name in ignored or name in reported or (
+                reads is not None and name not in reads.get(paragraph.part, set())):
             continue
         reported.add(name)
         hint = did_you_mean(name, sorted(checker.known | checker.names))

@@ -11,7 +11,7 @@ from members deflated once (:mod:`drafter.package`).
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections.abc import Collection, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -103,7 +103,12 @@ class _Shared:
 
 def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTemplate:
     """Read and compile the template's layout for ``loc``; every bad tag is reported at once."""
-    path = template.docx_for(loc)
+    return compile_docx(template.docx_for(loc), loc)
+
+
+def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
+    """Read and compile one layout (a DOCX file) for ``loc``: what ``render`` and ``check``
+    both do first, so that they refuse the same templates."""
     parts = read_docx(path)
     env = make_environment(loc)
     problems: list[Problem] = []
@@ -137,7 +142,7 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
     readers: dict[str, tuple[str, int]] = {}
     for part in templated.values():
         tree = env.parse(part.source)
-        names = meta.find_undeclared_variables(tree) - set(env.globals)
+        names = part_reads(tree, env)
         for node in tree.find_all(nodes.Name):
             if node.name in names and node.ctx == "load":
                 readers.setdefault(node.name, (part.label, node.lineno))
@@ -146,6 +151,16 @@ def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTempla
     scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
     return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
                             frozenset(readers), scripts, readers)
+
+
+def part_reads(tree: nodes.Template, env: jinja2.Environment) -> set[str]:
+    """The top-level names a part reads that a letter must give: neither Jinja's globals nor
+    names the part gives values itself, anywhere (``{% set %}``, a loop's variable, a macro
+    and its arguments). A name set only in a branch not taken is undefined when it is read,
+    and that is said where it is read."""
+    given = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
+    given |= {node.name for node in tree.find_all(nodes.Macro)}
+    return set(meta.find_undeclared_variables(tree)) - set(env.globals) - given
 
 
 _CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
@@ -193,20 +208,59 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
     Every part written is well-formed, and every relationship a part refers to (links, images)
     exists with its target: a problem there is a :class:`TemplateError`, never a damaged file.
     """
-    missing = sorted(compiled.variables - set(context.values))
-    if missing:
-        unknown = []
-        for name in missing:
-            label, lineno = compiled.readers.get(name, ("", 0))
-            part = next((p for p in compiled.templated.values() if p.label == label), None)
-            hint = did_you_mean(name, context.values) or (
-                f"; available: {', '.join(sorted(context.values))}")
-            message = f"the template uses {name!r}, which no letter provides{hint}"
-            unknown.append(_located(compiled.source, label, part.paragraphs, lineno, message)
-                           if part is not None else Problem(Location(str(compiled.source)),
-                                                            name, message))
+    unknown = unknown_names(compiled, context.values)
+    if unknown:
         raise TemplateError(unknown)
-    problems: list[Problem] = []
+    rendered, failures = _rendered_parts(compiled, context)
+    if failures:
+        raise TemplateError([problem for problem, _ in failures])
+    media = wordml.media_in(context.values)
+    docx = _assembled(compiled, rendered, context, media)
+    annexes = [annex for annex in media.annexes
+               if annex.marker.encode() in rendered["word/document.xml"].xml]
+    if annexes:
+        from .annex import with_annexes  # only letters with annexes need docxcompose
+        docx = with_annexes(docx, annexes)
+    return docx
+
+
+def unknown_names(compiled: CompiledTemplate, available: Collection[str]) -> list[Problem]:
+    """The names the template reads (:func:`part_reads`) that are not ``available`` (a
+    letter's values), each where it is first read, with the nearest available name."""
+    unknown = []
+    for name in sorted(compiled.variables - set(available)):
+        label, lineno = compiled.readers.get(name, ("", 0))
+        part = next((p for p in compiled.templated.values() if p.label == label), None)
+        hint = did_you_mean(name, available) or (
+            f"; available: {', '.join(sorted(available))}")
+        message = f"the template uses {name!r}, which no letter provides{hint}"
+        unknown.append(_located(compiled.source, label, part.paragraphs, lineno, message)
+                       if part is not None else Problem(Location(str(compiled.source)),
+                                                        name, message))
+    return unknown
+
+
+def render_failures(compiled: CompiledTemplate, context: LetterContext) -> list[
+        tuple[Problem, bool]]:
+    """What rendering the template with ``context`` would refuse, as :func:`render_docx` says
+    it, each with whether it would be refused whatever the data (the sandbox or its limits
+    refuse it, or a name is read that nothing gives): what ``check`` reports."""
+    return [(problem, _whatever_the_data(error))
+            for problem, error in _rendered_parts(compiled, context)[1]]
+
+
+def _whatever_the_data(error: BaseException) -> bool:
+    if isinstance(error, jinja2.UndefinedError):
+        return bool(re.fullmatch(r"'\w+' is undefined", error.message or ""))
+    return isinstance(error, jinja2.exceptions.SecurityError | OverflowError | RecursionError
+                      | MemoryError)
+
+
+def _rendered_parts(compiled: CompiledTemplate, context: LetterContext) -> tuple[
+        dict[str, _Rendered], list[tuple[Problem, BaseException]]]:
+    """Every templated part rendered and finished, or the problem (and its cause) of each
+    part that fails."""
+    problems: list[tuple[Problem, BaseException]] = []
     rendered: dict[str, _Rendered] = {}
     drawings = _DrawingNumbers()
     for name, part in compiled.templated.items():
@@ -214,8 +268,8 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
             xml = _render_bounded(part.template, context.values)
         except (jinja2.TemplateError, TypeError, ValueError, AttributeError, OverflowError,
                 RecursionError, MemoryError) as e:
-            problems.append(_located(compiled.source, part.label, part.paragraphs,
-                                     _template_line(e), _describe(e)))
+            problems.append((_located(compiled.source, part.label, part.paragraphs,
+                                      _template_line(e), _describe(e)), e))
             continue
         key = (name, xml, context.paper, context.right_to_left, drawings.next)
         known = compiled.shared.finished.get(key)
@@ -231,20 +285,11 @@ def render_docx(compiled: CompiledTemplate, context: LetterContext) -> bytes:
         except etree.XMLSyntaxError as e:
             hint = (" (an image goes in a {{ }} tag of its own, not {{r }} or {{p }})"
                     if "<w:drawing>" in xml else "")
-            problems.append(Problem(Location(str(compiled.source), part=part.label), "",
-                                    f"the rendered document is not valid XML ({e}); a tag "
-                                    "probably sits inside a field or splits a table or "
-                                    f"paragraph{hint}"))
-    if problems:
-        raise TemplateError(problems)
-    media = wordml.media_in(context.values)
-    docx = _assembled(compiled, rendered, context, media)
-    annexes = [annex for annex in media.annexes
-               if annex.marker.encode() in rendered["word/document.xml"].xml]
-    if annexes:
-        from .annex import with_annexes  # only letters with annexes need docxcompose
-        docx = with_annexes(docx, annexes)
-    return docx
+            problems.append((Problem(Location(str(compiled.source), part=part.label), "",
+                                     f"the rendered document is not valid XML ({e}); a tag "
+                                     "probably sits inside a field or splits a table or "
+                                     f"paragraph{hint}"), e))
+    return rendered, problems
 
 
 @dataclass(frozen=True)
