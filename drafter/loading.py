@@ -15,10 +15,13 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pydantic
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from .addresses import format_phone
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
@@ -29,8 +32,10 @@ FieldPath = tuple[str | int, ...]
 Locate = Callable[[FieldPath], Location]  # where a field of some data came from
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
-MAX_NODES = 100_000  # bounds alias expansion ("billion laughs") and absurd files
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = 20 * 1024 * 1024  # a data file read whole (a letter, a case); one recipient
+MAX_VALUES = 1_000_000  # keys, values and list items written in a file read whole
+MAX_RECORD_VALUES = 10_000  # ... in one recipient of a recipients file, read one at a time
+MAX_ALIAS_VALUES = 100_000  # values that aliases (*name, <<: *name) bring in, file or recipient
 
 
 _PLAIN_TAGS = {"!", *(f"tag:yaml.org,2002:{name}" for name in
@@ -45,8 +50,55 @@ _CONTACT_FIELDS: dict[str, str] = {**{kind: kind for kind in CONTACT_KINDS}, "te
                                    "mail": "email"}
 
 
-class _SafeLoader(yaml.SafeLoader):
+class _Counted:
+    """A loader that counts the values it composes and refuses more than ``limit``: the
+    memory a file takes is bounded before it is taken."""
+
+    def counting(self, path: Path, limit: int = MAX_VALUES, what: str = "the file") -> None:
+        self.path = path
+        self.written = 0
+        self.limit = limit
+        self.what = what  # "the file", "recipient 12": what the limit is of
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        loader = cast(Any, self)
+        if not loader.check_event(yaml.AliasEvent):  # an alias composes nothing new
+            self.written += 1
+            if self.written > self.limit:
+                mark = loader.peek_event().start_mark
+                raise DataError([Problem(
+                    Location(str(self.path), mark.line + 1, mark.column + 1), "",
+                    f"{self.what} holds more than {self.limit:,} values (keys, values and list "
+                    f"items as written; at most {self.limit:,}"
+                    + (" in one recipient)" if self.limit == MAX_RECORD_VALUES else
+                       " in a data file; a list of recipients goes in a recipients file, "
+                       "read one at a time)"))])
+        return cast(yaml.Node, super().compose_node(parent, index))  # type: ignore[misc]
+
+
+class _SafeLoader(_Counted, yaml.SafeLoader):
     """A safe loader of our own, so that nothing we change leaks into PyYAML's global one."""
+
+    def __init__(self, stream: Any, path: Path) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self.counting(path)
+
+
+if yaml.__with_libyaml__:
+    from yaml.cyaml import CParser
+
+    class _StreamLoader(_Counted, Composer, CParser, SafeConstructor, Resolver):
+        """The same, on libyaml's parser (about ten times as fast): for recipients files,
+        which may hold 100,000 records."""
+
+        def __init__(self, stream: Any, path: Path) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self.counting(path)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _StreamLoader = _SafeLoader  # type: ignore[misc,assignment]
 
 
 @dataclass(frozen=True)
@@ -118,7 +170,7 @@ def load_yaml(path: Path, text: str | None = None) -> SourceData:
     removed = [offset - i for i, offset in enumerate(found)]  # offsets in `text`
     loader = None
     try:
-        loader = _SafeLoader(text)
+        loader = _SafeLoader(text, path)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -150,31 +202,170 @@ def load_yaml(path: Path, text: str | None = None) -> SourceData:
     return SourceData(path, value, positions, tuple(problems))
 
 
+@dataclass(frozen=True)
+class YamlItem:
+    """One item of a YAML list read one at a time: its place in the file, its plain data, the
+    problems found while reading it, and where each of its fields came from."""
+
+    index: int  # 0-based, in the list
+    field: FieldPath  # the item's own path: (index,) or ("recipients", index)
+    value: Any
+    source: SourceData  # positions of this item's fields (and problems), by full path
+
+
+class _CleanText:
+    """A UTF-8 text file read in pieces, its invisible control characters taken out (each
+    one's place noted), at most ``limit`` characters from the current item's start."""
+
+    def __init__(self, path: Path, file: Any) -> None:
+        self.path = path
+        self.file = file
+        self.read_so_far = 0  # characters handed to the YAML reader, control ones taken out
+        self.line, self.column = 1, 0  # of the original text, where the next piece starts
+        self.removed: list[int] = []  # offsets (in the text handed over) of removed characters
+        self.places: list[tuple[int, int]] = []  # ... and their line and column in the file
+        self.limit_at: int | None = None
+        self.item_line = 1
+
+    def read(self, size: int) -> str:
+        try:
+            piece = self.file.read(size)
+        except UnicodeDecodeError as e:
+            raise DataError([Problem(Location(str(self.path), self.line), "",
+                                     "the file is not UTF-8 text; save it as UTF-8 "
+                                     "(in Excel: CSV UTF-8)")]) from e
+        for i, offset in enumerate(find_control_characters(piece)):
+            before = piece.rfind("\n", 0, offset)
+            self.removed.append(self.read_so_far + offset - i)
+            self.places.append((self.line + piece.count("\n", 0, offset),
+                                offset - before if before >= 0 else self.column + offset + 1))
+        if "\n" in piece:
+            self.line += piece.count("\n")
+            self.column = len(piece) - piece.rfind("\n") - 1
+        else:
+            self.column += len(piece)
+        piece = strip_control_characters(piece)
+        self.read_so_far += len(piece)
+        if self.limit_at is not None and self.read_so_far > self.limit_at:
+            raise DataError([Problem(Location(str(self.path), self.item_line), "",
+                                     f"this item of the list is larger than "
+                                     f"{MAX_BYTES >> 20} MiB (at most {MAX_BYTES >> 20} MiB "
+                                     "in one recipient)")])
+        return cast(str, piece)
+
+
+def read_yaml_list(path: Path, key: str) -> Iterator[YamlItem]:
+    """The items of a YAML file that is a list, or a mapping whose ``key`` holds one, read
+    and yielded one at a time: a file of any length takes the memory of one item. Each item
+    may hold :data:`MAX_RECORD_VALUES` values as written and :data:`MAX_ALIAS_VALUES` brought
+    in by aliases, and at most :data:`MAX_BYTES`; aliases may refer to earlier items."""
+    try:
+        file = path.open(encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise DataError([Problem(Location(str(path)), "",
+                                 f"cannot read the file: {e.strerror}")]) from e
+    with file:
+        text = _CleanText(path, file)
+        loader = _StreamLoader(text, path)
+        try:
+            yield from _items(path, key, loader, text)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = (Location(str(path), mark.line + 1, mark.column + 1) if mark
+                     else Location(str(path)))
+            raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
+        except yaml.YAMLError as e:
+            raise DataError([Problem(Location(str(path)), "", f"YAML error: {e}")]) from e
+        except RecursionError as e:
+            raise DataError([Problem(Location(str(path)), "",
+                                     "the values are nested too deeply")]) from e
+        finally:
+            loader.dispose()
+
+
+def _not_a_list(path: Path, key: str) -> DataError:
+    return DataError([Problem(Location(str(path)), "", f"expected a list of {key} (lines "
+                              f"starting with `- `), or a `{key}:` key holding one")])
+
+
+def _items(path: Path, key: str, loader: Any, text: _CleanText) -> Iterator[YamlItem]:
+    loader.get_event()  # the stream's start
+    if loader.check_event(yaml.StreamEndEvent):
+        raise _not_a_list(path, key)
+    loader.get_event()  # the document's start
+    base: FieldPath = ()
+    if loader.check_event(yaml.MappingStartEvent):
+        loader.get_event()
+        while True:
+            if loader.check_event(yaml.MappingEndEvent):
+                raise _not_a_list(path, key)
+            name = loader.compose_node(None, None)
+            if (isinstance(name, yaml.ScalarNode) and name.value == key
+                    and loader.check_event(yaml.SequenceStartEvent)):
+                base = (key,)
+                break
+            loader.compose_node(None, None)  # another key's value: read, and not kept
+    elif not loader.check_event(yaml.SequenceStartEvent):
+        raise _not_a_list(path, key)
+    loader.get_event()  # the list's start
+    merged: dict[int, set[int]] = {}
+    index = 0
+    while not loader.check_event(yaml.SequenceEndEvent):
+        field = (*base, index)
+        start = loader.peek_event().start_mark
+        text.item_line = start.line + 1
+        text.limit_at = text.read_so_far + MAX_BYTES
+        loader.written, loader.limit = 0, MAX_RECORD_VALUES
+        loader.what = f"recipient {index + 1}"
+        node = loader.compose_node(None, index)
+        positions: dict[FieldPath, tuple[int, int]] = {}
+        problems: list[Problem] = []
+        builder = _Builder(path, loader, positions, problems, text.removed, merged)
+        value = builder.build(node, field)
+        end = node.end_mark.index
+        while text.removed and text.removed[0] <= end:  # the item's, and those before it
+            offset, (line, column) = text.removed.pop(0), text.places.pop(0)
+            if offset not in builder.claimed:  # in a key or a comment: no field to name
+                problems.append(Problem(Location(str(path), line, column), "",
+                                        _CONTROL_REMOVED, severity="warning"))
+        yield YamlItem(index, field, value, SourceData(path, value, positions, tuple(problems)))
+        index += 1
+    text.limit_at = None
+
+
 class _Builder:
     """Turns composed YAML nodes into dicts, lists and strings, noting positions."""
 
-    def __init__(self, path: Path, loader: _SafeLoader,
+    def __init__(self, path: Path, loader: Any,
                  positions: dict[FieldPath, tuple[int, int]], problems: list[Problem],
-                 removed: list[int]) -> None:
+                 removed: list[int], merged: dict[int, set[int]] | None = None) -> None:
         self.path = path
         self.loader = loader
         self.positions = positions
         self.problems = problems
-        self.nodes = 0
+        self.built: set[int] = set()  # the nodes built once: building one again is an alias's
+        self.aliased = 0  # values built again, brought in by an alias
         self.removed = removed  # where raw control characters were taken out of the text
         self.claimed: set[int] = set()  # ... those inside a value, warned about with its field
-        self.merged: dict[int, set[int]] = {}  # mapping node -> its pairs that `<<` brought in
+        # mapping node -> its pairs that `<<` brought in (shared by a file's recipients)
+        self.merged: dict[int, set[int]] = {} if merged is None else merged
         self.building: set[int] = set()  # the nodes being built: an alias to one is a cycle
 
     def _where(self, mark: yaml.Mark) -> Location:
         return Location(str(self.path), mark.line + 1, mark.column + 1)
 
     def build(self, node: yaml.Node, field: FieldPath) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise DataError([Problem(Location(str(self.path)), "",
-                                     f"more than {MAX_NODES} values (are "
-                                     "aliases expanding without bound?)")])
+        if id(node) in self.built:
+            self.aliased += 1
+            if self.aliased > MAX_ALIAS_VALUES:
+                raise DataError([Problem(self._where(node.start_mark), dotted(field),
+                                         f"aliases (*name, <<: *name) bring in more than "
+                                         f"{MAX_ALIAS_VALUES:,} values in {self.loader.what} "
+                                         f"(at most {MAX_ALIAS_VALUES:,}, from "
+                                         f"{self.loader.written:,} written): are aliases "
+                                         "expanding without bound?")])
+        else:
+            self.built.add(id(node))
         self.positions.setdefault(field, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _PLAIN_TAGS:
             self.problems.append(Problem(self._where(node.start_mark), dotted(field),

@@ -35,7 +35,7 @@ from typing import Any
 import pydantic
 
 from .errors import DataError, Location, Problem, nearest
-from .loading import FieldPath, Locate, dotted, load_yaml
+from .loading import FieldPath, Locate, SourceData, dotted, read_yaml_list
 from .markup import has_control_characters, strip_control_characters
 from .model import CONTACT_KINDS, Letter, Person, parse_locale
 from .package import DAMAGED, unpacking_problem, verify_members
@@ -97,46 +97,36 @@ def read_recipients(path: Path | str, letter_fields: Collection[str] = LETTER_FI
 
 
 def _from_yaml(path: Path, fields: frozenset[str]) -> Iterator[Record]:
-    source = load_yaml(path)
-    errors = [p for p in source.problems if p.severity == "error"]
-    if errors:
-        raise DataError(errors)
-    items = source.value.get("recipients") if isinstance(source.value, dict) else source.value
-    base: FieldPath = ("recipients",) if isinstance(source.value, dict) else ()
-    if not isinstance(items, list):
-        raise DataError([Problem(Location(str(path)), "",
-                                 "expected a list of recipients (lines starting "
-                                 "with `- `), or a `recipients:` key holding one")])
-    warnings = [p for p in source.problems if p.severity == "warning"]
-    for index, item in enumerate(items):
-        number = index + 1
-        # The warnings (control characters removed) about this record, named by its field.
-        prefix = dotted((*base, index))
-        mine = [p for p in warnings if p.field == prefix or p.field.startswith((f"{prefix}.",
-                                                                                 f"{prefix}["))]
-        if index == 0:  # those in no record (a comment, a key) come with the first
-            mine += [p for p in warnings if not p.field]
-        if not isinstance(item, dict):
-            raise DataError([Problem(source.where((*base, index)), f"recipients[{index}]",
+    # One recipient at a time, as CSV and XLSX are read: a list of 100,000 takes the memory
+    # of one (loading.read_yaml_list).
+    for item in read_yaml_list(path, "recipients"):
+        errors = [p for p in item.source.problems if p.severity == "error"]
+        if errors:
+            raise DataError(errors)
+        index, number, source = item.index, item.index + 1, item.source
+        if not isinstance(item.value, dict):
+            raise DataError([Problem(source.where(item.field), f"recipients[{index}]",
                                      "expected the recipient's fields (`key: value` lines)")])
+        # The warnings (control characters removed) about this record, named by its field.
+        prefix = dotted(item.field)
         data: dict[str, Any] = {}
         origin: dict[FieldPath, FieldPath] = {}  # letter field -> field in the YAML file
-        for key, value in item.items():
+        for key, value in item.value.items():
             for field, cell in _place(str(key), value, fields):
                 _set(data, field, cell)
-                origin[field] = (*base, index, str(key))
-        record_id = str(item.get(RECORD_ID) or number)
+                origin[field] = (*item.field, str(key))
+        record_id = str(item.value.get(RECORD_ID) or number)
 
         def where(field: FieldPath, origin: dict[FieldPath, FieldPath] = origin,
-                  index: int = index) -> Location:
+                  source: SourceData = source, own: FieldPath = item.field) -> Location:
             for end in range(len(field), 0, -1):
                 if field[:end] in origin:
                     return source.where(origin[field[:end]] + field[end:])
-            return source.where((*base, index))
+            return source.where(own)
 
         yield Record(number, record_id, data, where, tuple(
-            dataclasses.replace(p, field=p.field[len(prefix):].lstrip(".")) for p in mine),
-            given_id=str(item.get(RECORD_ID) or ""))
+            dataclasses.replace(p, field=p.field[len(prefix):].lstrip("."))
+            for p in source.problems), given_id=str(item.value.get(RECORD_ID) or ""))
 
 
 def _from_csv(path: Path, fields: frozenset[str],
