@@ -347,8 +347,8 @@ def _describe(error: Exception) -> str:
     if isinstance(error, jinja2.exceptions.SecurityError):
         return f"refused by the template sandbox: {error}"
     if isinstance(error, RecursionError):
-        return ("refused: macros call each other (or themselves) too deeply "
-                f"({error}); a macro that calls itself needs a condition that stops it")
+        return ("refused: the template calls itself too deeply (a macro or a recursive "
+                f"loop: {error}); a call of itself needs a condition that stops it")
     if isinstance(error, MemoryError):
         return ("refused: the template needs more memory than this computer allows it "
                 f"(MemoryError{': ' + str(error) if str(error) else ''}); the limits a "

@@ -33,7 +33,7 @@ Locate = Callable[[FieldPath], Location]  # where a field of some data came from
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
 MAX_BYTES = 20 * 1024 * 1024  # a data file read whole (a letter, a case); one recipient
-MAX_VALUES = 1_000_000  # keys, values and list items written in a file read whole
+MAX_VALUES = 200_000  # keys, values and list items written in a file read whole
 MAX_RECORD_VALUES = 10_000  # ... in one recipient of a recipients file, read one at a time
 MAX_ALIAS_VALUES = 100_000  # values that aliases (*name, <<: *name) bring in, file or recipient
 
@@ -225,7 +225,7 @@ class _CleanText:
         self.removed: list[int] = []  # offsets (in the text handed over) of removed characters
         self.places: list[tuple[int, int]] = []  # ... and their line and column in the file
         self.limit_at: int | None = None
-        self.item_line = 1
+        self.item, self.item_line = "", 1  # the item being read ("recipient 12"), its line
 
     def read(self, size: int) -> str:
         try:
@@ -248,9 +248,8 @@ class _CleanText:
         self.read_so_far += len(piece)
         if self.limit_at is not None and self.read_so_far > self.limit_at:
             raise DataError([Problem(Location(str(self.path), self.item_line), "",
-                                     f"this item of the list is larger than "
-                                     f"{MAX_BYTES >> 20} MiB (at most {MAX_BYTES >> 20} MiB "
-                                     "in one recipient)")])
+                                     f"{self.item} is larger than {MAX_BYTES >> 20} MiB (at "
+                                     f"most {MAX_BYTES >> 20} MiB in one recipient)")])
         return cast(str, piece)
 
 
@@ -316,7 +315,7 @@ def _items(path: Path, key: str, loader: Any, text: _CleanText) -> Iterator[Yaml
         text.item_line = start.line + 1
         text.limit_at = text.read_so_far + MAX_BYTES
         loader.written, loader.limit = 0, MAX_RECORD_VALUES
-        loader.what = f"recipient {index + 1}"
+        loader.what = text.item = f"recipient {index + 1}"
         node = loader.compose_node(None, index)
         positions: dict[FieldPath, tuple[int, int]] = {}
         problems: list[Problem] = []

@@ -102,6 +102,10 @@ class RenderBudget:
                         f"{what} is given the number {count:,} (a width or count; at most "
                         f"{self.limits.value_size:,} on a text or list)")
         sizes = sorted((_estimate(v) for v in inputs if isinstance(v, _SIZED)), reverse=True)
+        if sizes and sizes[0] > self.limits.predicted_size:  # `[big] * 1000`, joined
+            raise TemplateLimitExceeded(
+                f"{what} on a value of about {sizes[0]:,} characters (a list of long texts; "
+                f"at most {self.limits.predicted_size:,} are tried)")
         if len(sizes) > 1 and sizes[0] * max(sizes[1], 1) > self.limits.predicted_size:
             raise TemplateLimitExceeded(
                 f"{what} on values of {sizes[0]:,} and {sizes[1]:,} characters or items could "

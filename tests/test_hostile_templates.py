@@ -83,8 +83,8 @@ SANDBOX = [
      "digits (at most 50,000,000)"),
     ("{{ '{:>100000000}'.format(1) }}", "refused by the template sandbox: str.format pads or "
      "extends to 100,000,000 characters (at most 1,000,000 in one value)"),
-    ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "refused: macros call each other (or "
-     "themselves) too deeply (maximum recursion depth exceeded"),
+    ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "refused: the template calls itself too "
+     "deeply (a macro or a recursive loop: maximum recursion depth exceeded"),
 ]
 
 
