@@ -307,7 +307,6 @@ def _items(path: Path, key: str, loader: Any, text: _CleanText) -> Iterator[Yaml
     elif not loader.check_event(yaml.SequenceStartEvent):
         raise _not_a_list(path, key)
     loader.get_event()  # the list's start
-    merged: dict[int, set[int]] = {}
     index = 0
     while not loader.check_event(yaml.SequenceEndEvent):
         field = (*base, index)
@@ -319,7 +318,7 @@ def _items(path: Path, key: str, loader: Any, text: _CleanText) -> Iterator[Yaml
         node = loader.compose_node(None, index)
         positions: dict[FieldPath, tuple[int, int]] = {}
         problems: list[Problem] = []
-        builder = _Builder(path, loader, positions, problems, text.removed, merged)
+        builder = _Builder(path, loader, positions, problems, text.removed)
         value = builder.build(node, field)
         end = node.end_mark.index
         while text.removed and text.removed[0] <= end:  # the item's, and those before it
@@ -337,7 +336,7 @@ class _Builder:
 
     def __init__(self, path: Path, loader: Any,
                  positions: dict[FieldPath, tuple[int, int]], problems: list[Problem],
-                 removed: list[int], merged: dict[int, set[int]] | None = None) -> None:
+                 removed: list[int]) -> None:
         self.path = path
         self.loader = loader
         self.positions = positions
@@ -346,8 +345,6 @@ class _Builder:
         self.aliased = 0  # values built again, brought in by an alias
         self.removed = removed  # where raw control characters were taken out of the text
         self.claimed: set[int] = set()  # ... those inside a value, warned about with its field
-        # mapping node -> its pairs that `<<` brought in (shared by a file's recipients)
-        self.merged: dict[int, set[int]] = {} if merged is None else merged
         self.building: set[int] = set()  # the nodes being built: an alias to one is a cycle
 
     def _where(self, mark: yaml.Mark) -> Location:
@@ -396,7 +393,9 @@ class _Builder:
         return text
 
     def _mapping(self, node: yaml.MappingNode, field: FieldPath) -> dict[str, Any] | None:
-        merged = self.merged.get(id(node))
+        # The pairs `<<` brought in are noted on the node itself: an anchored mapping is
+        # flattened once, however many records of a file refer to it.
+        merged: set[int] | None = getattr(node, "drafter_merged", None)
         if merged is None:  # first visit: resolve `<<: *defaults` merge keys
             given = {id(pair) for pair in node.value}
             try:
@@ -406,7 +405,8 @@ class _Builder:
                 self.problems.append(Problem(self._where(mark), dotted(field),
                                              f"YAML error: {e.problem}"))
                 return None
-            merged = self.merged[id(node)] = {id(pair) for pair in node.value} - given
+            merged = {id(pair) for pair in node.value} - given
+            node.drafter_merged = merged  # type: ignore[attr-defined]
         # Keys written in the mapping override merged ones, as in YAML; merged keys come first.
         written = {pair[0].value for pair in node.value
                    if id(pair) not in merged and isinstance(pair[0], yaml.ScalarNode)}

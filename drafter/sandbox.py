@@ -76,11 +76,7 @@ class RenderBudget:
         """``value``, made by ``what`` (``the filter center``, ``~``), counted; refused when it
         is larger than one value may be, or when the render has made too much in all."""
         self.step()
-        size = _size(value)
-        if size > self.limits.value_size:
-            raise TemplateLimitExceeded(
-                f"{what} makes a value of {size:,} {_unit(value)} (at most "
-                f"{self.limits.value_size:,} in one value)")
+        size = self.check_size(value, what)
         self.made += size
         if self.made > self.limits.total_size:
             raise TemplateLimitExceeded(
@@ -89,11 +85,21 @@ class RenderBudget:
                 f"by {what}: {_LOOP_HINT}")
         return value
 
-    def before(self, what: str, inputs: list[Any], counts: list[Any]) -> None:
+    def check_size(self, value: Any, what: str) -> int:
+        """The size of ``value``, refused when it is larger than one value may be."""
+        size = _size(value)
+        if size > self.limits.value_size:
+            raise TemplateLimitExceeded(
+                f"{what} makes a value of {size:,} {_unit(value)} (at most "
+                f"{self.limits.value_size:,} in one value)")
+        return size
+
+    def before(self, what: str, inputs: list[Any], counts: list[Any], *,
+               multiplies: bool = True) -> None:
         """Refuse an operation before it runs when its arguments ask for a result larger than
         any value may be: a number (a width, a count) beyond the value size given to an
-        operation on a text or collection, or inputs whose sizes multiply beyond the predicted
-        size (a long separator joining a long list)."""
+        operation on a text or collection, or sizes that multiply beyond the predicted size
+        (a long separator joining a long list, a wide indent of many lines)."""
         self.step()
         if inputs and isinstance(inputs[0], _SIZED):
             for count in counts:
@@ -101,16 +107,20 @@ class RenderBudget:
                     raise TemplateLimitExceeded(
                         f"{what} is given the number {count:,} (a width or count; at most "
                         f"{self.limits.value_size:,} on a text or list)")
-        sizes = sorted((_estimate(v) for v in inputs if isinstance(v, _SIZED)), reverse=True)
+        if not multiplies:  # a list's append or extend: its size is measured after
+            return
+        sizes = sorted([_estimate(v) for v in inputs if isinstance(v, _SIZED)], reverse=True)
         if sizes and sizes[0] > self.limits.predicted_size:  # `[big] * 1000`, joined
             raise TemplateLimitExceeded(
                 f"{what} on a value of about {sizes[0]:,} characters (a list of long texts; "
                 f"at most {self.limits.predicted_size:,} are tried)")
+        if inputs and isinstance(inputs[0], _SIZED):  # a width or count times the text
+            sizes = sorted(sizes + [abs(n) for n in counts if _is_int(n)], reverse=True)
         if len(sizes) > 1 and sizes[0] * max(sizes[1], 1) > self.limits.predicted_size:
             raise TemplateLimitExceeded(
-                f"{what} on values of {sizes[0]:,} and {sizes[1]:,} characters or items could "
-                f"make {sizes[0] * sizes[1]:,} (at most {self.limits.predicted_size:,} are "
-                "tried)")
+                f"{what} on sizes of {sizes[0]:,} and {sizes[1]:,} (characters or items of "
+                f"its values, a width or count) could make {sizes[0] * sizes[1]:,} (at most "
+                f"{self.limits.predicted_size:,} are tried)")
 
     def format_widths(self, what: str, spec: str, arguments: list[Any]) -> None:
         """Refuse a format (``'%1000000000s'``, ``'{:>1000000000}'``) whose padding or
@@ -296,13 +306,15 @@ class BoundedSandbox(SandboxedEnvironment):
                 else name)
         if name in ("format", "format_map") and isinstance(owner, str):
             budget.format_widths(what, owner, [*args, *kwargs.values()])
+        elif isinstance(owner, list | dict | set):  # append, extend, update: they add
+            budget.before(what, [owner], [*args, *kwargs.values()], multiplies=False)
         elif not isinstance(__obj, jinja2.runtime.Macro):
             inputs = [owner, *args] if isinstance(owner, _SIZED) else list(args)
             budget.before(what, inputs, [*args, *kwargs.values()] if isinstance(
                 owner, _SIZED) else [])
         result = budget.made_value(super().call(__context, __obj, *args, **kwargs), what)
-        if isinstance(owner, list | dict | set):  # append, extend, update: the value grew
-            budget.made_value(owner, what)
+        if isinstance(owner, list | dict | set):  # the value grew: measured, made no new one
+            budget.check_size(owner, what)
         return result
 
     def made(self, context: jinja2.runtime.Context, value: Any, what: str) -> Any:
