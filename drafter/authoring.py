@@ -21,6 +21,7 @@ import jinja2
 from jinja2 import nodes
 from lxml import etree
 
+from .compiled import CompiledTemplate, compile_docx, part_reads, render_failures
 from .context import BUILTIN_NAMES, build_context, fields_used
 from .docx_parts import (
     TAG_CHARACTERS,
@@ -33,7 +34,6 @@ from .docx_parts import (
     split_paragraphs,
     templated_parts,
 )
-from .compiled import CompiledTemplate, compile_docx, part_reads, render_failures
 from .errors import (
     DataError,
     DrafterError,

@@ -358,7 +358,8 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _limits_in_words(limits: TemplateLimits = TemplateLimits()) -> str:
+def _limits_in_words() -> str:
+    limits = TemplateLimits()
     return (f"{limits.value_size:,} characters or items in one value, "
             f"{limits.total_size:,} in all the values of a part, {limits.steps:,} steps "
             f"and {limits.cpu_seconds:g} CPU seconds")

@@ -85,7 +85,7 @@ class _SafeLoader(_Counted, yaml.SafeLoader):
 
 
 if yaml.__with_libyaml__:
-    from yaml.cyaml import CParser
+    from yaml._yaml import CParser
 
     class _StreamLoader(_Counted, Composer, CParser, SafeConstructor, Resolver):
         """The same, on libyaml's parser (about ten times as fast): for recipients files,

@@ -29,6 +29,7 @@ from .locales import Localizer
 from .markup import xml_text
 from .wordml import Image
 
+
 @dataclass(frozen=True)
 class TemplateLimits:
     """What one render of a template part (a letter's body, a header…, or a merge's file-name
@@ -216,7 +217,7 @@ class _BoundedFilters(dict[str, Any]):
     def __setitem__(self, name: str, function: Any) -> None:
         super().__setitem__(name, _bounded_filter(name, function))
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for name, function in dict(*args, **kwargs).items():
             self[name] = function
 
@@ -294,7 +295,7 @@ class BoundedSandbox(SandboxedEnvironment):
         budget.step()  # `+` and the others make at most the sum of their sizes: measured after
         return budget.made_value(super().call_binop(context, operator, left, right), what)
 
-    def call(__self, __context: jinja2.runtime.Context, __obj: Any,  # noqa: N805
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any,
              *args: Any, **kwargs: Any) -> Any:
         """A call from the template (a method, a macro, ``range``…), measured."""
         budget = _budget(__context)
