@@ -4,8 +4,9 @@ Every template (and a merge's file-name pattern) runs in a :class:`BoundedSandbo
 internals, and every render held to its :class:`TemplateLimits`: the size of each value it makes
 and of all of them, its steps and its CPU time, measured by design wherever a value is made (a
 filter, a call, an operator, ``~``, a printed value), not by listing dangerous operations.
-:func:`make_environment` binds one locale: its gettext for ``{{ _("…") }}`` phrases, its forms for dates, lists, numbers, countries
-and phone numbers, and strict undefined values, so a misspelt name is an error and never blank.
+:func:`make_environment` binds one locale: its gettext for ``{{ _("…") }}`` phrases, its forms
+for dates, lists, numbers, countries and phone numbers, and strict undefined values, so a
+misspelt name is an error and never blank.
 Every printed value is escaped for XML.
 """
 
