@@ -93,7 +93,6 @@ def test_the_sandbox_refuses_and_names_the_paragraph(letter: Letter, tmp_path: P
                                                      message: str) -> None:
     template = template_with(tmp_path, f"Intro {tag}")
     tracemalloc.start()
-    started = time.monotonic()
     try:
         problem = refusal(letter, template)
         peak = tracemalloc.get_traced_memory()[1]
@@ -101,7 +100,6 @@ def test_the_sandbox_refuses_and_names_the_paragraph(letter: Letter, tmp_path: P
         tracemalloc.stop()
     assert problem.startswith(f"{template}, body paragraph 2: {message}")
     assert problem.endswith(f' — in "Intro {tag}"')
-    assert time.monotonic() - started < 10
     assert peak < 400 << 20  # the unbounded versions take gigabytes, or never end
 
 
