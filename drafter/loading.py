@@ -22,6 +22,7 @@ import yaml
 
 from .addresses import format_phone
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
+from .files import read_bounded
 from .markup import find_control_characters, has_control_characters, strip_control_characters
 from .model import CONTACT_KINDS, Letter
 
@@ -69,14 +70,7 @@ class SourceData:
 
 def read_text(path: Path) -> str:
     """The text of a data file, with a clear error for files that are not UTF-8 text."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError([Problem(Location(str(path)), "",
-                                 f"cannot read the file: {e.strerror}")]) from e
-    if len(raw) > MAX_BYTES:
-        raise DataError([Problem(Location(str(path)), "",
-                                 f"file is larger than {MAX_BYTES >> 20} MiB")])
+    raw = read_bounded(path, MAX_BYTES)  # a regular file, at most MAX_BYTES of it
     if path.suffix.lower() in _DOCUMENT_SUFFIXES or raw.startswith(_ZIP_MAGIC):
         raise DataError([Problem(Location(str(path)), "", _not_data(path))])
     if raw.startswith(b"\xef\xbb\xbf"):
