@@ -89,6 +89,17 @@ def open_regular(path: Path, limit: int, *, kind: type[ValidationError] = DataEr
         raise
 
 
+def read_at_most(f: BinaryIO, limit: int) -> bytes:
+    """At most ``limit`` bytes of an open file, read in steps (``f.read(limit)`` would set
+    aside ``limit`` bytes of memory at once, however small the file)."""
+    blocks: list[bytes] = []
+    left = limit
+    while left > 0 and (block := f.read(min(left, 1 << 20))):
+        blocks.append(block)
+        left -= len(block)
+    return b"".join(blocks)
+
+
 def read_bounded(path: Path, limit: int, *, kind: type[ValidationError] = DataError,
                  field: str = "") -> bytes:
     """The content of a regular file a user named, never more than ``limit`` bytes of it:
@@ -96,7 +107,7 @@ def read_bounded(path: Path, limit: int, *, kind: type[ValidationError] = DataEr
     while it was read."""
     with open_regular(path, limit, kind=kind, field=field) as f:
         try:
-            data = f.read(limit + 1)
+            data = read_at_most(f, limit + 1)
         except OSError as e:
             raise kind([Problem(Location(str(path)), field,
                                 f"cannot read the file: {e.strerror or e}")]) from e

@@ -29,7 +29,7 @@ from pathlib import Path
 from lxml import etree
 
 from .errors import Location, Problem, TemplateError
-from .files import open_regular
+from .files import open_regular, read_at_most
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -145,7 +145,7 @@ def load_docx(path: Path) -> tuple[bytes, dict[str, bytes]]:
     where = Location(str(path))
     with open_regular(path, MAX_TOTAL_BYTES, kind=TemplateError) as f:
         try:
-            raw = f.read(MAX_TOTAL_BYTES + 1)
+            raw = read_at_most(f, MAX_TOTAL_BYTES + 1)
         except OSError as e:
             raise TemplateError([Problem(where, "", f"cannot read the file: {e.strerror}")]) \
                 from e
