@@ -23,7 +23,12 @@ import yaml
 from .addresses import format_phone
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
 from .files import read_bounded
-from .markup import find_control_characters, has_control_characters, strip_control_characters
+from .markup import (
+    ParagraphWriter,
+    find_control_characters,
+    has_control_characters,
+    strip_control_characters,
+)
 from .model import CONTACT_KINDS, Letter
 
 FieldPath = tuple[str | int, ...]
@@ -382,6 +387,7 @@ def read_letter(path: Path | str, model: type[Letter] = Letter, *,
     letter = validate_letter(model, source.value, source.where, source.problems)
     warnings = [p for p in source.problems if p.severity == "warning"]
     warnings += contact_warnings(letter, source.where)
+    warnings += link_warnings(letter, source.where)
     return letter.with_warnings(warnings), warnings
 
 
@@ -474,6 +480,25 @@ def _file_found(field: FieldPath, kind: str, written: str,
     if path.suffix.lower() not in _SUFFIXES[kind]:
         return path, Problem(where, dotted(field), f"expected {_KINDS[kind]}, not {path.name}")
     return path, None
+
+
+def link_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:
+    """Warnings for links in Markdown fields (``body``, a merge's ``extra_paragraph``, a
+    template's ``markdown`` fields) whose target is no web or mail address: their text is
+    printed without the link (:mod:`drafter.markup`)."""
+    writer = ParagraphWriter()
+    fields: list[tuple[FieldPath, Any]] = [(("body", i), text)
+                                           for i, text in enumerate(letter.body)]
+    fields += [((declared.name,), getattr(letter, declared.name))
+               for declared in type(letter).declared if declared.type == "markdown"]
+    for field, text in fields:
+        forms = text.values() if isinstance(text, dict) else [text] if text else []
+        for target in dict.fromkeys(t for form in forms for t in writer.plain_links(form)):
+            yield Problem(locate(field), dotted(field), (
+                f"the link to {target!r} is printed as text, without the link: only http(s):// "
+                "and mailto: addresses become links (a link to a file would point into your "
+                "folders from the PDF); write the full address, such as https://…"),
+                severity="warning")
 
 
 def contact_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:

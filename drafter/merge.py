@@ -53,6 +53,7 @@ from .loading import (
     Locate,
     contact_warnings,
     file_fields,
+    link_warnings,
     load_yaml,
     validate,
     validate_letter,
@@ -187,6 +188,11 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
                 locate = functools.partial(where_in_record, record, case_source.where)
                 report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
                                                         for w in contact_warnings(letter, locate))]
+                for warning in link_warnings(letter, locate):  # the case's: said once
+                    if warning.location.file != str(case_path):
+                        report.warnings.append(warning.in_record(record.number, record.id))
+                    elif warning not in report.warnings:
+                        report.warnings.append(warning)
             if options.dry_run:
                 report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
     for identifier, (number, record_id) in locales.items():  # once per language
