@@ -12,7 +12,7 @@ against the model, each problem placed at its :class:`~drafter.errors.Location`.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +22,7 @@ import yaml
 
 from .addresses import format_phone
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
-from .files import read_bounded
+from .files import open_regular, read_bounded
 from .markup import (
     ParagraphWriter,
     find_control_characters,
@@ -30,6 +30,8 @@ from .markup import (
     strip_control_characters,
 )
 from .model import CONTACT_KINDS, Letter
+from .package import MAX_TOTAL_BYTES
+from .wordml import MAX_IMAGE_BYTES
 
 FieldPath = tuple[str | int, ...]
 Locate = Callable[[FieldPath], Location]  # where a field of some data came from
@@ -412,16 +414,19 @@ def file_fields(letter: Letter) -> Iterator[tuple[FieldPath, str, str]]:
 
 _SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".gif"), "document": (".docx",)}
 _KINDS = {"image": "a PNG, JPEG or GIF image", "document": "a Word document (.docx)"}
+_MAGIC = {"image": (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"),
+          "document": (b"PK\x03\x04",)}  # how each kind of file begins
 
 
-def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]]:
+def with_files_found(letter: Letter, locate: Any,
+                     roots: Sequence[Path] = ()) -> tuple[Letter, list[Problem]]:
     """The letter with every file it names as an absolute path, found relative to the data
     file the name came from (a merge's case file, or its recipients file); and the problems
     of the files that are missing or of the wrong kind."""
     problems = []
     found: dict[FieldPath, str] = {}
     for field, kind, written in file_fields(letter):
-        path, problem = _file_found(field, kind, written, locate)
+        path, problem = _file_found(field, kind, written, locate, roots)
         if problem is not None:
             problems.append(problem)
         else:
@@ -438,7 +443,7 @@ def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]
 
 
 def validate_letter(model: type[Letter], value: Any, locate: Locate,
-                    found: Iterable[Problem] = ()) -> Letter:
+                    found: Iterable[Problem] = (), roots: Sequence[Path] = ()) -> Letter:
     """Validate a letter's data and find the files it names (:func:`with_files_found`):
     every problem in one run, a missing signature image with a bad date alike."""
     try:
@@ -448,10 +453,10 @@ def validate_letter(model: type[Letter], value: Any, locate: Locate,
         # ones are looked up in the data itself, to be reported in this run too.
         named = {p.field for p in e.problems}
         files = [p for field, kind, written in _files_in_data(value)
-                 if (p := _file_found(field, kind, written, locate)[1]) is not None
+                 if (p := _file_found(field, kind, written, locate, roots)[1]) is not None
                  and p.field not in named]
         raise DataError(sorted_problems([*e.problems, *files])) from e
-    letter, problems = with_files_found(letter, locate)
+    letter, problems = with_files_found(letter, locate, roots)
     if problems:
         raise DataError(problems)
     return letter
@@ -466,19 +471,37 @@ def _files_in_data(value: Any) -> Iterator[tuple[FieldPath, str, str]]:
             yield field, "image", written
 
 
-def _file_found(field: FieldPath, kind: str, written: str,
-                locate: Any) -> tuple[Path, Problem | None]:
+def _file_found(field: FieldPath, kind: str, written: str, locate: Any,
+                roots: Sequence[Path] = ()) -> tuple[Path, Problem | None]:
     """The absolute path of a file a field names, found relative to the data file the name
-    came from, and the problem when it is missing or of the wrong kind."""
+    came from, and the problem when it is missing, of the wrong kind, too large, or outside
+    the folder of that data file (and of ``roots``: a merge's case folder), a symbolic link
+    that leads out of it included."""
     where = locate(field)
     base = Path(where.file).parent if where.file else Path.cwd()
     path = (base / written).resolve()
-    if not path.is_file():
-        what = "image" if kind == "image" else "document"
-        return path, Problem(where, dotted(field), f"no {what} file at {path} (the path is "
-                             "relative to the folder of the file that names it)")
+    what = "image" if kind == "image" else "document"
+    allowed = [base.resolve(), *(root.resolve() for root in roots)]
+    if not any(path.is_relative_to(folder) for folder in allowed):
+        folders = " or ".join(str(folder) for folder in dict.fromkeys(allowed))
+        return path, Problem(where, dotted(field), (
+            f"{written!r} leads outside the folder of the file that names it ({path}); put "
+            f"the {what} in {folders} (or a folder inside it) and name it from there"))
+    limit = MAX_IMAGE_BYTES if kind == "image" else MAX_TOTAL_BYTES
+    try:
+        with open_regular(path, limit, field=dotted(field)) as f:
+            head = f.read(8)
+    except DataError as e:
+        reason = e.problems[0].message
+        message = (f"no {what} file at {path} (the path is relative to the folder of the file "
+                   "that names it)" if reason == "no such file" else f"{path}: {reason}")
+        return path, Problem(where, dotted(field), message)
     if path.suffix.lower() not in _SUFFIXES[kind]:
         return path, Problem(where, dotted(field), f"expected {_KINDS[kind]}, not {path.name}")
+    if not head.startswith(_MAGIC[kind]):
+        return path, Problem(where, dotted(field), (
+            f"{path.name} is not {_KINDS[kind]}: its content is something else (a renamed "
+            "file?); save it again in that format"))
     return path, None
 
 

@@ -380,7 +380,10 @@ def _validated(case: dict[str, Any], case_where: Locate, record: Record,
         return where_in_record(record, case_where, field)
 
     try:
-        return validate_letter(model, letter_data(case, record), locate, record.warnings)
+        # A recipient's file may be beside the recipients file or the case file, not elsewhere.
+        case_folder = Path(case_where(()).file).parent
+        return validate_letter(model, letter_data(case, record), locate, record.warnings,
+                               roots=(case_folder,))
     except DataError as e:
         raise DataError([p.in_record(record.number, record.id) for p in e.problems]) from e
 
