@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import gettext
 import io
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -143,8 +144,9 @@ def available_catalogs(catalog_dir: Path) -> list[str]:
     """The locales a folder of ``<locale>/LC_MESSAGES/messages.po`` catalogs has, sorted."""
     if not catalog_dir.is_dir():
         return []
+    # Any file of the name: one that is no regular file (a FIFO) is refused when it is read.
     return sorted(p.name for p in catalog_dir.iterdir()
-                  if (p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po").is_file())
+                  if os.path.lexists(p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"))
 
 
 def missing_catalog(catalog_dir: Path, locale: Locale) -> str | None:
