@@ -281,9 +281,8 @@ def test_new_in_a_read_only_folder_is_a_message_and_leaves_nothing(run: Run,
         folder.chmod(0o755)
 
 
-def test_new_made_halfway_leaves_no_template_folder(tmp_path: Path) -> None:
-    # A catalog that cannot be copied (a FIFO is left out; a folder of the same name as a
-    # file to be written is not) stops the copy: nothing is left under the name.
+def test_new_from_a_template_with_a_fifo_copies_the_rest_and_never_blocks(tmp_path: Path
+                                                                         ) -> None:
     source = _template(tmp_path)
     (source / "locales" / "ja" / "LC_MESSAGES" / "extra").mkdir()
     _fifo(source / "locales" / "ja" / "LC_MESSAGES" / "queue.po")
