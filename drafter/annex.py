@@ -16,7 +16,7 @@ from docx import Document
 from docxcompose.composer import Composer
 
 from .errors import Location, Problem, TemplateError
-from .package import package_problems, read_docx
+from .package import load_docx, package_problems
 from .wordml import Annex, qn
 
 
@@ -32,9 +32,11 @@ def with_annexes(docx: bytes, annexes: Iterable[Annex]) -> bytes:
         for marker in markers:
             paragraph = marker.getparent()
             index = list(body).index(paragraph)
-            read_docx(annex.path)  # refuses what is no safe Word document, naming the file
+            # Read once: refuses what is no safe Word document (or reaches outside itself),
+            # naming the file, and what is checked is what is added.
+            raw, _ = load_docx(annex.path)
             try:
-                composer.insert(index, Document(str(annex.path)))
+                composer.insert(index, Document(io.BytesIO(raw)))
             except Exception as e:  # docxcompose meets a part it cannot carry over
                 raise TemplateError([Problem(Location(str(annex.path)), "",
                                              f"this annex cannot be added to the letter: "

@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -136,8 +137,8 @@ def read_fields(folder: Path) -> FieldSchema:
     unknown type or key, a name a built-in field has, a default of the wrong type.
     """
     path = folder / FIELDS_NAME
-    if not path.is_file():
-        return FieldSchema()
+    if not path.is_file() and not (folder.is_dir() and os.path.lexists(path)):
+        return FieldSchema()  # none; but a FIFO, a device or a dangling link is said so below
     source = load_yaml(path)
     if source.value is None:
         return FieldSchema((), path)

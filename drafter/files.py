@@ -1,4 +1,11 @@
-"""Files on disk: atomic writes, safe and unique file names, temporaries and their cleanup.
+"""Files on disk: bounded reads of the files a user names, atomic writes, safe and unique file
+names, temporaries and their cleanup.
+
+Every file drafter reads because a user named it (data, recipients, templates, fields.yaml,
+catalogs, images, annexes, mail templates, the studio's files) is opened with
+:func:`open_regular` or read with :func:`read_bounded`: it must be a regular file (a device such
+as ``/dev/zero``, a FIFO or a folder is refused before anything is read, and opening never
+blocks), and no more than its limit is ever read.
 
 Every file drafter writes goes through here or through a temporary folder made here: it is
 written under a hidden temporary name (``.drafter-PID-XXXXXXXX.NAME.part``, or inside a
@@ -17,12 +24,14 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
-from .errors import OutputError
+from .errors import DataError, Location, OutputError, Problem, ValidationError
 
 TEMPORARY_PREFIX = ".drafter-"  # hidden temporary files and folders in an output folder
 MARKER = ".drafter-temporary"  # in every temporary folder: it holds the id of its process
@@ -32,6 +41,80 @@ _TEMPORARY = re.compile(r"\.drafter-(?:[a-z]+-)?(\d+)-[0-9a-z_]+(\..+\.part)?", 
 MAX_NAME_BYTES = 150
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def size_text(limit: int) -> str:
+    """A limit in bytes as a person reads it: ``20 MiB``, ``128 KiB``, ``500 bytes``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if limit >= 1 << shift and limit % (1 << shift) == 0:
+            return f"{limit >> shift} {unit}"
+    return f"{limit} bytes"
+
+
+def open_regular(path: Path, limit: int, *, kind: type[ValidationError] = DataError,
+                 field: str = "") -> BinaryIO:
+    """A regular file a user named, open for reading, refusing what cannot be read safely.
+
+    Refused, as ``kind`` naming the file (and ``field``, the field that named it): a missing or
+    unreadable file, a folder, anything that is not a regular file (``/dev/zero``, a FIFO, a
+    socket: a symbolic link to one is one), and a file larger than ``limit`` bytes. The file is
+    opened without blocking (a FIFO with no writer would wait for ever) and checked on the open
+    file itself, so it cannot be swapped between the check and the read.
+    """
+    def refused(message: str) -> ValidationError:
+        return kind([Problem(Location(str(path)), field, message)])
+
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as e:
+        raise refused("no such file" if not os.path.islink(path) else
+                      "a symbolic link to a file that does not exist") from e
+    except NotADirectoryError as e:
+        raise refused("no such file (a part of the path is a file, not a folder)") from e
+    except OSError as e:
+        raise refused(f"cannot read the file: {e.strerror or e}") from e
+    try:
+        status = os.fstat(handle)
+        if stat.S_ISDIR(status.st_mode):
+            raise refused("this is a folder, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise refused("not a regular file (a device, a pipe or a socket); drafter reads "
+                          "only files")
+        if status.st_size > limit:
+            raise refused(f"file is larger than {size_text(limit)}")
+        os.set_blocking(handle, True)
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
+
+
+def read_at_most(f: BinaryIO, limit: int) -> bytes:
+    """At most ``limit`` bytes of an open file, read in steps (``f.read(limit)`` would set
+    aside ``limit`` bytes of memory at once, however small the file)."""
+    blocks: list[bytes] = []
+    left = limit
+    while left > 0 and (block := f.read(min(left, 1 << 20))):
+        blocks.append(block)
+        left -= len(block)
+    return b"".join(blocks)
+
+
+def read_bounded(path: Path, limit: int, *, kind: type[ValidationError] = DataError,
+                 field: str = "") -> bytes:
+    """The content of a regular file a user named, never more than ``limit`` bytes of it:
+    what :func:`open_regular` refuses is refused, and so is a file that grew past the limit
+    while it was read."""
+    with open_regular(path, limit, kind=kind, field=field) as f:
+        try:
+            data = read_at_most(f, limit + 1)
+        except OSError as e:
+            raise kind([Problem(Location(str(path)), field,
+                                f"cannot read the file: {e.strerror or e}")]) from e
+    if len(data) > limit:
+        raise kind([Problem(Location(str(path)), field,
+                            f"file is larger than {size_text(limit)}")])
+    return data
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:

@@ -12,7 +12,8 @@ against the model, each problem placed at its :class:`~drafter.errors.Location`.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Iterator
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -25,8 +26,16 @@ from yaml.resolver import Resolver
 
 from .addresses import format_phone
 from .errors import DataError, Location, Problem, did_you_mean, sorted_problems
-from .markup import find_control_characters, has_control_characters, strip_control_characters
+from .files import open_regular, read_bounded
+from .markup import (
+    ParagraphWriter,
+    find_control_characters,
+    has_control_characters,
+    strip_control_characters,
+)
 from .model import CONTACT_KINDS, Letter
+from .package import MAX_TOTAL_BYTES
+from .wordml import MAX_IMAGE_BYTES
 
 FieldPath = tuple[str | int, ...]
 Locate = Callable[[FieldPath], Location]  # where a field of some data came from
@@ -35,6 +44,7 @@ ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 MAX_BYTES = 20 * 1024 * 1024  # a data file read whole (a letter, a case); one recipient
 MAX_VALUES = 200_000  # keys, values and list items written in a file read whole
 MAX_RECORD_VALUES = 10_000  # ... in one recipient of a recipients file, read one at a time
+MAX_LIST_BYTES = 1 << 30  # a recipients YAML file, read one recipient at a time: 1 GiB
 MAX_ALIAS_VALUES = 100_000  # values that aliases (*name, <<: *name) bring in, file or recipient
 
 
@@ -121,14 +131,7 @@ class SourceData:
 
 def read_text(path: Path) -> str:
     """The text of a data file, with a clear error for files that are not UTF-8 text."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError([Problem(Location(str(path)), "",
-                                 f"cannot read the file: {e.strerror}")]) from e
-    if len(raw) > MAX_BYTES:
-        raise DataError([Problem(Location(str(path)), "",
-                                 f"file is larger than {MAX_BYTES >> 20} MiB")])
+    raw = read_bounded(path, MAX_BYTES)  # a regular file, at most MAX_BYTES of it
     if path.suffix.lower() in _DOCUMENT_SUFFIXES or raw.startswith(_ZIP_MAGIC):
         raise DataError([Problem(Location(str(path)), "", _not_data(path))])
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -258,11 +261,9 @@ def read_yaml_list(path: Path, key: str) -> Iterator[YamlItem]:
     and yielded one at a time: a file of any length takes the memory of one item. Each item
     may hold :data:`MAX_RECORD_VALUES` values as written and :data:`MAX_ALIAS_VALUES` brought
     in by aliases, and at most :data:`MAX_BYTES`; aliases may refer to earlier items."""
-    try:
-        file = path.open(encoding="utf-8-sig", newline="")
-    except OSError as e:
-        raise DataError([Problem(Location(str(path)), "",
-                                 f"cannot read the file: {e.strerror}")]) from e
+    # a regular file (not /dev/zero, not a FIFO), read one item at a time
+    file = io.TextIOWrapper(open_regular(path, MAX_LIST_BYTES), encoding="utf-8-sig",
+                            newline="")
     with file:
         text = _CleanText(path, file)
         loader = _StreamLoader(text, path)
@@ -578,6 +579,7 @@ def read_letter(path: Path | str, model: type[Letter] = Letter, *,
     letter = validate_letter(model, source.value, source.where, source.problems)
     warnings = [p for p in source.problems if p.severity == "warning"]
     warnings += contact_warnings(letter, source.where)
+    warnings += link_warnings(letter, source.where)
     return letter.with_warnings(warnings), warnings
 
 
@@ -602,16 +604,19 @@ def file_fields(letter: Letter) -> Iterator[tuple[FieldPath, str, str]]:
 
 _SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".gif"), "document": (".docx",)}
 _KINDS = {"image": "a PNG, JPEG or GIF image", "document": "a Word document (.docx)"}
+_MAGIC = {"image": (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"),
+          "document": (b"PK\x03\x04",)}  # how each kind of file begins
 
 
-def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]]:
+def with_files_found(letter: Letter, locate: Any,
+                     roots: Sequence[Path] = ()) -> tuple[Letter, list[Problem]]:
     """The letter with every file it names as an absolute path, found relative to the data
     file the name came from (a merge's case file, or its recipients file); and the problems
     of the files that are missing or of the wrong kind."""
     problems = []
     found: dict[FieldPath, str] = {}
     for field, kind, written in file_fields(letter):
-        path, problem = _file_found(field, kind, written, locate)
+        path, problem = _file_found(field, kind, written, locate, roots)
         if problem is not None:
             problems.append(problem)
         else:
@@ -628,7 +633,7 @@ def with_files_found(letter: Letter, locate: Any) -> tuple[Letter, list[Problem]
 
 
 def validate_letter(model: type[Letter], value: Any, locate: Locate,
-                    found: Iterable[Problem] = ()) -> Letter:
+                    found: Iterable[Problem] = (), roots: Sequence[Path] = ()) -> Letter:
     """Validate a letter's data and find the files it names (:func:`with_files_found`):
     every problem in one run, a missing signature image with a bad date alike."""
     try:
@@ -638,10 +643,10 @@ def validate_letter(model: type[Letter], value: Any, locate: Locate,
         # ones are looked up in the data itself, to be reported in this run too.
         named = {p.field for p in e.problems}
         files = [p for field, kind, written in _files_in_data(value)
-                 if (p := _file_found(field, kind, written, locate)[1]) is not None
+                 if (p := _file_found(field, kind, written, locate, roots)[1]) is not None
                  and p.field not in named]
         raise DataError(sorted_problems([*e.problems, *files])) from e
-    letter, problems = with_files_found(letter, locate)
+    letter, problems = with_files_found(letter, locate, roots)
     if problems:
         raise DataError(problems)
     return letter
@@ -656,20 +661,57 @@ def _files_in_data(value: Any) -> Iterator[tuple[FieldPath, str, str]]:
             yield field, "image", written
 
 
-def _file_found(field: FieldPath, kind: str, written: str,
-                locate: Any) -> tuple[Path, Problem | None]:
+def _file_found(field: FieldPath, kind: str, written: str, locate: Any,
+                roots: Sequence[Path] = ()) -> tuple[Path, Problem | None]:
     """The absolute path of a file a field names, found relative to the data file the name
-    came from, and the problem when it is missing or of the wrong kind."""
+    came from, and the problem when it is missing, of the wrong kind, too large, or outside
+    the folder of that data file (and of ``roots``: a merge's case folder), a symbolic link
+    that leads out of it included."""
     where = locate(field)
     base = Path(where.file).parent if where.file else Path.cwd()
     path = (base / written).resolve()
-    if not path.is_file():
-        what = "image" if kind == "image" else "document"
-        return path, Problem(where, dotted(field), f"no {what} file at {path} (the path is "
-                             "relative to the folder of the file that names it)")
+    what = "image" if kind == "image" else "document"
+    allowed = [base.resolve(), *(root.resolve() for root in roots)]
+    if not any(path.is_relative_to(folder) for folder in allowed):
+        folders = " or ".join(str(folder) for folder in dict.fromkeys(allowed))
+        return path, Problem(where, dotted(field), (
+            f"{written!r} leads outside the folder of the file that names it ({path}); put "
+            f"the {what} in {folders} (or a folder inside it) and name it from there"))
+    limit = MAX_IMAGE_BYTES if kind == "image" else MAX_TOTAL_BYTES
+    try:
+        with open_regular(path, limit, field=dotted(field)) as f:
+            head = f.read(8)
+    except DataError as e:
+        reason = e.problems[0].message
+        message = (f"no {what} file at {path} (the path is relative to the folder of the file "
+                   "that names it)" if reason == "no such file" else f"{path}: {reason}")
+        return path, Problem(where, dotted(field), message)
     if path.suffix.lower() not in _SUFFIXES[kind]:
         return path, Problem(where, dotted(field), f"expected {_KINDS[kind]}, not {path.name}")
+    if not head.startswith(_MAGIC[kind]):
+        return path, Problem(where, dotted(field), (
+            f"{path.name} is not {_KINDS[kind]}: its content is something else (a renamed "
+            "file?); save it again in that format"))
     return path, None
+
+
+def link_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:
+    """Warnings for links in Markdown fields (``body``, a merge's ``extra_paragraph``, a
+    template's ``markdown`` fields) whose target is no web or mail address: their text is
+    printed without the link (:mod:`drafter.markup`)."""
+    writer = ParagraphWriter()
+    fields: list[tuple[FieldPath, Any]] = [(("body", i), text)
+                                           for i, text in enumerate(letter.body)]
+    fields += [((declared.name,), getattr(letter, declared.name))
+               for declared in type(letter).declared if declared.type == "markdown"]
+    for field, text in fields:
+        forms = text.values() if isinstance(text, dict) else [text] if text else []
+        for target in dict.fromkeys(t for form in forms for t in writer.plain_links(form)):
+            yield Problem(locate(field), dotted(field), (
+                f"the link to {target!r} is printed as text, without the link: only http(s):// "
+                "and mailto: addresses become links (a link to a file would point into your "
+                "folders from the PDF); write the full address, such as https://…"),
+                severity="warning")
 
 
 def contact_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:

@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import gettext
 import io
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -34,9 +35,12 @@ from babel.numbers import format_decimal
 from babel.support import Translations
 from pydantic import BaseModel
 
-from .errors import LocaleError
+from .errors import LocaleError, TemplateError
+from .files import read_bounded
 from .markup import strip_control_characters
 from .model import Digits, PaperSize, Text, _localized_text, parse_locale
+
+MAX_CATALOG_BYTES = 20 * 1024 * 1024  # one translation catalog (.po)
 
 if TYPE_CHECKING:  # a template is found in template.py, which formats with a Localizer
     from .template import LetterTemplate
@@ -140,8 +144,9 @@ def available_catalogs(catalog_dir: Path) -> list[str]:
     """The locales a folder of ``<locale>/LC_MESSAGES/messages.po`` catalogs has, sorted."""
     if not catalog_dir.is_dir():
         return []
+    # Any file of the name: one that is no regular file (a FIFO) is refused when it is read.
     return sorted(p.name for p in catalog_dir.iterdir()
-                  if (p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po").is_file())
+                  if os.path.lexists(p / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"))
 
 
 def missing_catalog(catalog_dir: Path, locale: Locale) -> str | None:
@@ -178,8 +183,9 @@ def load_catalog(catalog_dir: Path, locale: Locale) -> gettext.NullTranslations:
     if chosen is None:
         return gettext.NullTranslations()
     po_path = catalog_dir / chosen / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"
-    with po_path.open("rb") as f:
-        catalog = read_po(f, locale=chosen)
+    # A regular file of at most MAX_CATALOG_BYTES, never a device or a FIFO.
+    source = read_bounded(po_path, MAX_CATALOG_BYTES, kind=TemplateError)
+    catalog = read_po(io.BytesIO(source), locale=chosen)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

@@ -43,7 +43,7 @@ from markupsafe import escape
 
 from .context import build_context
 from .errors import DataError, Location, OutputError, Problem, TemplateError
-from .files import sha256_of, write_atomic
+from .files import read_bounded, sha256_of, write_atomic
 from .locales import Localizer, localizer_for
 from .manifest import MANIFEST, rewrite_manifest
 from .merge import SOURCES, MergedLetter, merged_letters
@@ -56,6 +56,8 @@ from .template import BUILTIN_TEMPLATE, LetterTemplate, find_template
 COVER_TEXT = "mail.txt"
 COVER_HTML = "mail.html"
 ATTACHABLE = ("pdf", "docx")
+MAX_COVER_BYTES = 1 << 20  # a cover message template (mail.txt, mail.html): 1 MiB
+MAX_ENCLOSURE_BYTES = 25 << 20  # a file attached to every message (--enclose): 25 MiB
 DRAFT = "draft"
 NOT_EMAILED = "not emailed"
 DRAFT_FORMAT = "1"  # changed when drafter writes drafts differently: new Message-IDs then
@@ -273,8 +275,8 @@ def _environment(html: bool) -> jinja2.Environment:
 
 def _compile(path: Path, *, html: bool) -> jinja2.Template:
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        source = read_bounded(path, MAX_COVER_BYTES, kind=TemplateError).decode("utf-8")
+    except UnicodeDecodeError as e:
         raise TemplateError([Problem(Location(str(path)), "",
                                      f"cannot read the cover message: {e}")]) from e
     try:
@@ -347,11 +349,7 @@ def _check_file(outdir: Path, row: dict[str, str], kind: str, record: dict[str, 
 
 
 def _enclosure(path: Path) -> Attachment:
-    try:
-        return Attachment(path.name, path.read_bytes())
-    except OSError as e:
-        raise DataError([Problem(Location(str(path)), "--enclose", f"cannot read the file: "
-                                 f"{e.strerror}")]) from e
+    return Attachment(path.name, read_bounded(path, MAX_ENCLOSURE_BYTES, field="--enclose"))
 
 
 def draft_message(letter: Letter, loc: Localizer, text: str, html: str,

@@ -2,7 +2,11 @@
 
 Body paragraphs are written in Markdown's inline syntax (``**bold**``, ``_italic_``,
 ``[text](url)``, and bare URLs) and become Word runs, with links as real ``w:hyperlink``
-elements. Every other value is plain text: it is escaped, never interpreted.
+elements. Only absolute web and mail addresses (``http://``, ``https://``, ``mailto:``; a bare
+``www.…`` is ``http://www.…``) become links: any other target (``report.pdf``, ``file:``,
+``javascript:``, ``data:``, ``ftp:``, ``//host``) would point into the sender's folders, or
+nowhere, from the PDF, so its text is printed without a link (:func:`plain_links` says which, for
+a warning). Every other value is plain text: it is escaped, never interpreted.
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ def xml_text(value: object) -> Markup:
     text = _LINE_BREAK.sub("\n", strip_control_characters(str(value)))
     # html's, not xml.sax's escape: the same characters, without importing urllib.request
     return Markup(html.escape(text, quote=False).replace('"', "&quot;"))
+
+
+_WEB_LINK = re.compile(r"(?:https?://[^/?#\s\\]|mailto:[^\s/])", re.IGNORECASE)
+
+
+def is_web_link(url: str) -> bool:
+    """Whether a link's target may be a link in a letter: an absolute ``http(s)://`` address
+    with a host, or a ``mailto:`` address."""
+    return bool(_WEB_LINK.match(url))
 
 
 def link_id(url: str) -> str:
@@ -140,6 +153,7 @@ class ParagraphWriter:
         xml: list[str] = []
         bold = italic = 0
         link: str | None = None
+        links: list[bool] = []  # for each link open: whether it is written as a link
         for token in tokens:
             kind = token.type
             if kind == "strong_open":
@@ -151,18 +165,31 @@ class ParagraphWriter:
             elif kind == "em_close":
                 italic -= 1
             elif kind == "link_open":
-                urls.append(str(token.attrs["href"]))
+                href = str(token.attrs["href"])
+                if not is_web_link(href):  # its text is printed, without the link
+                    links.append(False)
+                    continue
+                links.append(True)
+                urls.append(href)
                 link = link_id(urls[-1])
                 xml.append(f'<w:hyperlink r:id="{link}" w:history="1">')
             elif kind == "link_close":
                 link = None
-                xml.append("</w:hyperlink>")
+                if links.pop():
+                    xml.append("</w:hyperlink>")
             elif kind in ("softbreak", "hardbreak"):
                 xml.append(f"<w:r>{self._properties(bold, italic, link)}<w:br/></w:r>")
             elif kind in ("text", "code_inline") and token.content:
                 xml.append(f"<w:r>{self._properties(bold, italic, link)}"
                            f'<w:t xml:space="preserve">{xml_text(token.content)}</w:t></w:r>')
         return Markup("".join(xml)), tuple(urls)
+
+    def plain_links(self, markdown: str) -> list[str]:
+        """The targets of the links in a Markdown paragraph that are printed as text only
+        (no web or mail address: :func:`is_web_link`)."""
+        return [str(token.attrs["href"]) for token in self._inline(
+            strip_control_characters(markdown))
+            if token.type == "link_open" and not is_web_link(str(token.attrs["href"]))]
 
     def _properties(self, bold: int, italic: int, link: str | None) -> str:
         props = '<w:rStyle w:val="Hyperlink"/>' if link else ""

@@ -53,6 +53,7 @@ from .loading import (
     Locate,
     contact_warnings,
     file_fields,
+    link_warnings,
     load_yaml,
     validate,
     validate_letter,
@@ -172,6 +173,8 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
     report.warnings += [p for p in case_source.problems if p.severity == "warning"]
     letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
     locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
+    body = case_source.value.get("body")
+    shared = len(body) if isinstance(body, list) else int(bool(body))  # the case's paragraphs
     for number, record, letter_or_error in letters:  # first pass: validate only
         report.total += 1
         if isinstance(letter_or_error, DataError):
@@ -187,6 +190,12 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
                 locate = functools.partial(where_in_record, record, case_source.where)
                 report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
                                                         for w in contact_warnings(letter, locate))]
+                for warning in link_warnings(letter, functools.partial(
+                        _where_shared, shared, case_source.where, locate)):  # the case's: once
+                    if warning.location.file != str(case_path):
+                        report.warnings.append(warning.in_record(record.number, record.id))
+                    elif warning not in report.warnings:
+                        report.warnings.append(warning)
             if options.dry_run:
                 report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
     for identifier, (number, record_id) in locales.items():  # once per language
@@ -368,13 +377,25 @@ class _Letters:
             yield record.number, record, (name, letter)
 
 
+def _where_shared(shared: int, case_where: Locate, locate: Locate,
+                  field: FieldPath) -> Location:
+    """Where a field of a merged letter came from, the case's own body paragraphs (the first
+    ``shared``) placed in the case file even when the record adds an ``extra_paragraph``."""
+    if len(field) > 1 and field[0] == "body" and isinstance(field[1], int) and field[1] < shared:
+        return case_where(field)
+    return locate(field)
+
+
 def _validated(case: dict[str, Any], case_where: Locate, record: Record,
                model: type[Letter] = Letter) -> Letter:
     def locate(field: FieldPath) -> Location:
         return where_in_record(record, case_where, field)
 
     try:
-        return validate_letter(model, letter_data(case, record), locate, record.warnings)
+        # A recipient's file may be beside the recipients file or the case file, not elsewhere.
+        case_folder = Path(case_where(()).file).parent
+        return validate_letter(model, letter_data(case, record), locate, record.warnings,
+                               roots=(case_folder,))
     except DataError as e:
         raise DataError([p.in_record(record.number, record.id) for p in e.problems]) from e
 

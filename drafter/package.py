@@ -16,7 +16,9 @@ read. Archives drafter reads (templates, spreadsheets) are checked against zip b
 
 from __future__ import annotations
 
+import io
 import posixpath
+import re
 import struct
 import zipfile
 import zlib
@@ -27,6 +29,7 @@ from pathlib import Path
 from lxml import etree
 
 from .errors import Location, Problem, TemplateError
+from .files import open_regular, read_at_most
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -134,14 +137,26 @@ def verify_members(archive: zipfile.ZipFile) -> str | None:
     return None
 
 
-def read_docx(path: Path) -> dict[str, bytes]:
-    """The members of a DOCX archive, refusing files that are not safe Word documents."""
+def load_docx(path: Path) -> tuple[bytes, dict[str, bytes]]:
+    """The bytes of a DOCX file and its members, refusing files that are not safe Word
+    documents: not a regular file or too large (:func:`drafter.files.open_regular`), no
+    DOCX, macros, a zip bomb, a damaged archive, or anything that reaches outside the document
+    (:func:`outside_references`)."""
     where = Location(str(path))
+    with open_regular(path, MAX_TOTAL_BYTES, kind=TemplateError) as f:
+        try:
+            raw = read_at_most(f, MAX_TOTAL_BYTES + 1)
+        except OSError as e:
+            raise TemplateError([Problem(where, "", f"cannot read the file: {e.strerror}")]) \
+                from e
+    if len(raw) > MAX_TOTAL_BYTES:
+        raise TemplateError([Problem(where, "", f"refused: the file is larger than "
+                                     f"{MAX_TOTAL_BYTES >> 20} MiB")])
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, OSError) as e:
         raise TemplateError([Problem(where, "", "not a Word document (.docx): "
-                                     + _what_it_is(path))]) from e
+                                     + _what_it_is(raw[:8]))]) from e
     with archive:
         members = archive.infolist()
         names = {m.filename for m in members}
@@ -155,9 +170,20 @@ def read_docx(path: Path) -> dict[str, bytes]:
         if bomb:
             raise TemplateError([Problem(where, "", f"refused: {bomb}")])
         try:
-            return {m.filename: read_member(archive, m) for m in members}
+            parts = {m.filename: read_member(archive, m) for m in members}
         except DAMAGED as e:
             raise TemplateError([Problem(where, "", f"the archive is damaged: {e}")]) from e
+    reaching = [Problem(Location(str(path), part=part), "", message)
+                for part, message in outside_references(parts)]
+    if reaching:
+        raise TemplateError(reaching)
+    return raw, parts
+
+
+def read_docx(path: Path) -> dict[str, bytes]:
+    """The members of a DOCX archive, refusing files that are not safe Word documents
+    (:func:`load_docx`)."""
+    return load_docx(path)[1]
 
 
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -200,12 +226,136 @@ def package_problems(members: Mapping[str, bytes]) -> Iterator[str]:
             yield f"{name} uses relationship {rel_id}, which {rels_name} does not hold"
 
 
-def _what_it_is(path: Path) -> str:
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_VML = ("urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:office")
+# A URL with a scheme (http:, file:, smb:, vnd.sun.star.…:) or a host (//host/…); a Windows path.
+_ABSOLUTE = re.compile(r"^\s*([a-z][a-z0-9+.-]*:|[/\\]{2}|[a-z]:[/\\])", re.IGNORECASE)
+_WEB_LINK = re.compile(r"^(https?://[^/\s]|mailto:\S)", re.IGNORECASE)
+# Field codes whose result Word and LibreOffice load from elsewhere (a file, a URL, a program).
+_LOADING_FIELDS = frozenset({"INCLUDEPICTURE", "INCLUDETEXT", "INCLUDE", "LINK", "IMPORT",
+                             "DDE", "DDEAUTO", "RD"})
+# What an external relationship of each type is, in an editor's words.
+_RELATIONSHIP_KINDS = {"image": "a picture", "oleObject": "a linked object",
+                       "package": "a linked file", "attachedTemplate": "an attached template",
+                       "subDocument": "a subdocument", "frame": "a frame",
+                       "header": "a header", "footer": "a footer", "aFChunk": "a document",
+                       "video": "a video", "audio": "a sound", "media": "a media file",
+                       "font": "a font", "externalLinkPath": "a linked file",
+                       "mailMergeSource": "a mail merge data source",
+                       "mailMergeHeaderSource": "a mail merge data source"}
+_EMBED = "insert it into the document itself (not as a link), or remove it"
+
+
+def outside_references(members: Mapping[str, bytes]) -> Iterator[tuple[str, str]]:
+    """Everything in a DOCX package that Word or LibreOffice would load from outside it, as
+    (part, what refers out): external relationships (a linked picture, a linked object, an
+    attached template, a subdocument, a frame, a chart's external data…), linked OLE objects,
+    VML pictures by URL, field codes that load (INCLUDEPICTURE, INCLUDETEXT, LINK, DDE…),
+    embedded foreign documents (``altChunk``), and SVG pictures that refer to other files.
+
+    External hyperlinks are clickable links, not loads: they are fine when they go to an
+    ``http(s)://`` or ``mailto:`` address; a link to a relative or local path (``report.pdf``,
+    ``file:///…``) would point into the sender's folders from the PDF, and is refused too.
+    """
+    for name, data in members.items():
+        lowered = name.lower()
+        if lowered.endswith(".rels"):
+            yield from _outside_relationships(name, data)
+        elif lowered.endswith(".svg"):
+            if re.search(rb"""(?:href\s*=\s*["']\s*(?!#|data:)[^"'\s]|url\(\s*['"]?\s*"""
+                         rb"""(?!#|data:)[^)'"\s]|@import)""", data, re.IGNORECASE):
+                yield name, ("an SVG picture that refers to other files, which LibreOffice "
+                             f"would load; {_EMBED}")
+        elif lowered.endswith(".xml"):
+            yield from _outside_in_xml(name, data)
+
+
+def _outside_relationships(name: str, data: bytes) -> Iterator[tuple[str, str]]:
     try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        return f"cannot read it: {e.strerror}"
+        tree = etree.fromstring(data)
+    except etree.XMLSyntaxError:
+        return  # package_problems says it is damaged
+    folder, base = posixpath.split(name)
+    owner = posixpath.join(posixpath.dirname(folder), base.removesuffix(".rels"))
+    for rel in tree.iter(_RELATIONSHIPS):
+        target = rel.get("Target", "")
+        kind = rel.get("Type", "").rsplit("/", 1)[-1]
+        external = rel.get("TargetMode") == "External" or bool(_ABSOLUTE.match(target))
+        if not external:
+            continue
+        shown = target if len(target) <= 80 else f"{target[:77]}…"
+        if kind == "hyperlink":
+            if not _WEB_LINK.match(target):
+                yield owner, (f"a link to {shown!r}, a local file or no web address: in the "
+                              "PDF it would point into the sender's folders; link to an "
+                              "http(s):// or mailto: address, or remove the link")
+            continue
+        what = _RELATIONSHIP_KINDS.get(kind, f"a {kind or 'file'}")
+        yield owner, (f"{what} outside the document ({shown}), which Word and LibreOffice "
+                      f"would load (relationship {rel.get('Id')}); {_EMBED}")
+
+
+def _outside_in_xml(name: str, data: bytes) -> Iterator[tuple[str, str]]:
+    if not any(marker in data for marker in (b"instrText", b"fldSimple", b"altChunk",
+                                             b"OLEObject", b"href", b"src=")):
+        return  # the usual part: nothing that could load, no parsing needed
+    try:
+        tree = etree.fromstring(data)
+    except etree.XMLSyntaxError:
+        return  # package_problems says it is damaged
+    for instruction in _field_instructions(tree):
+        words = instruction.split()
+        first = words[0].upper() if words else ""
+        if first in _LOADING_FIELDS:
+            shown = instruction.strip()
+            shown = shown if len(shown) <= 80 else f"{shown[:77]}…"
+            yield name, (f"a field that loads from outside the document ({shown!r}); "
+                         f"{_EMBED}")
+        elif "{" in first:
+            yield name, (f"a field whose kind is made by a tag ({instruction.strip()[:80]!r}); "
+                         "write the field's name (such as PAGE) in the field itself")
+    if any(True for _ in tree.iter(f"{{{_W}}}altChunk")):
+        yield name, ("an embedded foreign document (altChunk), which may load other files; "
+                     "paste its content into the document instead")
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag.endswith("}OLEObject") and element.get("Type") == "Link":
+            yield name, (f"a linked object ({element.get('ProgID') or 'OLE'}), which Word and "
+                         f"LibreOffice would load from its file; {_EMBED}")
+        if element.tag.startswith(tuple(f"{{{ns}}}" for ns in _VML)):
+            for attribute, value in element.attrib.items():
+                local = str(attribute).rsplit("}", 1)[-1]
+                if local in ("href", "src", "althref") and value.strip():
+                    yield name, (f"a picture by address ({value[:80]}), which Word and "
+                                 f"LibreOffice would load; {_EMBED}")
+
+
+def _field_instructions(tree: etree._Element) -> Iterator[str]:
+    """The instruction of every field in a part: simple fields, and complex ones whose
+    instruction Word splits over runs (``w:fldChar`` begin, ``w:instrText``…, separate)."""
+    for simple in tree.iter(f"{{{_W}}}fldSimple"):
+        yield simple.get(f"{{{_W}}}instr", "")
+    stack: list[list[str] | None] = []  # None: past the field's separator, in its result
+    for element in tree.iter(f"{{{_W}}}fldChar", f"{{{_W}}}instrText"):
+        if element.tag == f"{{{_W}}}instrText":
+            if not stack:
+                yield element.text or ""  # an instruction outside any field: read on its own
+            elif (words := stack[-1]) is not None:
+                words.append(element.text or "")
+            continue
+        kind = element.get(f"{{{_W}}}fldCharType")
+        if kind == "begin":
+            stack.append([])
+        elif kind in ("separate", "end") and stack:
+            words = stack.pop()
+            if words is not None:
+                yield "".join(words)
+            if kind == "separate":
+                stack.append(None)
+
+
+def _what_it_is(head: bytes) -> str:
     if head.startswith(b"%PDF"):
         return "it is a PDF file"
     if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: Word 97-2003, or an encrypted DOCX

@@ -36,6 +36,10 @@ What LibreOffice 7.4 does, learned by trying it:
   format does (``style:num-format="١, ٢, ٣, ..."`` on the page layout). A letter whose page
   fields show a native digit as placeholder (``<w:t>١</w:t>``, :func:`drafter.wordml.
   page_of_pages`) therefore goes through ODT too, its pages numbered in those digits there.
+- It loads a linked picture (``http://…``, ``file://…``) while converting, and updates links
+  to other files, unless its profile says not to: every profile drafter starts it with gets
+  :data:`NO_FETCHING` (:func:`harden_profile`), so a document that refers outside itself and
+  got past :func:`drafter.package.outside_references` still loads nothing.
 """
 
 from __future__ import annotations
@@ -95,6 +99,59 @@ CJK_CHARACTER = (
 # A CJK character in an XML part's text, not in its markup (such as a font name).
 _CJK_TEXT = re.compile(f">[^<]*?{CJK_CHARACTER}")
 # The DOCX parts whose text a letter shows.
+
+
+# LibreOffice settings that keep a conversion inside the document: (path, name, value).
+_INET = "/org.openoffice.Inet/Settings"
+NO_FETCHING = (
+    # Links from a document in no trusted location are not followed: linked pictures (http,
+    # file and every other scheme), linked sections, OLE links.
+    ("/org.openoffice.Office.Common/Security/Scripting", "BlockUntrustedRefererLinks", "true"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "DisableMacrosExecution", "true"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "MacroSecurityLevel", "3"),
+    ("/org.openoffice.Office.Writer/Content/Update", "Link", "0"),  # never update links
+    ("/org.openoffice.Office.Calc/Content/Update", "Link", "1"),  # never (charts' data)
+    # Should anything still ask for the network, it goes to a proxy that is not there.
+    (_INET, "ooInetProxyType", "1"),
+    (_INET, "ooInetNoProxy", ""),
+    (_INET, "ooInetHTTPProxyName", "127.0.0.1"),
+    (_INET, "ooInetHTTPProxyPort", "9"),
+    (_INET, "ooInetHTTPSProxyName", "127.0.0.1"),
+    (_INET, "ooInetHTTPSProxyPort", "9"),
+    (_INET, "ooInetFTPProxyName", "127.0.0.1"),
+    (_INET, "ooInetFTPProxyPort", "9"),
+)
+_SETTINGS_FILE = Path("user") / "registrymodifications.xcu"  # in a LibreOffice profile
+
+
+def harden_profile(profile: Path) -> None:
+    """Give a LibreOffice profile the settings :data:`NO_FETCHING`, before LibreOffice starts
+    with it: a new profile gets them, and a kept one (which LibreOffice rewrites as it exits)
+    has them put back when they are missing or changed. Raises :class:`ConversionError` when
+    the profile cannot be written."""
+    path = profile / _SETTINGS_FILE
+    items = [f'<item oor:path="{where}"><prop oor:name="{name}" oor:op="fuse"><value>{value}'
+             "</value></prop></item>" for where, name, value in NO_FETCHING]  # as it writes them
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if text and all(item in text for item in items):
+            return
+        if "</oor:items>" not in text:
+            text = ('<?xml version="1.0" encoding="UTF-8"?>\n<oor:items xmlns:oor='
+                    '"http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/'
+                    'XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+                    "</oor:items>\n")
+        for where, name, _ in NO_FETCHING:  # the same settings with other values go
+            text = re.sub(f'<item oor:path="{re.escape(where)}"><prop oor:name="'
+                          f'{re.escape(name)}"[^>]*>.*?</prop></item>\n?', "", text)
+        text = text.replace("</oor:items>", "\n".join(items) + "\n</oor:items>")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as e:
+        raise ConversionError(f"{profile}: cannot prepare LibreOffice's profile: "
+                              f"{e.strerror or e}") from e
 
 
 def find_soffice() -> str:
@@ -268,6 +325,7 @@ class LibreOffice:
         ``infilter`` is the import filter for every input, ``convert_to`` the export filter.
         Returns what it complained of, as lines for an error message.
         """
+        harden_profile(profile)  # nothing loaded from outside the documents
         with tempfile.TemporaryFile() as stderr:
             command = [
                 self.soffice,
@@ -853,6 +911,7 @@ class WarmLibreOffice(LibreOffice):
         if self.profile is None and self._own_profile is None:
             self._own_profile = tempfile.TemporaryDirectory(prefix="drafter-lo-profile-")
         profile = Path(self.profile or self._own_profile.name)  # type: ignore[union-attr]
+        harden_profile(profile)  # nothing loaded from outside the documents
         pipe = f"drafter-{os.getpid()}-{secrets.token_hex(6)}"
         self._office = start_office(
             [self.soffice, f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless",

@@ -25,6 +25,7 @@ import csv
 import dataclasses
 import datetime as dt
 import functools
+import io
 import typing
 import zipfile
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -35,10 +36,13 @@ from typing import Any
 import pydantic
 
 from .errors import DataError, Location, Problem, nearest
+from .files import open_regular
 from .loading import FieldPath, Locate, SourceData, dotted, read_yaml_list
 from .markup import has_control_characters, strip_control_characters
 from .model import CONTACT_KINDS, Letter, Person, parse_locale
-from .package import DAMAGED, unpacking_problem, verify_members
+from .package import DAMAGED, MAX_TOTAL_BYTES, unpacking_problem, verify_members
+
+MAX_TABLE_BYTES = 1 << 30  # a recipients CSV file, read row by row: 1 GiB
 
 LETTER_FIELDS = frozenset(Letter.model_fields) - {"recipient", "body", "cc"}
 EXTRA_PARAGRAPH = "extra_paragraph"
@@ -132,7 +136,9 @@ def _from_yaml(path: Path, fields: frozenset[str]) -> Iterator[Record]:
 def _from_csv(path: Path, fields: frozenset[str],
               column_problems: list[Problem] | None) -> Iterator[Record]:
     try:
-        f = path.open(encoding="utf-8-sig", newline="")  # a BOM, as Excel writes, is dropped
+        # A regular file (never a device or a FIFO) of at most MAX_TABLE_BYTES, read as it goes.
+        f = io.TextIOWrapper(open_regular(path, MAX_TABLE_BYTES),
+                             encoding="utf-8-sig", newline="")  # a BOM, as Excel writes, is dropped
         sample = f.read(8192)
     except UnicodeDecodeError as e:
         raise DataError([Problem(Location(str(path)), "", "the file is not UTF-8 text; save it as "
@@ -236,18 +242,23 @@ def _from_xlsx(path: Path, fields: frozenset[str],
 
     unreadable = (InvalidFileException, *DAMAGED, KeyError, ValueError,
                   SyntaxError)  # SyntaxError: the XML parsers' errors
+    spreadsheet = open_regular(path, MAX_TOTAL_BYTES)  # checked and read as one open file
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(spreadsheet) as archive:
             bomb = unpacking_problem(archive)
             # openpyxl reads whole members at once: each must be no bigger than it says.
             damage = None if bomb else verify_members(archive)
         if bomb or damage:
             raise DataError([Problem(Location(str(path)), "", f"refused: {bomb}" if bomb else
                                      f"cannot read the spreadsheet: {damage}")])
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except unreadable as e:
-        raise DataError([Problem(Location(str(path)), "",
-                                 f"cannot read the spreadsheet: {e}")]) from e
+        spreadsheet.seek(0)
+        workbook = openpyxl.load_workbook(spreadsheet, read_only=True, data_only=True)
+    except BaseException as e:
+        spreadsheet.close()
+        if isinstance(e, unreadable):
+            raise DataError([Problem(Location(str(path)), "",
+                                     f"cannot read the spreadsheet: {e}")]) from e
+        raise
     try:
         sheet = workbook.worksheets[0]
         if sheet.sheet_state != "visible":
@@ -285,6 +296,7 @@ def _from_xlsx(path: Path, fields: frozenset[str],
                                  f"cannot read the spreadsheet: {e}")]) from e
     finally:
         workbook.close()
+        spreadsheet.close()
 
 
 def _check_sheet(path: Path, title: str, member: str) -> set[int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .compiled import compile_template, render_docx
 from .context import build_context
-from .errors import DataError, Location, OutputError, Problem, UsageError
+from .errors import DataError, Location, OutputError, Problem, TemplateError, UsageError
 from .fields import letter_model, template_fields
 from .files import temporary_folder
 from .loading import read_letter
@@ -26,6 +25,7 @@ from .locales import localizer_for, missing_catalog
 from .manifest import merge_files_among
 from .model import Letter, PaperSize
 from .outputs import only_writer
+from .package import load_docx
 from .template import LetterTemplate, find_template
 
 if TYPE_CHECKING:  # the PDF libraries are imported only when a PDF is made
@@ -202,7 +202,7 @@ def convert_docx(docx_files: Path | str | Sequence[Path | str],
     """
     sources = ([Path(docx_files)] if isinstance(docx_files, str | os.PathLike)
                else [Path(f) for f in docx_files])
-    problems = [p for source in sources if (p := _not_a_docx(source))]
+    problems = [p for source in sources for p in _not_a_docx(source)]
     if problems:
         raise DataError(problems)
     if not sources:
@@ -225,19 +225,16 @@ def convert_docx(docx_files: Path | str | Sequence[Path | str],
         raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
 
 
-def _not_a_docx(path: Path) -> Problem | None:
-    """What is wrong with a file given to :func:`convert_docx`, or None for a DOCX."""
+def _not_a_docx(path: Path) -> list[Problem]:
+    """What is wrong with a file given to :func:`convert_docx`: not a regular file, not a
+    DOCX, no safe Word document, or one that refers outside itself
+    (:func:`~drafter.package.load_docx`); nothing for a DOCX that is fine."""
     where = Location(str(path))
-    if not path.is_file():
-        return Problem(where, "", "no such file")
-    if path.suffix.lower() in (".doc", ".odt", ".rtf"):
-        return Problem(where, "", f"a {path.suffix} file; save it as .docx (Word document) in "
-                       "Word or LibreOffice, then convert that")
+    if path.suffix.lower() in (".doc", ".odt", ".rtf") and path.is_file():
+        return [Problem(where, "", f"a {path.suffix} file; save it as .docx (Word document) in "
+                        "Word or LibreOffice, then convert that")]
     try:
-        with zipfile.ZipFile(path) as archive:
-            if "word/document.xml" not in archive.namelist():
-                return Problem(where, "", "not a Word document (.docx): it has no "
-                               "word/document.xml")
-    except (zipfile.BadZipFile, OSError) as e:
-        return Problem(where, "", f"not a Word document (.docx): {e}")
-    return None
+        load_docx(path)
+    except TemplateError as e:
+        return e.problems
+    return []

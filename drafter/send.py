@@ -46,6 +46,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import DataError, DrafterError, Location, Problem
+from .files import read_bounded
 from .manifest import MANIFEST, MANIFEST_COLUMNS, read_manifest, rewrite_manifest
 from .outputs import MAIL_DIR, SEND_LOCK, SEND_LOG, only_writer
 
@@ -255,8 +256,8 @@ def read_config(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        config = tomllib.loads(read_bounded(path, 1 << 20).decode("utf-8"))  # at most 1 MiB
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise DataError([Problem(Location(str(path)), "",
                                  f"cannot read the config file: {e}")]) from e
     known = {"send": {"server", "user", "rate", "burst", "retries", "retry_delay"},

@@ -21,6 +21,7 @@ from pathlib import Path
 from lxml import etree
 from markupsafe import Markup
 
+from .files import read_bounded
 from .markup import strip_control_characters, xml_text
 
 NAMESPACES = {
@@ -40,6 +41,7 @@ IMAGE_TYPE = f"{NAMESPACES['r']}/image"
 RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # a signature, a logo, a picture field: 5 MiB each
 SIGNATURE_HEIGHT = 548640  # EMU: 0.6 inch, a handwritten signature's usual height
 MAX_IMAGE_WIDTH = 5760720  # EMU: 16 cm, the width of a letter's text on A4 or Letter
 IMAGE_ID_PREFIX = "rIdImage"
@@ -124,8 +126,10 @@ class Image:
     @classmethod
     def from_file(cls, path: Path, description: str = "", *, height: int | None = None,
                   width: int | None = None, in_run: bool = False) -> Image:
-        """The image in ``path`` (PNG, JPEG or GIF)."""
-        return cls(path.read_bytes(), path.name, description, height, width, in_run)
+        """The image in ``path`` (PNG, JPEG or GIF), a regular file of at most
+        :data:`MAX_IMAGE_BYTES` (else :class:`~drafter.errors.DataError`)."""
+        return cls(read_bounded(path, MAX_IMAGE_BYTES), path.name, description, height, width,
+                   in_run)
 
     @property
     def digest(self) -> str:

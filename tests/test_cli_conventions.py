@@ -192,7 +192,8 @@ def test_convert_refuses_what_is_not_a_word_file_before_converting(run: Run,
     result = run("convert", text, old, tmp_path / "missing.docx")
     assert result.exit_code == 1
     assert "3 problems found" in result.output
-    assert f"{text}: not a Word document (.docx): File is not a zip file" in result.output
+    assert (f"{text}: not a Word document (.docx): the file is not a zip archive, or it is "
+            "truncated") in result.output
     assert f"{old}: a .doc file; save it as .docx" in result.output
     assert f"{tmp_path / 'missing.docx'}: no such file" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "old.doc"]

@@ -32,8 +32,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..authoring import Finding, check_template, variable_tree
 from ..errors import DataError, DrafterError, Location, Problem, StudioError, ValidationError
-from ..files import write_atomic
+from ..files import read_bounded, write_atomic
 from ..form import form_values, letter_form, set_field
+from ..loading import MAX_BYTES
 from ..mail import (
     ATTACHABLE,
     MAIL_DIR,
@@ -162,9 +163,10 @@ async def draft_page(studio: Studio, request: Request) -> Response:
     spec = request.query_params.get("template", "advocacy-letter")
     template = ws.template(spec)
     if data:
-        text = ws.path(data).read_text(encoding="utf-8", errors="replace")
+        text = read_bounded(ws.path(data), MAX_BYTES).decode("utf-8", errors="replace")
     else:  # start from the template's sample
-        text = template.sample.read_text(encoding="utf-8") if template.sample.is_file() else ""
+        text = (read_bounded(template.sample, MAX_BYTES).decode("utf-8", errors="replace")
+                if template.sample.is_file() else "")
         data = f"{template.name}-letter.yaml"
     return studio.page("draft.html", request, data=data, template=spec, text=text,
                        letters=ws.letters(), templates=ws.templates())

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OutputError, StudioError
-from ..files import safe_name, write_atomic
+from ..errors import DrafterError, OutputError, StudioError
+from ..files import open_regular, safe_name, write_atomic
+from ..loading import MAX_BYTES
 from ..template import DOCX_NAME, LetterTemplate, builtin_templates_dir, find_template
 
 UPLOADS = "uploads"  # where uploaded files go, inside the workspace
@@ -66,7 +67,8 @@ class Workspace:
             subfolders[:] = sorted(d for d in subfolders
                                    if not d.startswith(".") and d not in _SKIPPED)
             for name in names:
-                if name.lower().endswith(suffixes) and not name.startswith((".", "~$")):
+                if (name.lower().endswith(suffixes) and not name.startswith((".", "~$"))
+                        and os.path.isfile(os.path.join(folder, name))):  # no FIFO, no device
                     found.append(self.relative(Path(folder) / name))
                     if len(found) >= MAX_FILES:
                         return sorted(found)
@@ -87,11 +89,12 @@ class Workspace:
             f for f in self.cases() if "recipients" in Path(f).name]
 
     def _is_letter(self, relative: str) -> bool:
-        try:
-            with (self.root / relative).open(encoding="utf-8", errors="replace") as f:
-                return bool(_LETTER.search(f.read(200_000)))
-        except OSError:
+        try:  # a regular file only: a FIFO named x.yaml would block the page for ever
+            with open_regular(self.root / relative, MAX_BYTES) as f:
+                head = f.read(200_000).decode("utf-8", errors="replace")
+        except (DrafterError, OSError):
             return False
+        return bool(_LETTER.search(head))
 
     def templates(self) -> list[str]:
         """Built-in template names, then the workspace's template folders and DOCX files."""
