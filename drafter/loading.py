@@ -12,6 +12,7 @@ against the model, each problem placed at its :class:`~drafter.errors.Location`.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -173,18 +174,9 @@ def load_yaml(path: Path, text: str | None = None) -> SourceData:
     removed = [offset - i for i, offset in enumerate(found)]  # offsets in `text`
     loader = None
     try:
-        loader = _SafeLoader(text, path)
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = (Location(str(path), mark.line + 1, mark.column + 1) if mark
-                 else Location(str(path)))
-        raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
-    except yaml.YAMLError as e:
-        raise DataError([Problem(Location(str(path)), "", f"YAML error: {e}")]) from e
-    except RecursionError as e:
-        raise DataError([Problem(Location(str(path)), "",
-                                 "the values are nested too deeply")]) from e
+        with _yaml_problems(path):
+            loader = _SafeLoader(text, path)
+            node = loader.get_single_node()
     finally:
         if loader is not None:
             loader.dispose()
@@ -268,19 +260,27 @@ def read_yaml_list(path: Path, key: str) -> Iterator[YamlItem]:
         text = _CleanText(path, file)
         loader = _StreamLoader(text, path)
         try:
-            yield from _items(path, key, loader, text)
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            where = (Location(str(path), mark.line + 1, mark.column + 1) if mark
-                     else Location(str(path)))
-            raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
-        except yaml.YAMLError as e:
-            raise DataError([Problem(Location(str(path)), "", f"YAML error: {e}")]) from e
-        except RecursionError as e:
-            raise DataError([Problem(Location(str(path)), "",
-                                     "the values are nested too deeply")]) from e
+            with _yaml_problems(path):
+                yield from _items(path, key, loader, text)
         finally:
             loader.dispose()
+
+
+@contextlib.contextmanager
+def _yaml_problems(path: Path) -> Iterator[None]:
+    """YAML's own errors while reading ``path``, as a DataError at their line and column."""
+    try:
+        yield
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = (Location(str(path), mark.line + 1, mark.column + 1) if mark
+                 else Location(str(path)))
+        raise DataError([Problem(where, "", f"YAML syntax error: {e.problem or e}")]) from e
+    except yaml.YAMLError as e:
+        raise DataError([Problem(Location(str(path)), "", f"YAML error: {e}")]) from e
+    except RecursionError as e:
+        raise DataError([Problem(Location(str(path)), "",
+                                 "the values are nested too deeply")]) from e
 
 
 def _not_a_list(path: Path, key: str) -> DataError:
