@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,32 +94,31 @@ MergeJob = Job  # the name the merge pages knew it by
 def _merge_in_child(case: str, recipients: str, outdir: str, options: MergeOptions,
                     queue: Any) -> None:
     """The child process: one merge, its progress and its end sent through ``queue``."""
-    def progress(done: int, total: int) -> None:
-        queue.put(("progress", done, total))
-    try:
-        report = merge(Path(case), Path(recipients), Path(outdir), options,
-                       on_progress=progress)
-    except KeyboardInterrupt:
-        queue.put(("cancelled", "only complete letters were kept"))
-    except DrafterError as e:
-        queue.put(("failed", str(e)))
-    except Exception as e:  # reported on the page, not lost in a child's stderr
-        queue.put(("failed", f"{type(e).__name__}: {e}"))
-    else:
-        queue.put(("done", report))
+    _report_to(queue, lambda progress: merge(Path(case), Path(recipients), Path(outdir),
+                                             options, on_progress=progress),
+               cancelled="only complete letters were kept")
 
 
 def _send_in_child(outdir: str, options: SendOptions, password: str | None,
                    queue: Any) -> None:
     """The child process: one send, as ``drafter send --send`` does. The password came
     through the pipe that started the process; it is never written anywhere."""
+    _report_to(queue, lambda progress: send_drafts(Path(outdir), options, password=password,
+                                                   on_progress=progress),
+               cancelled="the messages the server accepted are logged; a message that was "
+                         "being sent is uncertain (listed when you send again)")
+
+
+def _report_to(queue: Any, work: Callable[[Callable[[int, int], None]], Any], *,
+               cancelled: str) -> None:
+    """Run a child's ``work`` (given its progress callback), sending its progress and its end
+    (done with its report, cancelled, or failed with the message) through ``queue``."""
     def progress(done: int, total: int) -> None:
         queue.put(("progress", done, total))
     try:
-        report = send_drafts(Path(outdir), options, password=password, on_progress=progress)
+        report = work(progress)
     except KeyboardInterrupt:
-        queue.put(("cancelled", "the messages the server accepted are logged; a message "
-                                "that was being sent is uncertain (listed when you send again)"))
+        queue.put(("cancelled", cancelled))
     except DrafterError as e:
         queue.put(("failed", str(e)))
     except Exception as e:  # reported on the page, not lost in a child's stderr
