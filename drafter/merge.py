@@ -12,7 +12,8 @@ each step's work has its own home:
    are skipped (:func:`drafter.manifest.unchanged`).
 4. **Convert.** :class:`drafter.pdf.ConversionPool` converts the DOCX files to PDF while
    rendering goes on (letters of one template, locale and paper in chunks, as one document
-   split back into letters), and hands back each letter's PDF and pages, or its error.
+   split back into letters, by LibreOffices kept running for the whole merge where its Python
+   bridge is installed), and hands back each letter's PDF and pages, or its error.
 5. **Record.** ``manifest.csv`` lists every record: its files, their SHA-256, pages, status
    (:class:`drafter.manifest.ManifestWriter`); ``--combine`` then joins the finished letters
    (:mod:`drafter.combine`). ``merge.json`` says what the merge was made from, so that
@@ -37,7 +38,7 @@ from jinja2 import meta
 from .combine import combine_letters
 from .compiled import CompiledTemplate, compile_template, render_docx
 from .context import build_context
-from .errors import DataError, Location, OutputError, Problem, TemplateError
+from .errors import DataError, LibreOfficeMissing, Location, OutputError, Problem, TemplateError
 from .fields import FIELDS_NAME, FieldSchema, letter_model, template_fields
 from .files import (
     UniqueNames,
@@ -73,7 +74,7 @@ from .manifest import (
 from .markup import ParagraphWriter
 from .model import Case, Digits, Letter
 from .outputs import SOURCES, only_writer, reserved_letter_names
-from .pdf import DEFAULT_TIMEOUT, ConversionPool, Converted, LibreOffice
+from .pdf import DEFAULT_TIMEOUT, ConversionPool, Converted, LibreOffice, WarmLibreOffice
 from .recipients import LETTER_FIELDS, Record, letter_data, read_recipients, where_in_record
 from .render import FORMATS
 from .sandbox import BoundedSandbox
@@ -100,7 +101,10 @@ class MergeOptions:
     batch_size: int = 0  # letters per LibreOffice process; 0: chosen from the count and jobs
     chunks: bool = True  # convert letters that can be combined as one document, then split
     chunk_size: int = 0  # letters per combined document; 0: chosen from the count and jobs
-    timeout: float = DEFAULT_TIMEOUT  # seconds per LibreOffice process
+    timeout: float = DEFAULT_TIMEOUT  # seconds per LibreOffice process (kept running: per call)
+    # Keep each LibreOffice running for the whole merge, where its Python bridge (python3-uno)
+    # is installed; False, or without it: one LibreOffice process per chunk or batch.
+    keep_running: bool = True
     soffice: str | None = None  # LibreOffice program; None: found on PATH
     wait: bool = False  # another drafter writing into the folder: wait for it (else refuse)
 
@@ -211,8 +215,7 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
     if options.dry_run:
         return report
     # LibreOfficeMissing now, before any letter is written.
-    office = (LibreOffice(options.soffice, timeout=options.timeout)
-              if "pdf" in options.formats else None)
+    office = _converter(options) if "pdf" in options.formats else None
     valid = ((number, record, *letter_or_error) for number, record, letter_or_error in letters
              if not isinstance(letter_or_error, DataError))  # second pass: render
     try:
@@ -233,6 +236,17 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
         report.warnings.append(Problem(Location(str(outdir)), "", stale_message(report.stale),
                                        severity="warning"))
     return report
+
+
+def _converter(options: MergeOptions) -> LibreOffice:
+    """The LibreOffice a merge converts with: kept running where it can be (faster: no start
+    per chunk), else a process per chunk; raises :class:`LibreOfficeMissing` when there is no
+    LibreOffice at all."""
+    office = LibreOffice(options.soffice, timeout=options.timeout)
+    if options.keep_running:
+        with contextlib.suppress(LibreOfficeMissing):  # no python3-uno: a process per chunk
+            return WarmLibreOffice(office.soffice, timeout=options.timeout)
+    return office
 
 
 def _write_letters(letters: Iterable[tuple[int, Record, str, Letter]], count: int,

@@ -3,7 +3,9 @@ LibreOffice's ``uno`` module (Debian's python3-uno), never imported by drafter i
 
 It connects to a LibreOffice listening on a named pipe, then reads one JSON request a line
 from stdin ({"source", "target", "import", "export", "options"}) and answers one JSON line
-({"ok": true} or {"ok": false, "error": "…"}). It uses only the standard library and ``uno``.
+({"ok": true} or {"ok": false, "error": "…"}); when LibreOffice is gone (it crashed), the
+answer also says ``"stopped": true`` and the client ends. It uses only the standard library
+and ``uno``.
 """
 
 import json
@@ -58,6 +60,15 @@ def _convert(desktop, request):
         document.close(True)
 
 
+def _alive(desktop):
+    """Whether the LibreOffice behind ``desktop`` still answers."""
+    try:
+        desktop.getFrames()
+    except Exception:  # DisposedException: the bridge to it is gone
+        return False
+    return True
+
+
 def main():
     desktop = _desktop(sys.argv[1])
     print(json.dumps({"ok": True, "ready": True}), flush=True)
@@ -67,6 +78,10 @@ def main():
             answer = {"ok": True, "error": ""}
         except Exception as e:  # every failure goes back as an answer, the worker goes on
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            if not _alive(desktop):  # LibreOffice is gone (a crash): so is this client
+                answer["stopped"] = True
+                print(json.dumps(answer), flush=True)
+                return
         print(json.dumps(answer), flush=True)
 
 

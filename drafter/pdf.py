@@ -57,6 +57,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -64,7 +65,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import pypdf
 
@@ -220,7 +221,8 @@ class LibreOffice:
         self.profile = profile
         self.destinations = destinations
 
-    def convert(self, docx_files: Sequence[Path], outdir: Path) -> list[Path]:
+    def convert(self, docx_files: Sequence[Path], outdir: Path, *,
+                destinations: bool | None = None) -> list[Path]:
         """Convert DOCX files to PDFs of the same names in ``outdir``; the PDFs in input order.
 
         Either every PDF is written or none is: LibreOffice writes into a temporary folder in
@@ -228,7 +230,10 @@ class LibreOffice:
         is each moved to its final name, so no partial PDF is ever visible there. Raises
         :class:`ConversionError` naming the files that failed or timed out, and
         :class:`OutputError` when ``outdir`` cannot be written or two inputs share a name.
+        ``destinations``: for this call, in place of the instance's setting.
         """
+        if destinations is None:
+            destinations = self.destinations
         sources = [Path(f).resolve() for f in docx_files]
         if not sources:
             return []
@@ -242,7 +247,7 @@ class LibreOffice:
 
         with staging_dir as staging_name:
             staging = Path(staging_name)
-            complaints = self._convert_all(sources, staging)
+            complaints = self._convert_all(sources, staging, destinations)
             # A LibreOffice stopped by a signal says so for its files, not "is it valid?".
             killed = next((c for c in complaints if c.startswith(KILLED)), "")
             failures = [
@@ -262,15 +267,26 @@ class LibreOffice:
                     raise OutputError(f"{target}: cannot write: {e.strerror or e}") from e
         return targets
 
-    def _convert_all(self, sources: Sequence[Path], staging: Path) -> list[str]:
-        """Convert every DOCX file into a PDF of the same name in ``staging``, in batches.
+    def reset(self) -> None:
+        """After a failed conversion: empty the profile, where a killed LibreOffice may have
+        left its locks (a new profile is made for each call when none is given)."""
+        if self.profile:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+    def close(self) -> None:
+        """Nothing to stop: no LibreOffice outlives a :meth:`convert` call."""
+
+    def _convert_all(self, sources: Sequence[Path], staging: Path,
+                     destinations: bool) -> list[str]:
+        """Convert every DOCX file into a PDF of the same name in ``staging``, in batches
+        (bookmarks as named destinations if ``destinations``).
 
         Returns what LibreOffice complained of, as lines for an error message.
         """
         cjk = {source for source in sources if _through_odt(source)}
         one_step = [source for source in sources if source not in cjk]
         two_step = [source for source in sources if source in cjk]
-        pdf_filter = _export_filter(pdfa=self.pdfa, destinations=self.destinations)
+        pdf_filter = _export_filter(pdfa=self.pdfa, destinations=destinations)
         to_odt = f"odt:{ODT_FILTER}"
         complaints: list[str] = []
         with self._profile() as profile:
@@ -371,17 +387,23 @@ class LibreOffice:
         return complaints
 
 
-def _export_filter(*, pdfa: bool, destinations: bool = False) -> str:
-    """The ``--convert-to`` argument for a tagged PDF with embedded fonts, PDF/A-2b if asked,
-    bookmarks as named destinations if asked."""
-    options = {
-        "UseTaggedPDF": {"type": "boolean", "value": "true"},
-        "EmbedStandardFonts": {"type": "boolean", "value": "true"},
-    }
+def export_options(*, pdfa: bool, destinations: bool = False) -> dict[str, bool | int]:
+    """LibreOffice's PDF export options for a tagged PDF with embedded fonts, PDF/A-2b if
+    asked, bookmarks as named destinations if asked."""
+    options: dict[str, bool | int] = {"UseTaggedPDF": True, "EmbedStandardFonts": True}
     if destinations:
-        options["ExportBookmarksToPDFDestination"] = {"type": "boolean", "value": "true"}
+        options["ExportBookmarksToPDFDestination"] = True
     if pdfa:
-        options["SelectPdfVersion"] = {"type": "long", "value": "2"}  # PDF/A-2b
+        options["SelectPdfVersion"] = 2  # PDF/A-2b
+    return options
+
+
+def _export_filter(*, pdfa: bool, destinations: bool = False) -> str:
+    """The ``--convert-to`` argument for the options of :func:`export_options`, in the JSON
+    syntax, the only one LibreOffice reads (module docstring)."""
+    options = {key: {"type": "boolean", "value": str(value).lower()} if isinstance(value, bool)
+               else {"type": "long", "value": str(value)}
+               for key, value in export_options(pdfa=pdfa, destinations=destinations).items()}
     return "pdf:writer_pdf_Export:" + json.dumps(options, separators=(",", ":"))
 
 
@@ -662,17 +684,22 @@ Letter = TypeVar("Letter")  # whatever the caller tells its letters apart by
 class ConversionPool(Generic[Letter]):
     """LibreOffice processes that convert letters' DOCX files into PDFs while the caller goes on.
 
-    Letters are added one at a time and converted in batches into ``outdir``, each batch by one
-    LibreOffice process with a profile of its own (:func:`reserved_profiles`), ``jobs``
-    processes at once. A batch that fails or hangs past the timeout is converted again letter by
-    letter, so a bad letter costs only itself. Each letter's :class:`Converted` is handed to
-    ``on_converted``, from a worker thread, as soon as it is known.
+    Letters are added one at a time and converted in batches into ``outdir`` by ``jobs``
+    LibreOffice processes at once, each with a profile of its own (:func:`reserved_profiles`).
+    With a :class:`WarmLibreOffice` as converter, each of them is started when the pool is
+    entered (while the caller validates and renders) and kept running for all its batches;
+    with a :class:`LibreOffice`, one process is started per batch. A batch that fails or hangs
+    past the timeout is converted again letter by letter, so a bad letter costs only itself.
+    Each letter's :class:`Converted` is handed to ``on_converted``, from a worker thread, as
+    soon as it is known.
 
     With ``chunks``, letters that can be converted as one document are: those with the same
     template parts and page setup (:func:`drafter.combine.combining_key`) and the same
     conversion path (CJK text or not) are combined, ``chunk_size`` at a time, converted once
-    and split back into one PDF per letter. A chunk that fails or hangs is split in two and
-    each half converted again, down to the one letter that fails on its own.
+    and split back into one PDF per letter (:mod:`drafter.pdf_split`). A chunk that fails or
+    hangs is split in two and each half converted again, down to the one letter that fails on
+    its own. Combining a chunk and splitting one are done while LibreOffice converts another:
+    a LibreOffice is handed to the next chunk as soon as its conversion ends.
 
     Use it in a ``with`` block. Leaving the block normally converts what is left and waits for
     every letter; leaving it with an exception (Ctrl-C) lets the running batches finish and
@@ -684,11 +711,12 @@ class ConversionPool(Generic[Letter]):
                  on_converted: Callable[[Letter, Converted], None], *, jobs: int = 0,
                  letters: int = 0, batch_size: int = 0, chunks: bool = False,
                  chunk_size: int = 0) -> None:
-        """``converter`` says which LibreOffice, with which timeout and PDF version; each
-        process gets a copy of it with its own profile. ``jobs`` 0: one process per core.
-        ``batch_size`` 0: chosen from ``letters``, how many letters will be added, so that big
-        batches spare LibreOffice's start-up and enough of them keep every process busy;
-        ``chunk_size`` 0 likewise (:func:`default_chunk_size`)."""
+        """``converter`` says which LibreOffice, with which timeout and PDF version, and
+        whether it is kept running (a :class:`WarmLibreOffice`); each process gets a copy of it
+        with its own profile. ``jobs`` 0: one process per core. ``batch_size`` 0: chosen from
+        ``letters``, how many letters will be added, so that big batches spare LibreOffice's
+        start-up and enough of them keep every process busy; ``chunk_size`` 0 likewise
+        (:func:`default_chunk_size`)."""
         self.converter = converter
         self.outdir = outdir
         self.on_converted = on_converted
@@ -699,17 +727,21 @@ class ConversionPool(Generic[Letter]):
         self._groups: dict[Hashable, list[tuple[Path, Letter]]] = {}
         self._batch: list[tuple[Path, Letter]] = []
         self._futures: list[Future[None]] = []
-        self._profiles: SimpleQueue[Path] = SimpleQueue()
+        self._offices: SimpleQueue[LibreOffice] = SimpleQueue()
         self._executor: ThreadPoolExecutor | None = None
         self._resources = contextlib.ExitStack()
 
     def __enter__(self) -> ConversionPool[Letter]:
         with contextlib.ExitStack() as stack:
-            for profile in stack.enter_context(reserved_profiles(self.jobs)):
-                self._profiles.put(profile)
-            self._executor = ThreadPoolExecutor(self.jobs, thread_name_prefix="drafter-pdf")
-            # Before the profiles are released: the processes that use them finish first.
+            offices = [self._office(profile)
+                       for profile in stack.enter_context(reserved_profiles(self.jobs))]
+            for office in offices:
+                stack.callback(office.close)  # after the conversions, before the profiles go
+            # Two threads a LibreOffice: one combines or splits while the other converts.
+            self._executor = ThreadPoolExecutor(2 * self.jobs, thread_name_prefix="drafter-pdf")
             stack.callback(self._executor.shutdown, wait=True, cancel_futures=True)
+            for office in offices:
+                self._executor.submit(self._start, office)
             self._resources = stack.pop_all()
         return self
 
@@ -721,6 +753,40 @@ class ConversionPool(Generic[Letter]):
                 self._submit_batch()
                 for future in self._futures:
                     future.result()
+
+    def _office(self, profile: Path) -> LibreOffice:
+        """A copy of the converter, for one process, with ``profile``."""
+        given = self.converter
+        if isinstance(given, WarmLibreOffice):
+            return WarmLibreOffice(given.soffice, timeout=given.timeout, pdfa=given.pdfa,
+                                   profile=profile, restart_after=given.restart_after,
+                                   python=given.python)
+        return LibreOffice(given.soffice, timeout=given.timeout, pdfa=given.pdfa,
+                           profile=profile)
+
+    def _start(self, office: LibreOffice) -> None:
+        """Start a kept-running LibreOffice before the first letter is ready, then make it
+        available to conversions; should it not start, a LibreOffice process per chunk takes
+        its place (which says what is wrong, if it cannot convert either)."""
+        try:
+            if isinstance(office, WarmLibreOffice):
+                try:
+                    office.start()
+                except ConversionError:  # it cannot be kept running: a process per chunk
+                    office.close()
+                    office = LibreOffice(office.soffice, timeout=office.timeout,
+                                         pdfa=office.pdfa, profile=office.profile)
+        finally:
+            self._offices.put(office)
+
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[LibreOffice]:
+        """One of the pool's LibreOffices, for one thread, until the block ends."""
+        office = self._offices.get()
+        try:
+            yield office
+        finally:
+            self._offices.put(office)
 
     def add(self, docx: Path, letter: Letter) -> None:
         """Queue a letter's DOCX file; its batch (or chunk) starts once full (or when the block
@@ -749,33 +815,25 @@ class ConversionPool(Generic[Letter]):
         self._futures.append(self._executor.submit(self._convert_chunk, chunk))
 
     def _convert_chunk(self, chunk: list[tuple[Path, Letter]]) -> None:
-        """Convert letters as one document in one LibreOffice process and split the PDF; when
+        """Convert letters as one document in one LibreOffice call and split the PDF; when
         that fails, each half again, and a letter that fails alone on its own."""
-        profile = self._profiles.get()
-        try:
-            office = LibreOffice(self.converter.soffice, timeout=self.converter.timeout,
-                                 pdfa=self.converter.pdfa, profile=profile, destinations=True)
-            todo = [chunk]
-            while todo:
-                part = todo.pop(0)
-                if len(part) == 1:
-                    (docx, letter), = part
-                    self.on_converted(letter, self._convert_one(office, docx, profile))
-                    continue
-                try:
-                    letters = self._convert_combined(office, part)
-                except ConversionError:
-                    _reset(profile)
-                    half = len(part) // 2
-                    todo[:0] = [part[:half], part[half:]]
-                    continue
-                for (_, letter), (pdf, pages) in zip(part, letters, strict=True):
-                    self.on_converted(letter, Converted(pdf, pages))
-        finally:
-            self._profiles.put(profile)
+        todo = [chunk]
+        while todo:
+            part = todo.pop(0)
+            if len(part) == 1:
+                (docx, letter), = part
+                self.on_converted(letter, self._convert_one(docx))
+                continue
+            try:
+                letters = self._convert_combined(part)
+            except ConversionError:
+                half = len(part) // 2
+                todo[:0] = [part[:half], part[half:]]
+                continue
+            for (_, letter), (pdf, pages) in zip(part, letters, strict=True):
+                self.on_converted(letter, Converted(pdf, pages))
 
-    def _convert_combined(self, office: LibreOffice, part: list[tuple[Path, Letter]],
-                          ) -> list[tuple[Path, int]]:
+    def _convert_combined(self, part: list[tuple[Path, Letter]]) -> list[tuple[Path, int]]:
         """The letters' PDFs and page counts, from one conversion of their combined DOCX."""
         import pikepdf
 
@@ -790,8 +848,13 @@ class ConversionPool(Generic[Letter]):
         try:
             with temporary_folder(self.outdir, "chunk") as work:
                 combined = combine_alike(sources, Path(work) / "letters.docx")
-                (pdf,) = office.convert([combined], Path(work))
-                return split_letters(pdf, sources, self.outdir)
+                with self._borrowed() as office:
+                    try:
+                        (pdf,) = office.convert([combined], Path(work), destinations=True)
+                    except ConversionError:
+                        office.reset()
+                        raise
+                return split_letters(pdf, sources, self.outdir)  # LibreOffice is free again
         except (ValueError, KeyError, zipfile.BadZipFile, pikepdf.PdfError) as e:
             raise ConversionError(f"the letters could not be converted together ({e})") from e
 
@@ -802,32 +865,28 @@ class ConversionPool(Generic[Letter]):
             self._futures.append(self._executor.submit(self._convert, batch))
 
     def _convert(self, batch: list[tuple[Path, Letter]]) -> None:
-        """Convert a batch in one LibreOffice process; when that fails, letter by letter."""
-        profile = self._profiles.get()
-        try:
-            office = LibreOffice(self.converter.soffice, timeout=self.converter.timeout,
-                                 pdfa=self.converter.pdfa, profile=profile)
+        """Convert a batch in one LibreOffice call; when that fails, letter by letter."""
+        with self._borrowed() as office:
             try:
                 pdfs = office.convert([docx for docx, _ in batch], self.outdir)
             except ConversionError:
-                _reset(profile)
-                for docx, letter in batch:
-                    self.on_converted(letter, self._convert_one(office, docx, profile))
-                return
-            for (_, letter), pdf in zip(batch, pdfs, strict=True):
-                self.on_converted(letter, Converted(pdf, page_count(pdf)))
-        finally:
-            self._profiles.put(profile)
+                office.reset()
+                pdfs = []
+        if not pdfs:
+            for docx, letter in batch:
+                self.on_converted(letter, self._convert_one(docx))
+            return
+        for (_, letter), pdf in zip(batch, pdfs, strict=True):
+            self.on_converted(letter, Converted(pdf, page_count(pdf)))
 
-    def _convert_one(self, office: LibreOffice, docx: Path, profile: Path) -> Converted:
-        if office.destinations:  # a letter on its own: exactly as without chunks
-            office = LibreOffice(office.soffice, timeout=office.timeout, pdfa=office.pdfa,
-                                 profile=office.profile)
-        try:
-            (pdf,) = office.convert([docx], self.outdir)
-        except ConversionError as e:
-            _reset(profile)
-            return Converted(None, error=e)
+    def _convert_one(self, docx: Path) -> Converted:
+        """A letter on its own: exactly as without chunks."""
+        with self._borrowed() as office:
+            try:
+                (pdf,) = office.convert([docx], self.outdir, destinations=False)
+            except ConversionError as e:
+                office.reset()
+                return Converted(None, error=e)
         return Converted(pdf, page_count(pdf))
 
 
@@ -841,11 +900,6 @@ def default_chunk_size(letters: int, jobs: int) -> int:
     """Letters per combined conversion for ``letters`` letters on ``jobs`` processes: two
     chunks per process, between :data:`MIN_CHUNK` and :data:`MAX_CHUNK` letters each."""
     return min(MAX_CHUNK, max(MIN_CHUNK, -(-letters // (jobs * 2))))
-
-
-def _reset(profile: Path) -> None:
-    """Empty a profile after a failure: a killed LibreOffice may have left its locks there."""
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 UNO_HINT = "sudo apt-get install python3-uno"
@@ -879,8 +933,10 @@ class WarmLibreOffice(LibreOffice):
 
     def __init__(self, soffice: str | os.PathLike[str] | None = None, *,
                  timeout: float = 60.0, pdfa: bool = True, profile: Path | None = None,
-                 restart_after: int = WARM_CONVERSIONS, python: str | None = None) -> None:
-        super().__init__(soffice, timeout=timeout, pdfa=pdfa, profile=profile)
+                 destinations: bool = False, restart_after: int = WARM_CONVERSIONS,
+                 python: str | None = None) -> None:
+        super().__init__(soffice, timeout=timeout, pdfa=pdfa, profile=profile,
+                         destinations=destinations)
         self.python = python or find_uno_python()
         self.restart_after = restart_after
         self.conversions = 0
@@ -907,6 +963,20 @@ class WarmLibreOffice(LibreOffice):
             self._own_profile.cleanup()
             self._own_profile = None
 
+    def start(self) -> None:
+        """Start LibreOffice now, unless it is running (:meth:`convert` starts it when needed).
+        Raises :class:`ConversionError` when it does not start."""
+        if not self.running:
+            self.close()
+            self._start()
+
+    def reset(self) -> None:
+        """After a failed conversion: nothing while LibreOffice runs on (it said what was
+        wrong); once it has been stopped (a timeout, a crash), its profile is emptied."""
+        if not self.running:
+            self.close()
+            super().reset()
+
     def _start(self) -> None:
         if self.profile is None and self._own_profile is None:
             self._own_profile = tempfile.TemporaryDirectory(prefix="drafter-lo-profile-")
@@ -927,12 +997,20 @@ class WarmLibreOffice(LibreOffice):
 
     def _answer(self, timeout: float, what: str) -> dict[str, object]:
         assert self._worker is not None and self._worker.stdout is not None
-        ready, _, _ = select.select([self._worker.stdout], [], [], timeout)
+        deadline = time.monotonic() + timeout
+        ready: list[Any] = []
+        status = None
+        # In slices: a LibreOffice that ends (a crash, a program that is no LibreOffice) is
+        # seen at once, not after the whole timeout.
+        while not ready and status is None and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self._worker.stdout], [], [], min(left, 0.5))
+            status = self._office.poll() if self._office is not None and not ready else None
         line = self._worker.stdout.readline() if ready else b""
         if not line:
-            status = self._office.poll() if self._office is not None else None
+            if status is None and self._office is not None:
+                status = self._office.poll()
             self.close()
-            if not ready:
+            if not ready and status is None:
                 raise ConversionError(f"LibreOffice took more than {timeout:g} s to {what}; "
                                       "it was stopped and no PDF was written.")
             killed = _killed_by(status) if status else ""
@@ -958,8 +1036,8 @@ class WarmLibreOffice(LibreOffice):
         answer = self._answer(self.timeout, f"convert {source.name}")
         if answer.get("ok"):
             return ""
-        if not self.running:  # it crashed while converting: started afresh for the next letter
-            self.close()
+        if answer.get("stopped") or not self.running:  # it crashed while converting:
+            self.close()  # started afresh for the next letter
             return f"{source}: LibreOffice stopped while converting it"
         return f"{source}: LibreOffice said: {answer.get('error')}"
 
@@ -970,10 +1048,10 @@ class WarmLibreOffice(LibreOffice):
         return all(process is not None and process.poll() is None
                    for process in (self._office, self._worker))
 
-    def _convert_all(self, sources: Sequence[Path], staging: Path) -> list[str]:
-        options: dict[str, object] = {"UseTaggedPDF": True, "EmbedStandardFonts": True}
-        if self.pdfa:
-            options["SelectPdfVersion"] = 2  # PDF/A-2b
+    def _convert_all(self, sources: Sequence[Path], staging: Path,
+                     destinations: bool) -> list[str]:
+        options: dict[str, object] = {**export_options(pdfa=self.pdfa,
+                                                       destinations=destinations)}
         complaints: list[str] = []
         for source in sources:
             # Started afresh between letters, never within one: when it is not running (first

@@ -201,7 +201,7 @@ def merge_run(tmp_path: Path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    _kill_office(outdir.name)
+    _kill_office(str(tmp_path / "cache"))
 
 
 def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -> None:
@@ -225,7 +225,7 @@ def test_killed_runs_leave_only_complete_files_and_a_rerun_finishes(merge_run) -
     run = start()
     first = rng.randint(1, 5)
     _wait_for_pdfs(outdir, before, first, run)
-    killed_office = _kill_office(outdir.name, wait=10)
+    killed_office = _kill_office(profiles, wait=10)  # LibreOffice runs in those profiles
     _wait_for_pdfs(outdir, before, first + rng.randint(1, 4), run)
     run.send_signal(signal.SIGTERM)
     _, stderr = run.communicate(timeout=300)  # a hang guard

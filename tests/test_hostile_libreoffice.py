@@ -2,6 +2,8 @@
 
 Most tests use a stand-in for ``soffice`` (a Python script that writes real one-page PDFs, or
 hangs, or dies), so that they are fast and exact; those marked ``libreoffice`` use the real one.
+Merges through a stand-in run with ``keep_running=False``: it is a process per batch, which
+reads its files from its command line (the kept-running path: tests/test_pdf_split.py).
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ def test_a_batch_that_crashes_half_way_is_redone_letter_by_letter(
         """)
     out = tmp_path / "out"
     report = merge(case, recipients, out, MergeOptions(soffice=str(soffice), batch_size=3,
-                                                       jobs=1, chunks=False))
+                                                       jobs=1, chunks=False,
+                                                       keep_running=False))
     assert (report.written, report.failed) == (6, 0)
     assert [r["status"] for r in manifest(out)] == ["written"] * 6
     assert_pdfs(out, NAMES)
@@ -153,7 +156,8 @@ def test_a_hang_is_killed_and_the_retry_succeeds(case: Path, recipients: Path,
         """)
     out = tmp_path / "out"
     report = merge(case, recipients, out, MergeOptions(soffice=str(soffice), batch_size=6,
-                                                       jobs=1, timeout=2))
+                                                       jobs=1, timeout=2,
+                                                       keep_running=False))
     assert (report.written, report.failed) == (6, 0)
     assert_pdfs(out, NAMES)
 
@@ -167,7 +171,8 @@ def test_a_letter_that_always_hangs_is_reported_and_the_others_finish(
         """)
     out = tmp_path / "out"
     report = merge(case, recipients, out, MergeOptions(soffice=str(soffice), batch_size=6,
-                                                       jobs=1, timeout=2))
+                                                       jobs=1, timeout=2,
+                                                       keep_running=False))
     assert (report.written, report.failed) == (5, 1)
     rows = {r["id"]: r for r in manifest(out)}
     assert rows["c"]["status"] == "failed"
@@ -196,7 +201,8 @@ def test_real_libreoffice_killed_mid_batch(case: Path, recipients: Path, tmp_pat
     wrapper.chmod(0o755)
     out = tmp_path / "out"
     report = merge(case, recipients, out, MergeOptions(soffice=str(wrapper), batch_size=6,
-                                                       jobs=1, chunks=False))
+                                                       jobs=1, chunks=False,
+                                                       keep_running=False))
     assert (report.written, report.failed) == (6, 0)
     assert_pdfs(out, NAMES)
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []

@@ -232,7 +232,7 @@ def test_a_hanging_conversion_is_killed_and_the_others_finish(case: Path,
     out = tmp_path / "out"
     report = merge(case, recipients(tmp_path, ROWS), out,
                    MergeOptions(formats=("pdf",), soffice=str(fake), timeout=15,
-                                batch_size=3, jobs=1))
+                                batch_size=3, jobs=1, keep_running=False))
     assert (report.written, report.failed) == (2, 1)
     statuses = {r["id"]: r["status"] for r in manifest(out)}
     assert statuses == {"xi": "written", "wang": "written", "kim": "failed"}

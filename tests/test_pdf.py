@@ -664,9 +664,10 @@ def test_pool_retries_a_failed_batch_letter_by_letter(tmp_path: Path) -> None:
         for letter in letters:
             pool.add(letter, letter.stem)
 
-    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
-        ["a.docx", "broken.docx", "c.docx"], ["a.docx"], ["broken.docx"], ["c.docx"],
-        ["d.docx"]]
+    first, *then = [json.loads(line) for line in calls.read_text().splitlines()]
+    # The last batch may be converted while the failed one is retried letter by letter.
+    assert first == ["a.docx", "broken.docx", "c.docx"]
+    assert sorted(then) == [["a.docx"], ["broken.docx"], ["c.docx"], ["d.docx"]]
     assert {name: result.pages for name, result in results.items()} == {
         "a": 1, "broken": 0, "c": 1, "d": 1}
     failed = results["broken"]

@@ -173,7 +173,8 @@ def test_a_letter_that_crashes_libreoffice_is_reported_and_the_others_delivered(
     soffice = logging_soffice(tmp_path, crash_on="PLANTED-CRASH")
     out = tmp_path / "out"
 
-    report = merge(case, recipients, out, MergeOptions(soffice=str(soffice), jobs=1))
+    report = merge(case, recipients, out, MergeOptions(soffice=str(soffice), jobs=1,
+                                                        keep_running=False))
 
     assert (report.written, report.failed) == (5, 1)
     rows = {row["id"]: row for row in read_manifest(out)}
@@ -202,3 +203,80 @@ def test_a_pdf_without_letter_marks_is_not_split(tmp_path: Path) -> None:
     (pdf,) = LibreOffice(timeout=300).convert([docx], tmp_path)  # no marks: a letter alone
     with pytest.raises(ConversionError, match="where each of its 2 letters starts"):
         split_letters(pdf, [docx, docx], tmp_path / "out")
+
+
+def crashing_worker(folder: Path, crash_on: str) -> Path:
+    """A Python for WarmLibreOffice's client (drafter/office_worker.py) that logs the file of
+    each request and, for a file with ``crash_on`` in its text, kills its LibreOffice with a
+    segmentation fault before asking it to convert."""
+    from drafter.pdf import find_uno_python
+
+    script = folder / "python"
+    script.write_text(f"#!{find_uno_python()}\n" + textwrap.dedent(f"""\
+        import importlib.util, json, os, signal, sys, zipfile
+        path, pipe = sys.argv[1], sys.argv[2]
+        spec = importlib.util.spec_from_file_location("office_worker", path)
+        worker = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(worker)
+        convert = worker._convert
+
+        def planted(desktop, request):
+            with open({str(folder / "calls.jsonl")!r}, "a") as log:
+                print(json.dumps([os.path.basename(request["source"])]), file=log)
+            with zipfile.ZipFile(request["source"]) as archive:
+                texts = [archive.read(n) for n in archive.namelist()
+                         if n in ("word/document.xml", "content.xml")]
+            if any({crash_on.encode()!r} in text for text in texts):
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    try:
+                        with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+                            command = f.read()
+                    except OSError:
+                        continue
+                    if b"soffice.bin" in command and pipe.encode() in command:
+                        os.kill(int(pid), signal.SIGSEGV)
+            return convert(desktop, request)
+
+        worker._convert = planted
+        sys.argv = [path, pipe]
+        worker.main()
+        """))
+    script.chmod(0o755)
+    return script
+
+
+def test_a_kept_running_libreoffice_that_crashes_on_a_letter_costs_only_that_letter(
+        tmp_path: Path) -> None:
+    from drafter.pdf import WarmLibreOffice
+
+    data = yaml.safe_load((EXAMPLES / "letter-en.yaml").read_text(encoding="utf-8"))
+    people = ["Ada Lovelace", "Alan Turing", "PLANTED-CRASH Grace Hopper", "Edsger Dijkstra",
+              "Barbara Liskov", "Donald Knuth"]
+    sources = []
+    for number, name in enumerate(people, start=1):
+        data["recipient"]["name"] = name
+        path = tmp_path / f"p{number}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        docx = tmp_path / f"p{number}.docx"
+        docx.write_bytes(render_letter(load_letter(path)).docx)
+        sources.append(docx)
+    office = WarmLibreOffice(python=str(crashing_worker(tmp_path, "PLANTED-CRASH")),
+                             timeout=120)
+    results: dict[str, Converted] = {}
+    out = tmp_path / "out"
+    with ConversionPool(office, out, results.__setitem__, jobs=1, chunks=True) as pool:
+        for docx in sources:
+            pool.add(docx, docx.stem)
+
+    failed = {name for name, result in results.items() if result.pdf is None}
+    assert failed == {"p3"} and len(results) == 6
+    assert "p3.docx" in str(results["p3"].error)
+    assert "stopped" in str(results["p3"].error)
+    for number, name in enumerate(people, start=1):
+        if number != 3:
+            pdf = results[f"p{number}"].pdf
+            assert pdf is not None and name in normalized(pdf_text(pdf))
+            assert "Grace Hopper" not in pdf_text(pdf)
+    log = calls(tmp_path)  # one chunk of all six, then halves, down to the letter alone
+    assert log[0] == ["letters.docx"] and ["p3.docx"] in log
+    assert len(log) < len(people) + 1 + 4
