@@ -36,7 +36,7 @@ import jinja2
 from jinja2 import meta
 
 from .combine import combine_letters
-from .compiled import CompiledTemplate, compile_template, render_docx
+from .compiled import CompiledTemplate, Layouts, compile_template, render_docx
 from .context import build_context
 from .errors import DataError, LibreOfficeMissing, Location, OutputError, Problem, TemplateError
 from .fields import FIELDS_NAME, FieldSchema, letter_model, template_fields
@@ -460,6 +460,7 @@ class _Templates:
         self.writer = writer or ParagraphWriter()  # a paragraph's runs are the same in any locale
         self.digest = _template_digest(template)
         self._compiled: dict[str, _ForLocale] = {}
+        self._layouts = Layouts()  # a layout is read once for all the locales that use it
 
     def for_locale(self, locale: str, digits: Digits = "default") -> _ForLocale:
         """The template compiled for ``locale`` (and the digits a letter asks for), the
@@ -468,7 +469,7 @@ class _Templates:
         if key not in self._compiled:
             loc = localizer_for(self.template, locale, digits)
             known = loc.resolved_parts(self.case) if self.case is not None else {}
-            self._compiled[key] = _ForLocale(compile_template(self.template, loc),
+            self._compiled[key] = _ForLocale(compile_template(self.template, loc, self._layouts),
                                              self.writer, known)
         return self._compiled[key]
 
