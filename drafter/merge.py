@@ -530,6 +530,8 @@ class _Run:
         path = (self.outdir if "docx" in self.options.formats else self.work) / f"{name}.docx"
         write_atomic(path, docx, durable=False)
         letter_row.docx = path  # only now: the manifest never names a file that is not there
+        if "docx" in self.options.formats:  # the digest of the bytes just written, not read back
+            letter_row.sha256["docx"] = hashlib.sha256(docx).hexdigest()
         if "pdf" in self.options.formats:
             return letter_row
         self._settle(letter_row, "written")
@@ -565,7 +567,8 @@ class _Run:
 
     def _settle(self, letter_row: LetterRow, status: str) -> None:
         self._drop_unasked_docx(letter_row)
-        if status == "written" and letter_row.docx is not None:
+        if status == "written" and letter_row.docx is not None and (
+                "docx" not in letter_row.sha256):
             letter_row.sha256["docx"] = sha256_of(letter_row.docx)
         with self.lock:
             if status == "written":
