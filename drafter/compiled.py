@@ -101,18 +101,67 @@ class _Shared:
         return found
 
 
-def compile_template(template: LetterTemplate, loc: Localizer) -> CompiledTemplate:
-    """Read and compile the template's layout for ``loc``; every bad tag is reported at once."""
-    return compile_docx(template.docx_for(loc), loc)
+def compile_template(template: LetterTemplate, loc: Localizer,
+                     layouts: Layouts | None = None) -> CompiledTemplate:
+    """Read and compile the template's layout for ``loc``; every bad tag is reported at once.
+    ``layouts``: the layouts read so far in this run, each read and checked once for all the
+    locales that use it."""
+    return compile_docx(template.docx_for(loc), loc, layouts)
 
 
-def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
+@dataclass(frozen=True)
+class _Layout:
+    """One layout (a DOCX file) read, checked and its tags compiled: what every locale's
+    :class:`CompiledTemplate` of it shares."""
+
+    parts: dict[str, bytes]
+    members: dict[str, Member]  # the same, deflated once
+    # name -> (label, Jinja source, paragraphs, compiled code); the code binds to any
+    # environment of make_environment's (they differ in their locale's values only)
+    templated: dict[str, tuple[str, str, list[str], Any]]
+    readers: dict[str, tuple[str, int]]
+
+
+class Layouts:
+    """The layouts of one run (a merge), each read and compiled once, by path."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, _Layout] = {}
+
+    def get(self, path: Path, env: SandboxedEnvironment) -> _Layout:
+        """The layout at ``path`` (read and checked now, the first time)."""
+        layout = self._read.get(path)
+        if layout is None:
+            layout = self._read[path] = _read_layout(path, env)
+        return layout
+
+
+def compile_docx(path: Path, loc: Localizer, layouts: Layouts | None = None) -> CompiledTemplate:
     """Read and compile one layout (a DOCX file) for ``loc``: what ``render`` and ``check``
     both do first, so that they refuse the same templates."""
-    parts = read_docx(path)
     env = make_environment(loc)
+    layout = layouts.get(path, env) if layouts is not None else _read_layout(path, env)
+    parts = dict(layout.parts)
+    members = dict(layout.members)
+    globals_ = env.make_globals(None)
+    templated = {name: _Part(label, env.template_class.from_code(env, code, globals_, None),
+                             source, paragraphs)
+                 for name, (label, source, paragraphs, code) in layout.templated.items()}
+    if "word/styles.xml" in parts:
+        parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
+        members["word/styles.xml"] = Member.deflate("word/styles.xml", parts["word/styles.xml"])
+    scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
+    return CompiledTemplate(path, loc, parts, members, templated, env,
+                            frozenset(layout.readers), scripts, dict(layout.readers))
+
+
+def _read_layout(path: Path, env: SandboxedEnvironment) -> _Layout:
+    """A layout read (:func:`read_docx`), its tags compiled in ``env`` and its package
+    checked; every problem is reported at once (:class:`TemplateError`)."""
+    parts = read_docx(path)
     problems: list[Problem] = []
-    templated: dict[str, _Part] = {}
+    templated: dict[str, tuple[str, str, list[str], Any]] = {}
+    trees: dict[str, nodes.Template] = {}
     for name, label, data in templated_parts(parts):
         try:
             source, paragraphs = jinja_source(data)
@@ -125,7 +174,8 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
             for lineno, message in refused:
                 problems.append(_located(path, label, paragraphs, lineno, message))
             if not refused:
-                templated[name] = _Part(label, env.from_string(tree), source, paragraphs)
+                templated[name] = (label, source, paragraphs, env.compile(tree))
+                trees[name] = env.parse(source)  # the compiled one may be changed by Jinja
         except jinja2.TemplateSyntaxError as e:
             problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
         except (RecursionError, SyntaxError) as e:  # Python's own limits on nesting
@@ -137,20 +187,16 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
                      for message in package_problems(parts)]
     if problems:
         raise TemplateError(problems)
-    if "word/styles.xml" in parts:
-        parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
     readers: dict[str, tuple[str, int]] = {}
-    for part in templated.values():
-        tree = env.parse(part.source)
+    for name, (label, _, _, _) in templated.items():
+        tree = trees[name]
         names = part_reads(tree, env)
         for node in tree.find_all(nodes.Name):
             if node.name in names and node.ctx == "load":
-                readers.setdefault(node.name, (part.label, node.lineno))
-        for name in names:
-            readers.setdefault(name, (part.label, 0))
-    scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
-    return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
-                            frozenset(readers), scripts, readers)
+                readers.setdefault(node.name, (label, node.lineno))
+        for read in names:
+            readers.setdefault(read, (label, 0))
+    return _Layout(parts, precompress(parts), templated, readers)
 
 
 def part_reads(tree: nodes.Template, env: jinja2.Environment) -> set[str]:

@@ -168,8 +168,7 @@ def jinja_source(part: bytes) -> tuple[str, list[str]]:
 def word_xml(rendered: str) -> str:
     """A part's rendered Jinja source as Word XML again: the line breaks :func:`jinja_source`
     put between paragraphs removed, and tabs and line breaks in values as Word's own marks."""
-    # Text inside w:t is always followed by </w:t>, so a data value's own line breaks stay.
-    xml = re.sub(r"\n+(?=<w:|</w:(?!t>))", "", rendered)
+    xml = _without_paragraph_breaks(rendered)
     # docxtpl turns "{_{" into "{{" here, in data too; drafter did so in the template's source
     # (docxtpl_source), so that data containing "{_{" comes out literally.
     if any(mark in xml for mark in _LISTING_MARKS):  # tabs and line breaks in values
@@ -179,6 +178,26 @@ def word_xml(rendered: str) -> str:
         xml = _PARAGRAPH.sub(lambda m: helper.resolve_listing(m.group(0)) if any(
             mark in m.group(0) for mark in _LISTING_MARKS) else m.group(0), xml)
     return xml
+
+
+def _without_paragraph_breaks(rendered: str) -> str:
+    """``rendered`` without the line breaks before an element (``<w:…``, ``</w:…``), as
+    ``re.sub(r"\n+(?=<w:|</w:(?!t>))", "", rendered)`` would make it, line by line: text
+    inside w:t is always followed by </w:t>, so a data value's own line breaks stay."""
+    lines = rendered.split("\n")
+    out = [lines[0]]
+    breaks = 0  # the line breaks before the line, past the first
+    for line in lines[1:]:
+        if not line:
+            breaks += 1
+            continue
+        if not (line.startswith(("<w:", "</w:")) and not line.startswith("</w:t>")):
+            out.append("\n" * (breaks + 1))
+        out.append(line)
+        breaks = 0
+    if breaks:
+        out.append("\n" * breaks)
+    return "".join(out)
 
 
 _LISTING_MARKS = "\t\n\a\f"

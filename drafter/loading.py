@@ -695,11 +695,13 @@ def _file_found(field: FieldPath, kind: str, written: str, locate: Any,
     return path, None
 
 
-def link_warnings(letter: Letter, locate: Locate) -> Iterator[Problem]:
+def link_warnings(letter: Letter, locate: Locate,
+                  writer: ParagraphWriter | None = None) -> Iterator[Problem]:
     """Warnings for links in Markdown fields (``body``, a merge's ``extra_paragraph``, a
     template's ``markdown`` fields) whose target is no web or mail address: their text is
-    printed without the link (:mod:`drafter.markup`)."""
-    writer = ParagraphWriter()
+    printed without the link (:mod:`drafter.markup`). ``writer``: one that has read the
+    paragraphs before (a merge's), so that the case's shared ones are parsed once."""
+    writer = writer or ParagraphWriter()
     fields: list[tuple[FieldPath, Any]] = [(("body", i), text)
                                            for i, text in enumerate(letter.body)]
     fields += [((declared.name,), getattr(letter, declared.name))

@@ -113,6 +113,7 @@ class ParagraphWriter:
 
     _markdown: MarkdownIt = field(default_factory=_parser, repr=False)
     _written: dict[str, tuple[Markup, tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    _plain: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def runs(self, markdown: str) -> tuple[Markup, tuple[str, ...]]:
         """The runs (``w:r``/``w:hyperlink`` XML) of one Markdown paragraph, and its URLs."""
@@ -186,10 +187,16 @@ class ParagraphWriter:
 
     def plain_links(self, markdown: str) -> list[str]:
         """The targets of the links in a Markdown paragraph that are printed as text only
-        (no web or mail address: :func:`is_web_link`)."""
-        return [str(token.attrs["href"]) for token in self._inline(
-            strip_control_characters(markdown))
-            if token.type == "link_open" and not is_web_link(str(token.attrs["href"]))]
+        (no web or mail address: :func:`is_web_link`); remembered, as :meth:`runs` are."""
+        found = self._plain.get(markdown)
+        if found is None:
+            if len(self._plain) > 10_000:
+                self._plain.clear()
+            found = self._plain[markdown] = tuple(
+                str(token.attrs["href"]) for token in self._inline(
+                    strip_control_characters(markdown))
+                if token.type == "link_open" and not is_web_link(str(token.attrs["href"])))
+        return list(found)
 
     def _properties(self, bold: int, italic: int, link: str | None) -> str:
         props = '<w:rStyle w:val="Hyperlink"/>' if link else ""

@@ -36,7 +36,7 @@ import jinja2
 from jinja2 import meta
 
 from .combine import combine_letters
-from .compiled import CompiledTemplate, compile_template, render_docx
+from .compiled import CompiledTemplate, Layouts, compile_template, render_docx
 from .context import build_context
 from .errors import DataError, LibreOfficeMissing, Location, OutputError, Problem, TemplateError
 from .fields import FIELDS_NAME, FieldSchema, letter_model, template_fields
@@ -176,6 +176,7 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
     report = MergeReport()
     report.warnings += [p for p in case_source.problems if p.severity == "warning"]
     letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
+    writer = ParagraphWriter()  # the case's paragraphs parsed once: for warnings, then runs
     locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
     body = case_source.value.get("body")
     shared = len(body) if isinstance(body, list) else int(bool(body))  # the case's paragraphs
@@ -195,7 +196,8 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
                 report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
                                                         for w in contact_warnings(letter, locate))]
                 for warning in link_warnings(letter, functools.partial(
-                        _where_shared, shared, case_source.where, locate)):  # the case's: once
+                        _where_shared, shared, case_source.where, locate),
+                        writer):  # the case's: once
                     if warning.location.file != str(case_path):
                         report.warnings.append(warning.in_record(record.number, record.id))
                     elif warning not in report.warnings:
@@ -223,7 +225,7 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
         with only_writer(outdir, wait=options.wait):
             remove_leftovers(outdir)
             _write_letters(valid, report.total - report.invalid, report.rejected,
-                           _Templates(template, case), outdir, options, office, report,
+                           _Templates(template, case, writer), outdir, options, office, report,
                            on_progress)
             _write_sources(outdir, case_path, recipients_path, options)
             report.manifest = outdir / MANIFEST
@@ -451,11 +453,14 @@ class _Templates:
     """The compile cache of one merge: the template compiled once for each locale, and a
     digest of its files (part of every letter's inputs)."""
 
-    def __init__(self, template: LetterTemplate, case: Letter | None = None) -> None:
+    def __init__(self, template: LetterTemplate, case: Letter | None = None,
+                 writer: ParagraphWriter | None = None) -> None:
         self.template = template
         self.case = case
+        self.writer = writer or ParagraphWriter()  # a paragraph's runs are the same in any locale
         self.digest = _template_digest(template)
         self._compiled: dict[str, _ForLocale] = {}
+        self._layouts = Layouts()  # a layout is read once for all the locales that use it
 
     def for_locale(self, locale: str, digits: Digits = "default") -> _ForLocale:
         """The template compiled for ``locale`` (and the digits a letter asks for), the
@@ -464,8 +469,8 @@ class _Templates:
         if key not in self._compiled:
             loc = localizer_for(self.template, locale, digits)
             known = loc.resolved_parts(self.case) if self.case is not None else {}
-            self._compiled[key] = _ForLocale(compile_template(self.template, loc),
-                                             ParagraphWriter(), known)
+            self._compiled[key] = _ForLocale(compile_template(self.template, loc, self._layouts),
+                                             self.writer, known)
         return self._compiled[key]
 
 
@@ -525,6 +530,8 @@ class _Run:
         path = (self.outdir if "docx" in self.options.formats else self.work) / f"{name}.docx"
         write_atomic(path, docx, durable=False)
         letter_row.docx = path  # only now: the manifest never names a file that is not there
+        if "docx" in self.options.formats:  # the digest of the bytes just written, not read back
+            letter_row.sha256["docx"] = hashlib.sha256(docx).hexdigest()
         if "pdf" in self.options.formats:
             return letter_row
         self._settle(letter_row, "written")
@@ -560,7 +567,8 @@ class _Run:
 
     def _settle(self, letter_row: LetterRow, status: str) -> None:
         self._drop_unasked_docx(letter_row)
-        if status == "written" and letter_row.docx is not None:
+        if status == "written" and letter_row.docx is not None and (
+                "docx" not in letter_row.sha256):
             letter_row.sha256["docx"] = sha256_of(letter_row.docx)
         with self.lock:
             if status == "written":
