@@ -137,8 +137,9 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
                      for message in package_problems(parts)]
     if problems:
         raise TemplateError(problems)
+    latin_face = "Calibri"
     if "word/styles.xml" in parts:
-        parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
+        parts["word/styles.xml"], latin_face = localize_styles(parts["word/styles.xml"], loc)
     readers: dict[str, tuple[str, int]] = {}
     for part in templated.values():
         tree = env.parse(part.source)
@@ -148,7 +149,7 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
                 readers.setdefault(node.name, (part.label, node.lineno))
         for name in names:
             readers.setdefault(name, (part.label, 0))
-    scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
+    scripts = RunScripts.for_letter(loc, latin_face)
     return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
                             frozenset(readers), scripts, readers)
 
@@ -166,8 +167,9 @@ def part_reads(tree: nodes.Template, env: jinja2.Environment) -> set[str]:
 _CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
 
 
-def localize_styles(styles: bytes, loc: Localizer) -> bytes:
-    """The template's styles for one language: its CJK face and its language tags.
+def localize_styles(styles: bytes, loc: Localizer) -> tuple[bytes, str]:
+    """The template's styles for one language: its CJK face and its language tags; and the
+    font they give Latin text (:func:`~drafter.wordml.latin_font`, read from the same parse).
 
     Word and LibreOffice choose fonts, line breaking and spelling by the ``w:lang`` of the text;
     a Chinese letter tagged as English gets Japanese glyph shapes and wrong punctuation widths.
@@ -188,7 +190,7 @@ def localize_styles(styles: bytes, loc: Localizer) -> bytes:
     wordml.add_complex_script_twins(tree)
     if slot == "east_asian":
         wordml.set_single_spaced(tree)
-    return wordml.xml_bytes(tree)
+    return wordml.xml_bytes(tree), wordml.latin_font(tree)
 
 
 def _located(path: Path, label: str, paragraphs: list[str], lineno: int | None,
