@@ -113,6 +113,7 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
     env = make_environment(loc)
     problems: list[Problem] = []
     templated: dict[str, _Part] = {}
+    reads: dict[str, list[tuple[str, int]]] = {}
     for name, label, data in templated_parts(parts):
         try:
             source, paragraphs = jinja_source(data)
@@ -125,6 +126,9 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
             for lineno, message in refused:
                 problems.append(_located(path, label, paragraphs, lineno, message))
             if not refused:
+                # Read before compiling, which folds the tree's constants in place: one
+                # parse of each part serves both
+                reads[name] = _first_reads(tree, env)
                 templated[name] = _Part(label, env.from_string(tree), source, paragraphs)
         except jinja2.TemplateSyntaxError as e:
             problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
@@ -141,17 +145,20 @@ def compile_docx(path: Path, loc: Localizer) -> CompiledTemplate:
     if "word/styles.xml" in parts:
         parts["word/styles.xml"], latin_face = localize_styles(parts["word/styles.xml"], loc)
     readers: dict[str, tuple[str, int]] = {}
-    for part in templated.values():
-        tree = env.parse(part.source)
-        names = part_reads(tree, env)
-        for node in tree.find_all(nodes.Name):
-            if node.name in names and node.ctx == "load":
-                readers.setdefault(node.name, (part.label, node.lineno))
-        for name in names:
-            readers.setdefault(name, (part.label, 0))
+    for name, part in templated.items():
+        for variable, lineno in reads[name]:
+            readers.setdefault(variable, (part.label, lineno))
     scripts = RunScripts.for_letter(loc, latin_face)
     return CompiledTemplate(path, loc, parts, precompress(parts), templated, env,
                             frozenset(readers), scripts, readers)
+
+
+def _first_reads(tree: nodes.Template, env: jinja2.Environment) -> list[tuple[str, int]]:
+    """The names a part reads (:func:`part_reads`), each with the Jinja line where it is
+    read, first to last; then each again with line 0 (read where no line is known)."""
+    names = part_reads(tree, env)
+    return [(node.name, node.lineno) for node in tree.find_all(nodes.Name)
+            if node.name in names and node.ctx == "load"] + [(name, 0) for name in names]
 
 
 def part_reads(tree: nodes.Template, env: jinja2.Environment) -> set[str]:
