@@ -147,10 +147,11 @@ def compile_docx(path: Path, loc: Localizer, layouts: Layouts | None = None) -> 
     templated = {name: _Part(label, env.template_class.from_code(env, code, globals_, None),
                              source, paragraphs)
                  for name, (label, source, paragraphs, code) in layout.templated.items()}
+    latin_face = wordml.latin_font(b"")  # a template without styles: Word's default
     if "word/styles.xml" in parts:
-        parts["word/styles.xml"] = localize_styles(parts["word/styles.xml"], loc)
+        parts["word/styles.xml"], latin_face = localize_styles(parts["word/styles.xml"], loc)
         members["word/styles.xml"] = Member.deflate("word/styles.xml", parts["word/styles.xml"])
-    scripts = RunScripts.for_letter(loc, wordml.latin_font(parts.get("word/styles.xml", b"")))
+    scripts = RunScripts.for_letter(loc, latin_face)
     return CompiledTemplate(path, loc, parts, members, templated, env,
                             frozenset(layout.readers), scripts, dict(layout.readers))
 
@@ -161,7 +162,7 @@ def _read_layout(path: Path, env: SandboxedEnvironment) -> _Layout:
     parts = read_docx(path)
     problems: list[Problem] = []
     templated: dict[str, tuple[str, str, list[str], Any]] = {}
-    trees: dict[str, nodes.Template] = {}
+    reads: dict[str, list[tuple[str, int]]] = {}
     for name, label, data in templated_parts(parts):
         try:
             source, paragraphs = jinja_source(data)
@@ -174,8 +175,10 @@ def _read_layout(path: Path, env: SandboxedEnvironment) -> _Layout:
             for lineno, message in refused:
                 problems.append(_located(path, label, paragraphs, lineno, message))
             if not refused:
+                # Read before compiling, which folds the tree's constants in place: one
+                # parse of each part serves both
+                reads[name] = _first_reads(tree, env)
                 templated[name] = (label, source, paragraphs, env.compile(tree))
-                trees[name] = env.parse(source)  # the compiled one may be changed by Jinja
         except jinja2.TemplateSyntaxError as e:
             problems.append(_located(path, label, paragraphs, e.lineno, e.message or str(e)))
         except (RecursionError, SyntaxError) as e:  # Python's own limits on nesting
@@ -189,14 +192,17 @@ def _read_layout(path: Path, env: SandboxedEnvironment) -> _Layout:
         raise TemplateError(problems)
     readers: dict[str, tuple[str, int]] = {}
     for name, (label, _, _, _) in templated.items():
-        tree = trees[name]
-        names = part_reads(tree, env)
-        for node in tree.find_all(nodes.Name):
-            if node.name in names and node.ctx == "load":
-                readers.setdefault(node.name, (label, node.lineno))
-        for read in names:
-            readers.setdefault(read, (label, 0))
+        for variable, lineno in reads[name]:
+            readers.setdefault(variable, (label, lineno))
     return _Layout(parts, precompress(parts), templated, readers)
+
+
+def _first_reads(tree: nodes.Template, env: jinja2.Environment) -> list[tuple[str, int]]:
+    """The names a part reads (:func:`part_reads`), each with the Jinja line where it is
+    read, first to last; then each again with line 0 (read where no line is known)."""
+    names = part_reads(tree, env)
+    return [(node.name, node.lineno) for node in tree.find_all(nodes.Name)
+            if node.name in names and node.ctx == "load"] + [(name, 0) for name in names]
 
 
 def part_reads(tree: nodes.Template, env: jinja2.Environment) -> set[str]:
@@ -212,8 +218,9 @@ def part_reads(tree: nodes.Template, env: jinja2.Environment) -> set[str]:
 _CJK_FONT = re.compile(r'(w:eastAsia="Noto (?:Sans|Serif) CJK )(?:SC|TC|JP|KR|HK)"')
 
 
-def localize_styles(styles: bytes, loc: Localizer) -> bytes:
-    """The template's styles for one language: its CJK face and its language tags.
+def localize_styles(styles: bytes, loc: Localizer) -> tuple[bytes, str]:
+    """The template's styles for one language: its CJK face and its language tags; and the
+    font they give Latin text (:func:`~drafter.wordml.latin_font`, read from the same parse).
 
     Word and LibreOffice choose fonts, line breaking and spelling by the ``w:lang`` of the text;
     a Chinese letter tagged as English gets Japanese glyph shapes and wrong punctuation widths.
@@ -234,7 +241,7 @@ def localize_styles(styles: bytes, loc: Localizer) -> bytes:
     wordml.add_complex_script_twins(tree)
     if slot == "east_asian":
         wordml.set_single_spaced(tree)
-    return wordml.xml_bytes(tree)
+    return wordml.xml_bytes(tree), wordml.latin_font(tree)
 
 
 def _located(path: Path, label: str, paragraphs: list[str], lineno: int | None,
