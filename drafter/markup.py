@@ -15,7 +15,9 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -106,6 +108,20 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("zero", {"linkify": True}).enable(rules)
 
 
+_Value = TypeVar("_Value")
+
+
+def _remembered(memo: dict[str, _Value], markdown: str,
+                make: Callable[[str], _Value]) -> _Value:
+    """What ``make`` gives for a paragraph, made once while ``memo`` holds it; ``memo`` is
+    emptied past 10,000 paragraphs (a merge where every letter's body differs)."""
+    if markdown not in memo:
+        if len(memo) > 10_000:
+            memo.clear()
+        memo[markdown] = make(markdown)
+    return memo[markdown]
+
+
 @dataclass
 class ParagraphWriter:
     """Writes Markdown paragraphs as Word runs; remembers each paragraph it has written, so a
@@ -117,11 +133,7 @@ class ParagraphWriter:
 
     def runs(self, markdown: str) -> tuple[Markup, tuple[str, ...]]:
         """The runs (``w:r``/``w:hyperlink`` XML) of one Markdown paragraph, and its URLs."""
-        if markdown not in self._written:
-            if len(self._written) > 10_000:  # a merge where every letter's body differs
-                self._written.clear()
-            self._written[markdown] = self._convert(markdown)
-        return self._written[markdown]
+        return _remembered(self._written, markdown, self._convert)
 
     def _inline(self, markdown: str) -> list[Token]:
         """The inline tokens of a paragraph; a bare URL ends where CJK text follows it."""
@@ -188,15 +200,13 @@ class ParagraphWriter:
     def plain_links(self, markdown: str) -> list[str]:
         """The targets of the links in a Markdown paragraph that are printed as text only
         (no web or mail address: :func:`is_web_link`); remembered, as :meth:`runs` are."""
-        found = self._plain.get(markdown)
-        if found is None:
-            if len(self._plain) > 10_000:
-                self._plain.clear()
-            found = self._plain[markdown] = tuple(
-                str(token.attrs["href"]) for token in self._inline(
-                    strip_control_characters(markdown))
-                if token.type == "link_open" and not is_web_link(str(token.attrs["href"])))
+        found: tuple[str, ...] = _remembered(self._plain, markdown, self._plain_links)
         return list(found)
+
+    def _plain_links(self, markdown: str) -> tuple[str, ...]:
+        return tuple(str(token.attrs["href"]) for token in self._inline(
+            strip_control_characters(markdown))
+            if token.type == "link_open" and not is_web_link(str(token.attrs["href"])))
 
     def _properties(self, bold: int, italic: int, link: str | None) -> str:
         props = '<w:rStyle w:val="Hyperlink"/>' if link else ""

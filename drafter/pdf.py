@@ -267,6 +267,11 @@ class LibreOffice:
                     raise OutputError(f"{target}: cannot write: {e.strerror or e}") from e
         return targets
 
+    def with_profile(self, profile: Path | None) -> LibreOffice:
+        """A LibreOffice like this one (program, timeout, PDF version) using ``profile``, a
+        process per call."""
+        return LibreOffice(self.soffice, timeout=self.timeout, pdfa=self.pdfa, profile=profile)
+
     def reset(self) -> None:
         """After a failed conversion: empty the profile, where a killed LibreOffice may have
         left its locks (a new profile is made for each call when none is given)."""
@@ -733,7 +738,7 @@ class ConversionPool(Generic[Letter]):
 
     def __enter__(self) -> ConversionPool[Letter]:
         with contextlib.ExitStack() as stack:
-            offices = [self._office(profile)
+            offices = [self.converter.with_profile(profile)
                        for profile in stack.enter_context(reserved_profiles(self.jobs))]
             for office in offices:
                 stack.callback(office.close)  # after the conversions, before the profiles go
@@ -754,16 +759,6 @@ class ConversionPool(Generic[Letter]):
                 for future in self._futures:
                     future.result()
 
-    def _office(self, profile: Path) -> LibreOffice:
-        """A copy of the converter, for one process, with ``profile``."""
-        given = self.converter
-        if isinstance(given, WarmLibreOffice):
-            return WarmLibreOffice(given.soffice, timeout=given.timeout, pdfa=given.pdfa,
-                                   profile=profile, restart_after=given.restart_after,
-                                   python=given.python)
-        return LibreOffice(given.soffice, timeout=given.timeout, pdfa=given.pdfa,
-                           profile=profile)
-
     def _start(self, office: LibreOffice) -> None:
         """Start a kept-running LibreOffice before the first letter is ready, then make it
         available to conversions; should it not start, a LibreOffice process per chunk takes
@@ -774,8 +769,7 @@ class ConversionPool(Generic[Letter]):
                     office.start()
                 except ConversionError:  # it cannot be kept running: a process per chunk
                     office.close()
-                    office = LibreOffice(office.soffice, timeout=office.timeout,
-                                         pdfa=office.pdfa, profile=office.profile)
+                    office = LibreOffice.with_profile(office, office.profile)  # per call
         finally:
             self._offices.put(office)
 
@@ -962,6 +956,12 @@ class WarmLibreOffice(LibreOffice):
         if self._own_profile is not None:
             self._own_profile.cleanup()
             self._own_profile = None
+
+    def with_profile(self, profile: Path | None) -> WarmLibreOffice:
+        """A LibreOffice like this one using ``profile``, kept running too (not yet started)."""
+        return WarmLibreOffice(self.soffice, timeout=self.timeout, pdfa=self.pdfa,
+                               profile=profile, restart_after=self.restart_after,
+                               python=self.python)
 
     def start(self) -> None:
         """Start LibreOffice now, unless it is running (:meth:`convert` starts it when needed).
