@@ -295,7 +295,8 @@ def convert(files: tuple[Path, ...], output: str | None) -> None:
               help="File name pattern (Jinja): given_id, id, number, name, locale, date, "
                    "recipient; the slug filter makes a name safe (cui-tiankai).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
-              help="LibreOffice processes converting at once (default: one per core).")
+              help="Processes at once: LibreOffice converting PDFs, or for a DOCX-only merge, "
+                   "rendering letters (default: one per core).")
 @click.option("--combine", is_flag=True, help="Also write combined.pdf and combined.docx.")
 @click.option("--no-chunks", is_flag=True,
               help="Convert each letter on its own, not many as one document split after.")

@@ -9,7 +9,9 @@ each step's work has its own home:
    (:mod:`drafter.files`).
 3. **Render.** Each (template, locale) is compiled once; a letter then costs a Jinja render and
    the writing of its DOCX. Records whose inputs and outputs are unchanged since the last run
-   are skipped (:func:`drafter.manifest.unchanged`).
+   are skipped (:func:`drafter.manifest.unchanged`). Without PDF, many letters are rendered by
+   processes forked from the merge, one per core (:mod:`drafter.workers`), this one naming
+   and recording them in order.
 4. **Convert.** :class:`drafter.pdf.ConversionPool` converts the DOCX files to PDF while
    rendering goes on (letters of one template, locale and paper in chunks, as one document
    split back into letters, by LibreOffices kept running for the whole merge where its Python
@@ -79,6 +81,7 @@ from .recipients import LETTER_FIELDS, Record, letter_data, read_recipients, whe
 from .render import FORMATS
 from .sandbox import BoundedSandbox
 from .template import LetterTemplate, find_template
+from .workers import BATCH, HELD, Outcome, Workers, can_fork, cores
 
 # The record's id when the file gives one (`cui-tiankai`), else the recipient's name, as a slug.
 DEFAULT_NAME = "{{ (given_id or name) | slug }}"
@@ -92,7 +95,7 @@ class MergeOptions:
     template: str | Path | None = None
     formats: tuple[str, ...] = FORMATS
     name: str = DEFAULT_NAME  # Jinja pattern: number, id, name, locale, date, recipient
-    jobs: int = 0  # LibreOffice processes; 0: one per core
+    jobs: int = 0  # LibreOffice processes (or for DOCX only, rendering processes); 0: per core
     combine: bool = False
     only: frozenset[str] = frozenset()  # record ids (or numbers) to render; empty: all
     keep_going: bool = False
@@ -178,6 +181,7 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
     letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
     writer = ParagraphWriter()  # the case's paragraphs parsed once: for warnings, then runs
     locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
+    forms: set[tuple[str, Digits]] = set()  # what the template is compiled for
     body = case_source.value.get("body")
     shared = len(body) if isinstance(body, list) else int(bool(body))  # the case's paragraphs
     for number, record, letter_or_error in letters:  # first pass: validate only
@@ -191,6 +195,7 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
         else:
             name, letter = letter_or_error
             locales.setdefault(letter.locale, (record.number, record.id))
+            forms.add((letter.locale, letter.digits))
             if len(report.warnings) < MAX_REPORTED:
                 locate = functools.partial(where_in_record, record, case_source.where)
                 report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
@@ -218,15 +223,13 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
         return report
     # LibreOfficeMissing now, before any letter is written.
     office = _converter(options) if "pdf" in options.formats else None
-    valid = ((number, record, *letter_or_error) for number, record, letter_or_error in letters
-             if not isinstance(letter_or_error, DataError))  # second pass: render
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         with only_writer(outdir, wait=options.wait):
             remove_leftovers(outdir)
-            _write_letters(valid, report.total - report.invalid, report.rejected,
-                           _Templates(template, case, writer), outdir, options, office, report,
-                           on_progress)
+            _write_letters(letters, report.total - report.invalid, report.rejected,
+                           _Templates(template, case, writer, forms), outdir, options, office,
+                           report, on_progress)
             _write_sources(outdir, case_path, recipients_path, options)
             report.manifest = outdir / MANIFEST
             if options.combine:
@@ -251,14 +254,17 @@ def _converter(options: MergeOptions) -> LibreOffice:
     return office
 
 
-def _write_letters(letters: Iterable[tuple[int, Record, str, Letter]], count: int,
-                   rejected: dict[int, tuple[str, str]], templates: _Templates, outdir: Path,
-                   options: MergeOptions, office: LibreOffice | None, report: MergeReport,
+def _write_letters(letters: _Letters, count: int, rejected: dict[int, tuple[str, str]],
+                   templates: _Templates, outdir: Path, options: MergeOptions,
+                   office: LibreOffice | None, report: MergeReport,
                    on_progress: Progress | None) -> None:
-    """Render ``count`` letters, convert them (with ``office``, when PDF is asked for) and
-    write the manifest (with the ``rejected`` records in their places), in a work folder that
-    goes when they are done or stopped; ``report`` gets the counts and problems."""
+    """Render the ``count`` valid letters (a second pass over ``letters``), convert them (with
+    ``office``, when PDF is asked for) and write the manifest (with the ``rejected`` records in
+    their places), in a work folder that goes when they are done or stopped; ``report`` gets
+    the counts and problems."""
     previous = read_manifest(outdir / MANIFEST)
+    valid = ((number, record, *letter_or_error) for number, record, letter_or_error in letters
+             if not isinstance(letter_or_error, DataError))
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(temporary_folder(outdir, "merge")))
         manifest = stack.enter_context(ManifestWriter(
@@ -267,14 +273,67 @@ def _write_letters(letters: Iterable[tuple[int, Record, str, Letter]], count: in
         run = _Run(templates, outdir, work, options, previous, manifest, report, count,
                    on_progress)
         stack.callback(run.interrupt)  # after the conversions stop, before the manifest ends
+        jobs = options.jobs or cores()
+        if office is None and jobs > 1 and count >= jobs * BATCH * HELD and can_fork():
+            templates.compile_all()  # before the fork: every process has them
+            workers = stack.enter_context(Workers(jobs, functools.partial(
+                _rendering, run, letters)))
+            _render_in_processes(valid, run, workers)
+            return
         pool = stack.enter_context(ConversionPool(
             office, outdir, run.converted, jobs=options.jobs, letters=count,
             batch_size=options.batch_size, chunks=options.chunks,
             chunk_size=options.chunk_size)) if office else None
-        for number, record, name, letter in letters:
+        for number, record, name, letter in valid:
             letter_row = run.render(number, name, record, letter)
             if letter_row and letter_row.docx and pool:
                 pool.add(letter_row.docx, letter_row)
+
+
+def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: _Run,
+                         workers: Workers[tuple[int, str], tuple[str, str]]) -> None:
+    """A DOCX merge on several cores: this process validates, names and records each letter,
+    the forked ones render and write them (:func:`_rendering`)."""
+    rendering: dict[int, LetterRow] = {}  # by record number, until its outcome comes
+
+    def settle(outcomes: Iterator[Outcome[tuple[int, str], tuple[str, str]]]) -> None:
+        for outcome in outcomes:
+            number, name = outcome.task
+            letter_row = rendering.pop(number)
+            status, said = outcome.result or ("failed", outcome.stopped or "")
+            if status == "unwritable":
+                raise OutputError(said)
+            if status == "failed":
+                run.fail(letter_row, said)
+            else:
+                run.wrote(letter_row, name, said)
+
+    for number, record, name, letter in valid:
+        letter_row = run.begin(number, name, record, letter)
+        if letter_row is not None:
+            rendering[number] = letter_row
+            settle(workers.add((number, name)))
+    settle(workers.finish())
+
+
+def _rendering(run: _Run, letters: _Letters) -> Callable[[tuple[int, str]], tuple[str, str]]:
+    """In a rendering process: what renders the letter of a record (its number, its file's
+    name), validating the record again from the recipients file, which this process reads
+    in step (the records come in file order). Answers ``("written", its SHA-256)``, or
+    ``("failed", why)`` (the template), or ``("unwritable", why)`` (the folder)."""
+    records = read_recipients(letters.path, letters.letter_fields, column_problems=[])
+
+    def render(task: tuple[int, str]) -> tuple[str, str]:
+        number, name = task
+        record = next(record for record in records if record.number == number)
+        letter = _validated(letters.case, letters.case_where, record, letters.model)
+        try:
+            return "written", run.write(name, letter)
+        except TemplateError as e:
+            return "failed", str(e)
+        except OutputError as e:
+            return "unwritable", str(e)
+    return render
 
 
 def _write_sources(outdir: Path, case_path: Path, recipients_path: Path,
@@ -454,9 +513,11 @@ class _Templates:
     digest of its files (part of every letter's inputs)."""
 
     def __init__(self, template: LetterTemplate, case: Letter | None = None,
-                 writer: ParagraphWriter | None = None) -> None:
+                 writer: ParagraphWriter | None = None,
+                 forms: Iterable[tuple[str, Digits]] = ()) -> None:
         self.template = template
         self.case = case
+        self.forms = frozenset(forms)  # the (locale, digits) the letters ask for
         self.writer = writer or ParagraphWriter()  # a paragraph's runs are the same in any locale
         self.digest = _template_digest(template)
         self._compiled: dict[str, _ForLocale] = {}
@@ -472,6 +533,11 @@ class _Templates:
             self._compiled[key] = _ForLocale(compile_template(self.template, loc, self._layouts),
                                              self.writer, known)
         return self._compiled[key]
+
+    def compile_all(self) -> None:
+        """Compile the template for every locale (and digits) the letters ask for."""
+        for locale, digits in sorted(self.forms):
+            self.for_locale(locale, digits)
 
 
 @dataclass(frozen=True)
@@ -511,9 +577,20 @@ class _Run:
 
     def render(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Render one letter (or skip it, unchanged); the letter when its PDF is to be made."""
-        shared = self.templates.for_locale(letter.locale, letter.digits)
-        compiled = shared.compiled
-        loc = compiled.localizer
+        letter_row = self.begin(number, name, record, letter)
+        if letter_row is None:
+            return None
+        try:
+            digest = self.write(name, letter)
+        except TemplateError as e:
+            self.fail(letter_row, str(e))
+            return None
+        return self.wrote(letter_row, name, digest)
+
+    def begin(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
+        """Enter a letter in the manifest; None when it is unchanged since the last run
+        (skipped), else the letter, to be rendered."""
+        loc = self.templates.for_locale(letter.locale, letter.digits).compiled.localizer
         letter_row = LetterRow(number, record.id, loc.text(letter.recipient.name),
                                loc.identifier, self._inputs(letter, name))
         self.manifest.add(letter_row)
@@ -521,21 +598,29 @@ class _Run:
         if not self.options.force and unchanged(self.previous, letter_row, files):
             self._settle(letter_row, "skipped")
             return None
-        try:
-            docx = render_docx(compiled, build_context(letter, loc, shared.writer,
-                                                       known=shared.known))
-        except TemplateError as e:
-            self._fail(letter_row, str(e))
-            return None
-        path = (self.outdir if "docx" in self.options.formats else self.work) / f"{name}.docx"
-        write_atomic(path, docx, durable=False)
-        letter_row.docx = path  # only now: the manifest never names a file that is not there
-        if "docx" in self.options.formats:  # the digest of the bytes just written, not read back
-            letter_row.sha256["docx"] = hashlib.sha256(docx).hexdigest()
+        return letter_row
+
+    def write(self, name: str, letter: Letter) -> str:
+        """Render a letter and write its DOCX; its SHA-256. Raises :class:`TemplateError`
+        when the template fails on it, :class:`OutputError` when it cannot be written."""
+        shared = self.templates.for_locale(letter.locale, letter.digits)
+        docx = render_docx(shared.compiled, build_context(
+            letter, shared.compiled.localizer, shared.writer, known=shared.known))
+        write_atomic(self._docx(name), docx, durable=False)
+        return hashlib.sha256(docx).hexdigest()  # of the bytes just written, not read back
+
+    def wrote(self, letter_row: LetterRow, name: str, digest: str) -> LetterRow | None:
+        """Record a letter's DOCX, written; the letter when its PDF is still to be made."""
+        letter_row.docx = self._docx(name)  # only now: the manifest never names a missing file
+        if "docx" in self.options.formats:
+            letter_row.sha256["docx"] = digest
         if "pdf" in self.options.formats:
             return letter_row
         self._settle(letter_row, "written")
         return None
+
+    def _docx(self, name: str) -> Path:
+        return (self.outdir if "docx" in self.options.formats else self.work) / f"{name}.docx"
 
     def _inputs(self, letter: Letter, name: str) -> str:
         return letter_inputs(letter, self.templates.digest, self.options.formats, name)
@@ -543,7 +628,7 @@ class _Run:
     def converted(self, letter_row: LetterRow, result: Converted) -> None:
         """Settle a letter whose conversion is over (called from a conversion thread)."""
         if result.pdf is None:
-            self._fail(letter_row, str(result.error).replace("\n", " "))
+            self.fail(letter_row, str(result.error).replace("\n", " "))
             return
         letter_row.pdf, letter_row.pages = result.pdf, str(result.pages)
         letter_row.sha256["pdf"] = sha256_of(result.pdf)
@@ -556,7 +641,8 @@ class _Run:
             self._drop_unasked_docx(letter_row)
             self.manifest.finish(letter_row, "interrupted")
 
-    def _fail(self, letter_row: LetterRow, error: str) -> None:
+    def fail(self, letter_row: LetterRow, error: str) -> None:
+        """Record a letter that could not be made, and why."""
         letter_row.pdf = None  # a DOCX that was asked for stays, and its row names it
         letter_row.error = error
         with self.lock:

@@ -286,7 +286,52 @@ def test_a_letters_cost_does_not_grow_with_its_count_of_languages(tmp_path: Path
         recipients.write_text("\n".join([rows[0], *body]) + "\n", encoding="utf-8")
         negotiated.clear()
         report = merge(EXAMPLES / "campaign" / "case.yaml", recipients,
-                       tmp_path / f"out-{copies}", MergeOptions(formats=("docx",)))
+                       tmp_path / f"out-{copies}", MergeOptions(formats=("docx",), jobs=1))
         assert report.written == 16 * copies
         counts.append(len(negotiated))
     assert counts[0] == counts[1]  # 48 letters negotiate no more than 16
+
+
+def many_rows(count: int) -> list[str]:
+    places = [("en", "Beijing", "CN"), ("ko", "Seoul", "KR"), ("zh_Hans", "Shanghai", "CN"),
+              ("en_GB", "London", "GB")]
+    return [f"r{i},Minister,Official Number{i},{places[i % 4][0]},{places[i % 4][1]},"
+            f"{places[i % 4][2]}" for i in range(count)]
+
+
+def test_a_docx_merge_on_every_core_writes_what_one_process_writes(case: Path,
+                                                                   tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = recipients(tmp_path, many_rows(40))
+    merge(case, path, tmp_path / "one", MergeOptions(formats=("docx",), jobs=1))
+    helping: list[int] = []
+    report = merge(case, path, tmp_path / "two", MergeOptions(formats=("docx",), jobs=2),
+                   on_progress=lambda done, total: helping.append(
+                       len(multiprocessing.active_children())))
+    assert (report.written, report.failed) == (40, 0)
+    assert max(helping) == 2 and not multiprocessing.active_children()
+    assert manifest(tmp_path / "two") == manifest(tmp_path / "one")
+    for row in manifest(tmp_path / "one"):
+        name = Path(row["docx"]).name
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    assert "존경하는 Official Number1" in docx_text(tmp_path / "two" / "r1.docx")
+
+
+def test_a_letter_its_template_fails_on_in_a_rendering_process_is_reported(
+        case: Path, tmp_path: Path) -> None:
+    template = tmp_path / "custom.docx"
+    document = docx.Document()
+    document.add_paragraph("Dear {{ recipient.full_name }},")
+    document.add_paragraph("{% if recipient.name == 'Official Number7' %}{{ 'x' * 10**9 }}"
+                           "{% endif %}We write to you.")
+    document.save(str(template))
+    out = tmp_path / "out"
+    report = merge(case, recipients(tmp_path, many_rows(40)), out,
+                   MergeOptions(template=template, formats=("docx",), jobs=2))
+    assert (report.written, report.failed) == (39, 1)
+    (problem,) = report.problems
+    assert problem.record_id == "r7" and "sandbox" in problem.message
+    rows = {row["id"]: row for row in manifest(out)}
+    assert rows["r7"]["status"] == "failed" and rows["r7"]["docx"] == ""
+    assert not (out / "r7.docx").exists() and (out / "r8.docx").exists()
