@@ -9,7 +9,8 @@ Two cases, each of COUNT letters (default 1,000):
 
 The docxtpl loop is given drafter's ready-made contexts and Jinja environment (one per locale,
 and the locale's layout), so it is timed on the template work alone: the ratio is a lower bound.
-Prints letters per second for both and the ratio (target: >= 20x on both cases).
+Prints letters per second for both and the ratio (target: >= 20x on both cases), for drafter
+on one core (``-j 1``) and on every core (the default: rendering processes, drafter/workers.py).
 
     python benchmarks/merge_docx.py [COUNT]
 """
@@ -31,6 +32,7 @@ from drafter.locales import localizer_for
 from drafter.merge import MergeOptions, _validated, merge
 from drafter.recipients import read_recipients
 from drafter.template import find_template
+from drafter.workers import cores
 
 from common import ROOT, write_case, write_recipients
 
@@ -60,9 +62,9 @@ def docxtpl_loop(case: Path, recipients: Path, outdir: Path) -> tuple[int, float
     return len(letters), time.perf_counter() - start
 
 
-def drafter_merge(case: Path, recipients: Path, outdir: Path) -> tuple[int, float]:
+def drafter_merge(case: Path, recipients: Path, outdir: Path, jobs: int = 0) -> tuple[int, float]:
     start = time.perf_counter()
-    report = merge(case, recipients, outdir, MergeOptions(formats=("docx",)))
+    report = merge(case, recipients, outdir, MergeOptions(formats=("docx",), jobs=jobs))
     return report.written, time.perf_counter() - start
 
 
@@ -83,12 +85,15 @@ def campaign_recipients(folder: Path, count: int) -> Path:
 
 def measure(label: str, case: Path, recipients: Path, folder: Path, count: int) -> float:
     base_n, base_s = docxtpl_loop(case, recipients, folder / f"docxtpl-{label}")
+    one_n, one_s = drafter_merge(case, recipients, folder / f"drafter-{label}-1", jobs=1)
     ours_n, ours_s = drafter_merge(case, recipients, folder / f"drafter-{label}")
-    assert base_n == ours_n == count, (base_n, ours_n, count)
+    assert base_n == one_n == ours_n == count, (base_n, one_n, ours_n, count)
     print(f"{label}: {count} letters")
-    print(f"  docxtpl loop:  {base_s:7.2f} s  {count / base_s:8.1f} letters/s")
-    print(f"  drafter merge: {ours_s:7.2f} s  {count / ours_s:8.1f} letters/s")
-    print(f"  ratio: {base_s / ours_s:.1f}x (target >= 20x)")
+    print(f"  docxtpl loop:       {base_s:7.2f} s  {count / base_s:8.1f} letters/s")
+    print(f"  drafter merge -j 1: {one_s:7.2f} s  {count / one_s:8.1f} letters/s"
+          f"  {base_s / one_s:.1f}x")
+    print(f"  drafter merge:      {ours_s:7.2f} s  {count / ours_s:8.1f} letters/s"
+          f"  {base_s / ours_s:.1f}x (target >= 20x; {cores()} cores)")
     return base_s / ours_s
 
 

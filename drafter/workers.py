@@ -10,6 +10,7 @@ belong to the caller (:mod:`drafter.merge`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -81,6 +82,7 @@ class Workers(Generic[Task, Result]):
 
     def __enter__(self) -> Workers[Task, Result]:
         context = multiprocessing.get_context("fork")
+        gc.freeze()  # what the processes inherit stays out of their collections: not copied
         try:
             for _ in range(self.jobs):
                 mine, theirs = context.Pipe()
@@ -94,6 +96,8 @@ class Workers(Generic[Task, Result]):
         except BaseException:
             self._stop()
             raise
+        finally:
+            gc.unfreeze()
         return self
 
     def __exit__(self, *exc: object) -> None:
