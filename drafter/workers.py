@@ -37,9 +37,12 @@ def cores() -> int:
 
 
 def can_fork() -> bool:
-    """Whether this process can fork safely: the platform forks, and no other thread runs (a
-    thread's lock held at the fork would stay locked in the child)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    """Whether this process can fork safely: the platform forks, no other thread runs (a
+    thread's lock held at the fork would stay locked in the child), and this process is not
+    itself a daemonic worker of another program's pool (which may not have children)."""
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1
+            and not multiprocessing.current_process().daemon)
 
 
 @dataclass(frozen=True)
