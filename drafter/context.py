@@ -14,7 +14,7 @@ builders here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,43 @@ class LetterContext:
     properties: dict[str, str]  # document metadata: title, author, subject, language
 
 
+class CaseInLocale(dict[int, tuple[Any, Any]]):
+    """A merge's case in one locale: its parts resolved, by ``id`` (the ``known`` of
+    :meth:`Localizer.resolve`, from :meth:`Localizer.resolved_parts`), and the context blocks
+    of the people every letter of the locale has in common (the sender, the signatory, the
+    case's CCs), each built once. A letter gets a copy of a block, never the block itself: a
+    template may change the lists and dicts it is given (``lines.append``), and what one
+    letter's template does is never seen by the next letter."""
+
+    LIMIT = 4  # forms of one block kept: a block that differs in every letter is not kept
+
+    def __init__(self, parts: Mapping[int, tuple[Any, Any]] | None = None) -> None:
+        super().__init__(parts or {})
+        self._blocks: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+
+    def block(self, role: str, key: Any, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A copy of the block of ``role`` (``sender``, ``cc``…) built from ``key`` (the
+        resolved person and what else the block depends on), built the first time."""
+        forms = self._blocks.setdefault(role, [])
+        for known_key, block in forms:
+            if known_key == key:
+                return _copied(block)
+        block = build()
+        if len(forms) < self.LIMIT:
+            forms.append((key, _copied(block)))
+        return block
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with its lists and dicts copied, at every depth (texts and images are
+    immutable and shared)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
+
+
 def build_context(letter: Letter, loc: Localizer,
                   writer: ParagraphWriter | None = None, *,
                   known: Mapping[int, tuple[Any, Any]] | None = None) -> LetterContext:
@@ -47,9 +84,11 @@ def build_context(letter: Letter, loc: Localizer,
     The letter is first put into its language once (:meth:`Localizer.resolve`): the builders
     below see plain strings. ``writer`` and ``known`` may be shared by the letters of one merge
     (same locale): the body paragraphs are converted once, and the case's texts
-    (:meth:`Localizer.resolved_parts`) resolved once.
+    (:meth:`Localizer.resolved_parts`) resolved once; when ``known`` is a
+    :class:`CaseInLocale`, the blocks of the people every letter has are built once too.
     """
     letter = loc.resolve(letter, known)
+    case = known if isinstance(known, CaseInLocale) else CaseInLocale()
     writer = writer or ParagraphWriter()
     links = Hyperlinks()
     body = []
@@ -59,25 +98,31 @@ def build_context(letter: Letter, loc: Localizer,
         for url in urls:
             links.add(url)
     home = letter.sender.address
+
+    def person(role: str, who: Person) -> dict[str, Any]:
+        domestic = is_domestic(who.address, home)
+        return case.block(role, (who, domestic), lambda: _person(who, loc, home))
+
     recipient = _person(letter.recipient, loc, home)
     salutation, close = salutation_and_close(letter.recipient, loc)
     subject = loc.text(letter.subject)
     values: dict[str, Any] = {
         "locale": loc.identifier,
         "date": letter.date,
-        "sender": _sender(letter.sender, loc),
+        "sender": case.block("sender", letter.sender, lambda: _sender(letter.sender, loc)),
         "recipient": recipient,
         "subject": subject,
         "salutation": loc.text(letter.salutation) or salutation,
         "body": body,
         "close": loc.text(letter.close) or close,
-        "signatory": _signatory(letter.signatory, loc),
+        "signatory": case.block("signatory", letter.signatory,
+                                lambda: _signatory(letter.signatory, loc)),
         "reference": loc.text(letter.reference),
         "their_reference": loc.text(letter.their_reference),
         "delivery": loc.text(letter.delivery),
         "enclosures": [loc.text(item) for item in letter.enclosures],
-        "cc": [_person(person, loc, home) for person in letter.cc],
-        "bcc": [_person(person, loc, home) for person in letter.bcc],
+        "cc": [person("cc", who) for who in letter.cc],
+        "bcc": [person("bcc", who) for who in letter.bcc],
         "page_x_of_y": page_numbers(loc),
     }
     for declared in type(letter).declared:

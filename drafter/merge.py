@@ -39,7 +39,7 @@ from jinja2 import meta
 
 from .combine import combine_letters
 from .compiled import CompiledTemplate, Layouts, compile_template, render_docx
-from .context import build_context
+from .context import CaseInLocale, build_context
 from .errors import DataError, LibreOfficeMissing, Location, OutputError, Problem, TemplateError
 from .fields import FIELDS_NAME, FieldSchema, letter_model, template_fields
 from .files import (
@@ -529,7 +529,7 @@ class _Templates:
         key = f"{locale}/{digits}"
         if key not in self._compiled:
             loc = localizer_for(self.template, locale, digits)
-            known = loc.resolved_parts(self.case) if self.case is not None else {}
+            known = CaseInLocale(loc.resolved_parts(self.case) if self.case is not None else {})
             self._compiled[key] = _ForLocale(compile_template(self.template, loc, self._layouts),
                                              self.writer, known)
         return self._compiled[key]
@@ -546,7 +546,7 @@ class _ForLocale:
 
     compiled: CompiledTemplate
     writer: ParagraphWriter  # converts the case's body paragraphs once
-    known: dict[int, tuple[Any, Any]]  # the case's parts in the locale (Localizer.resolve)
+    known: CaseInLocale  # the case's parts in the locale (Localizer.resolve), and its blocks
 
 
 def _template_digest(template: LetterTemplate) -> str:
