@@ -23,7 +23,7 @@ from lxml import etree
 
 from . import wordml
 from .context import LetterContext
-from .docx_parts import jinja_source, shortened, templated_parts, word_xml
+from .docx_parts import jinja_source, row_of_paragraphs, shortened, templated_parts, word_xml
 from .errors import Location, Problem, TemplateError, did_you_mean
 from .locales import Localizer
 from .package import (
@@ -75,9 +75,15 @@ class _Shared:
     (the body) costs a look-up and holds little memory."""
 
     LIMIT = 4
+    PARAGRAPHS = 4096  # paragraphs finished and kept (see _finished_by_paragraph)
 
     def __init__(self) -> None:
         self.finished: dict[tuple[str, str, str, bool, int], tuple[_Rendered, int]] = {}
+        # (part, its markup around the paragraphs or one paragraph, paper, right to left,
+        # scripts given) -> the XML finished, and the relationship ids it refers to
+        self.paragraphs: dict[tuple[str, str, str, bool, bool], _Rendered] = {}
+        self.skeletons: dict[tuple[str, str, str, str, bool, bool], tuple[bytes, bytes,
+                                                                         frozenset[str]]] = {}
         self.deflated: dict[tuple[str, bytes], Member] = {}
         self.relationships: dict[str, dict[str, tuple[str, str, bool]]] = {}
         self._forms: dict[tuple[int, str], int] = {}  # (memo, part): forms remembered
@@ -332,7 +338,8 @@ def _rendered_parts(compiled: CompiledTemplate, context: LetterContext) -> tuple
         try:
             rendered[name] = _finished_part(xml, name, context, drawings,
                                             compiled.scripts
-                                            or RunScripts.for_letter(compiled.localizer))
+                                            or RunScripts.for_letter(compiled.localizer),
+                                            compiled.shared)
             compiled.shared.remember(compiled.shared.finished, key,
                                      (rendered[name], drawings.next))
         except etree.XMLSyntaxError as e:
@@ -419,15 +426,34 @@ def _limits_in_words() -> str:
 
 
 def _finished_part(rendered: str, name: str, context: LetterContext,
-                   drawings: _DrawingNumbers, scripts: RunScripts) -> _Rendered:
+                   drawings: _DrawingNumbers, scripts: RunScripts,
+                   shared: _Shared | None = None) -> _Rendered:
     """A rendered part as the XML a DOCX holds, on the letter's paper and in its direction,
     each run in its script's font, language and direction (:mod:`drafter.scripts`), its
     tables' grids matching their rows (``{%tc %}`` loops change the number of cells), its
     pictures numbered.
 
+    A part that is one row of paragraphs (no table, picture or paragraph in another) is
+    finished paragraph by paragraph, each paragraph the letters of a run have in common
+    finished once (``shared``): the same XML as finishing it whole, since every step acts
+    within a paragraph.
+
     Raises :class:`lxml.etree.XMLSyntaxError` when the rendered part is not well-formed.
     """
     xml = word_xml(rendered)
+    with_scripts = not (xml.isascii() and scripts.script == "Latn"
+                        and not scripts.right_to_left)  # else every run is the letter's own
+    if shared is not None:
+        finished = _finished_by_paragraph(xml, name, context, scripts, with_scripts, shared)
+        if finished is not None:
+            return finished
+    tree = _finished_tree(xml, name, context, drawings, scripts, with_scripts)
+    return _Rendered(wordml.xml_bytes(tree), frozenset(wordml.references(tree)))
+
+
+def _finished_tree(xml: str, name: str, context: LetterContext, drawings: _DrawingNumbers,
+                   scripts: RunScripts, with_scripts: bool) -> etree._Element:
+    """Every step of :func:`_finished_part` on ``xml``, parsed."""
     tree = etree.fromstring(xml.encode("utf-8"))
     if "<w:tbl" in xml:
         tree = wordml.fix_table_grids(tree)
@@ -436,9 +462,74 @@ def _finished_part(rendered: str, name: str, context: LetterContext,
         wordml.set_paper(tree, context.paper)
     if context.right_to_left:
         wordml.set_right_to_left(tree)
-    if not (xml.isascii() and scripts.script == "Latn" and not scripts.right_to_left):
-        apply_scripts(tree, scripts)  # else every run is the letter's own script already
-    return _Rendered(wordml.xml_bytes(tree), frozenset(wordml.references(tree)))
+    if with_scripts:
+        apply_scripts(tree, scripts)
+    return tree
+
+
+_FINISHED_PARAGRAPH = re.compile(rb"(?=<w:p[ >])")  # where a finished paragraph starts
+# Where the paragraphs go in the markup around them; no step of the finishing touches it.
+_PLACE = "<w:drafterParagraphs/>"
+
+
+def _finished_by_paragraph(xml: str, name: str, context: LetterContext, scripts: RunScripts,
+                           with_scripts: bool, shared: _Shared) -> _Rendered | None:
+    """:func:`_finished_part` of a part that is markup around a row of paragraphs, from the
+    paragraphs finished before; None for any other part (a table, a picture, a text box…)."""
+    if "<w:tbl" in xml or "docPr" in xml:  # grids and picture numbers span paragraphs
+        return None
+    row = row_of_paragraphs(xml)
+    if row is None:
+        return None
+    head, paragraphs, tail = row
+    paper, rtl = context.paper, context.right_to_left
+    skeleton_key = (name, head, tail, paper, rtl, with_scripts)
+    skeleton = shared.skeletons.get(skeleton_key)
+    if skeleton is None:
+        skeleton = _skeleton(head, tail, name, context, scripts, with_scripts)
+        if skeleton is None:
+            return None
+        if len(shared.skeletons) < shared.LIMIT * 4:
+            shared.skeletons[skeleton_key] = skeleton
+    before, after, references = skeleton
+    keys = [(name, paragraph, paper, rtl, with_scripts) for paragraph in paragraphs]
+    missing = list(dict.fromkeys(key[1] for key in keys if key not in shared.paragraphs))
+    new: dict[str, _Rendered] = {}
+    if missing:
+        tree = _finished_tree(head + "".join(missing) + tail, name, context, _DrawingNumbers(),
+                              scripts, with_scripts)
+        whole = wordml.xml_bytes(tree)
+        if not (whole.startswith(before) and whole.endswith(after)):
+            return None
+        pieces = _FINISHED_PARAGRAPH.split(whole[len(before):len(whole) - len(after)])[1:]
+        elements = list(tree.iter(wordml.qn("w:p")))
+        if len(pieces) != len(missing) or len(elements) != len(missing):
+            return None
+        new = {paragraph: _Rendered(piece, frozenset(wordml.references(element)))
+               for paragraph, piece, element in zip(missing, pieces, elements, strict=True)}
+        for paragraph, finished in new.items():
+            if len(shared.paragraphs) < shared.PARAGRAPHS:
+                shared.paragraphs[(name, paragraph, paper, rtl, with_scripts)] = finished
+    parts = [new.get(key[1]) or shared.paragraphs[key] for key in keys]
+    return _Rendered(before + b"".join(part.xml for part in parts) + after,
+                     references.union(*(part.references for part in parts)))
+
+
+def _skeleton(head: str, tail: str, name: str, context: LetterContext, scripts: RunScripts,
+              with_scripts: bool) -> tuple[bytes, bytes, frozenset[str]] | None:
+    """The finished XML before and after a part's paragraphs, and what it refers to; None
+    when the markup around them cannot hold the place of the paragraphs."""
+    try:
+        tree = _finished_tree(head + _PLACE + tail, name, context, _DrawingNumbers(), scripts,
+                              with_scripts)
+    except etree.XMLSyntaxError:
+        return None  # the part is finished whole, and its error told as it is
+    whole = wordml.xml_bytes(tree)
+    place = _PLACE.encode()
+    if whole.count(place) != 1:
+        return None
+    before, after = whole.split(place)
+    return before, after, frozenset(wordml.references(tree))
 
 
 def _assembled(compiled: CompiledTemplate, rendered: dict[str, _Rendered],

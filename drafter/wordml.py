@@ -323,9 +323,11 @@ def core_properties(properties: Mapping[str, str], template: bytes | None = None
     return xml_bytes(tree)
 
 
-def references(tree: etree._Element) -> set[str]:
-    """The relationship ids a part refers to (``r:id``, ``r:embed``, ``r:link`` …)."""
-    return {str(value) for value in tree.xpath("//@*[namespace-uri()=$ns]", ns=NAMESPACES["r"])}
+def references(element: etree._Element) -> set[str]:
+    """The relationship ids a part (or one of its elements) refers to (``r:id``,
+    ``r:embed``, ``r:link`` …)."""
+    return {str(value) for value in element.xpath("descendant-or-self::*/@*[namespace-uri()=$ns]",
+                                                  ns=NAMESPACES["r"])}
 
 
 def fix_table_grids(tree: etree._Element) -> etree._Element:
