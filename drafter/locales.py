@@ -72,6 +72,7 @@ class Subtags(NamedTuple):
     territory: str
 
 
+@functools.lru_cache(maxsize=1024)  # pure; an address's layout asks for it in every letter
 def likely_subtags(locale: Locale | str) -> Subtags:
     """What CLDR deems likely for what a locale leaves unsaid: ``ko`` is ``ko_Kore_KR``,
     ``zh_Hant`` is ``zh_Hant_TW``, ``sr_ME`` is ``sr_Latn_ME``, ``und_GB`` (a territory alone)
@@ -405,7 +406,17 @@ class Localizer:
 
     def date(self, value: dt.date, format: str = "long") -> str:
         """A date as the language writes it: November 24, 2015 · 2015年11月24日."""
-        return self.localize_digits(format_date(value, format=format, locale=self.locale))
+        key = (value, format)
+        written = self._dates.get(key)
+        if written is None:
+            written = self.localize_digits(format_date(value, format=format, locale=self.locale))
+            if len(self._dates) < 1024:  # a merge's letters mostly carry one date
+                self._dates[key] = written
+        return written
+
+    @functools.cached_property
+    def _dates(self) -> dict[tuple[dt.date, str], str]:
+        return {}
 
     def list(self, items: Iterable[str], style: str = "standard") -> str:
         """Items joined as the language joins them: a, b, and c · a、b和c."""

@@ -11,6 +11,7 @@ a warning). Every other value is plain text: it is escaped, never interpreted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -51,7 +52,18 @@ def has_control_characters(text: str) -> bool:
 def xml_text(value: object) -> Markup:
     """Any value as literal text inside a ``w:t``: escaped, control characters removed, and
     every line break (LF, CR LF or CR) one LF, which becomes a ``w:br``."""
-    text = _LINE_BREAK.sub("\n", strip_control_characters(str(value)))
+    if type(value) is str and len(value) <= 256:  # a letter's short texts, most repeated
+        return _short_xml_text(value)
+    return _escaped(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_xml_text(text: str) -> Markup:
+    return _escaped(text)
+
+
+def _escaped(text: str) -> Markup:
+    text = _LINE_BREAK.sub("\n", strip_control_characters(text))
     # html's, not xml.sax's escape: the same characters, without importing urllib.request
     return Markup(html.escape(text, quote=False).replace('"', "&quot;"))
 
