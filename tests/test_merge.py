@@ -335,3 +335,28 @@ def test_a_letter_its_template_fails_on_in_a_rendering_process_is_reported(
     rows = {row["id"]: row for row in manifest(out)}
     assert rows["r7"]["status"] == "failed" and rows["r7"]["docx"] == ""
     assert not (out / "r7.docx").exists() and (out / "r8.docx").exists()
+
+
+def test_what_a_template_changes_in_the_people_every_letter_has_stays_in_its_letter(
+        tmp_path: Path) -> None:
+    # The sender's, signatory's and CCs' blocks are built once per locale of a merge: a
+    # template that adds to their lists must find them as new in every letter.
+    case = tmp_path / "case.yaml"
+    case.write_text(LINKED_CASE + "cc:\n  - {name: Guo Shengkun, title: Minister}\n",
+                    encoding="utf-8")
+    document = docx.Document()
+    document.add_paragraph(
+        "{{ sender.address_lines.append('Added') or sender.address_lines | length }}"
+        "/{{ signatory.lines.append('Added') or signatory.lines | length }}"
+        "/{{ cc[0].lines.append('Added') or cc[0].lines | length }}"
+        "/{{ signatory.update(name='Changed') or signatory.name }}")
+    template = tmp_path / "mutating.docx"
+    document.save(str(template))
+    out = tmp_path / "out"
+    rows = ["xi,President,Xi Jinping,en,Beijing,CN", "wang,Minister,Wang Yi,en,Beijing,CN",
+            "li,,Li Wei,en,Beijing,CN"]
+    report = merge(case, recipients(tmp_path, rows), out,
+                   MergeOptions(formats=("docx",), template=str(template), jobs=1))
+    assert report.written == 3
+    assert [docx_text(out / f"{name}.docx").strip() for name in ("xi", "wang", "li")] == [
+        "1/4/3/Changed"] * 3
