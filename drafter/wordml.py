@@ -301,25 +301,31 @@ def with_image_types(content_types: bytes, extensions: Iterable[str]) -> bytes:
 # The document properties a letter sets, by key, and their elements in docProps/core.xml.
 _PROPERTIES = {"title": "dc:title", "subject": "dc:subject", "author": "dc:creator",
                "language": "dc:language", "created": "dcterms:created"}
+_PROPERTY_TAGS = {key: qn(tag) for key, tag in _PROPERTIES.items()}
+_XSI_TYPE = qn("xsi:type")
+_EMPTY_CORE = ("<cp:coreProperties " + " ".join(
+    f'xmlns:{prefix}="{NAMESPACES[prefix]}"'
+    for prefix in ("cp", "dc", "dcterms", "dcmitype", "xsi")) + "/>").encode()
 
 
 def core_properties(properties: Mapping[str, str], template: bytes | None = None) -> bytes:
     """``docProps/core.xml``: the template's own properties (keywords, category, its
     description…) with title, subject, author, language and creation date as the letter
     sets them; a property the letter leaves empty keeps the template's value."""
-    declarations = " ".join(f'xmlns:{prefix}="{NAMESPACES[prefix]}"'
-                            for prefix in ("cp", "dc", "dcterms", "dcmitype", "xsi"))
-    tree = etree.fromstring(template or f"<cp:coreProperties {declarations}/>".encode())
-    for key, tag in _PROPERTIES.items():
+    tree = etree.fromstring(template or _EMPTY_CORE)
+    elements: dict[object, etree._Element] = {}
+    for child in reversed(tree):  # the first of each, as tree.find finds it
+        elements[child.tag] = child
+    for key, tag in _PROPERTY_TAGS.items():
         value = properties.get(key)
         if not value:
             continue
-        element = tree.find(qn(tag))
+        element = elements.get(tag)
         if element is None:
-            element = etree.SubElement(tree, qn(tag))
+            element = elements[tag] = etree.SubElement(tree, tag)
         element.text = strip_control_characters(str(value))  # lxml escapes it
         if key == "created":
-            element.set(qn("xsi:type"), "dcterms:W3CDTF")
+            element.set(_XSI_TYPE, "dcterms:W3CDTF")
     return xml_bytes(tree)
 
 
