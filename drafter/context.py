@@ -69,6 +69,8 @@ class CaseInLocale(dict[int, tuple[Any, Any]]):
 def _copied(value: Any) -> Any:
     """``value`` with its lists and dicts copied, at every depth (texts and images are
     immutable and shared)."""
+    if isinstance(value, str):  # most values
+        return value
     if isinstance(value, dict):
         return {key: _copied(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -239,7 +239,11 @@ def media_in(value: object) -> Media:
         item = stack.pop()
         if isinstance(item, str):  # most values; Markup too
             continue
-        if isinstance(item, Image):
+        if isinstance(item, dict):  # before Mapping's slower check
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, Image):
             media.images.append(item)
         elif isinstance(item, Annex):
             media.annexes.append(item)
