@@ -75,7 +75,8 @@ class _Shared:
     (the body) costs a look-up and holds little memory."""
 
     LIMIT = 4
-    PARAGRAPHS = 4096  # paragraphs finished and kept (see _finished_by_paragraph)
+    PARAGRAPHS = 1024  # paragraphs finished and kept (see _finished_by_paragraph), the first
+    PARAGRAPH_SIZE = 4096  # characters of a paragraph kept, at most
 
     def __init__(self) -> None:
         self.finished: dict[tuple[str, str, str, bool, int], tuple[_Rendered, int]] = {}
@@ -493,7 +494,9 @@ def _finished_by_paragraph(xml: str, name: str, context: LetterContext, scripts:
             shared.skeletons[skeleton_key] = skeleton
     before, after, references = skeleton
     keys = [(name, paragraph, paper, rtl, with_scripts) for paragraph in paragraphs]
-    missing = list(dict.fromkeys(key[1] for key in keys if key not in shared.paragraphs))
+    known = [shared.paragraphs.get(key) for key in keys]
+    missing = list(dict.fromkeys(key[1] for key, part in zip(keys, known, strict=True)
+                                 if part is None))
     new: dict[str, _Rendered] = {}
     if missing:
         tree = _finished_tree(head + "".join(missing) + tail, name, context, _DrawingNumbers(),
@@ -508,9 +511,10 @@ def _finished_by_paragraph(xml: str, name: str, context: LetterContext, scripts:
         new = {paragraph: _Rendered(piece, frozenset(wordml.references(element)))
                for paragraph, piece, element in zip(missing, pieces, elements, strict=True)}
         for paragraph, finished in new.items():
-            if len(shared.paragraphs) < shared.PARAGRAPHS:
+            if (len(shared.paragraphs) < shared.PARAGRAPHS
+                    and len(paragraph) <= shared.PARAGRAPH_SIZE):
                 shared.paragraphs[(name, paragraph, paper, rtl, with_scripts)] = finished
-    parts = [new.get(key[1]) or shared.paragraphs[key] for key in keys]
+    parts = [part or new[key[1]] for key, part in zip(keys, known, strict=True)]
     return _Rendered(before + b"".join(part.xml for part in parts) + after,
                      references.union(*(part.references for part in parts)))
 

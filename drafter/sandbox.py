@@ -182,7 +182,7 @@ class _BudgetedContext(jinja2.runtime.Context):
 
     def __init__(self, environment: jinja2.Environment, *args: Any, **kwargs: Any) -> None:
         super().__init__(environment, *args, **kwargs)
-        self.budget = RenderBudget(getattr(environment, "limits", TemplateLimits()))
+        self.budget = RenderBudget(getattr(environment, "limits", None) or TemplateLimits())
 
 
 class _BoundedCode(CodeGenerator):
