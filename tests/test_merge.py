@@ -360,3 +360,27 @@ def test_what_a_template_changes_in_the_people_every_letter_has_stays_in_its_let
     assert report.written == 3
     assert [docx_text(out / f"{name}.docx").strip() for name in ("xi", "wang", "li")] == [
         "1/4/3/Changed"] * 3
+
+
+def test_each_merged_letter_is_the_letter_rendered_on_its_own(tmp_path: Path) -> None:
+    # A merge shares between its letters what they have in common (the blocks of the people
+    # every letter has, the paragraphs finished once); a letter rendered alone shares nothing.
+    from drafter import render_letter
+    from drafter.merge import merged_letters
+
+    campaign = EXAMPLES / "campaign"
+    out = tmp_path / "out"
+    rows = (campaign / "recipients.csv").read_text(encoding="utf-8").splitlines()
+    twice = tmp_path / "recipients.csv"  # each letter's language and paragraphs seen again
+    twice.write_text("\n".join([rows[0], *rows[1:], *(row.replace(",", "-again,", 1)
+                                                       for row in rows[1:])]) + "\n",
+                     encoding="utf-8")
+    report = merge(campaign / "case.yaml", twice, out, MergeOptions(formats=("docx",), jobs=1))
+    assert report.written == 2 * (len(rows) - 1) and report.failed == 0
+    template, letters = merged_letters(out)
+    locales = set()
+    for merged in letters:
+        alone = render_letter(merged.letter, template)
+        locales.add(alone.locale)
+        assert (out / f"{merged.name}.docx").read_bytes() == alone.docx, merged.name
+    assert len(locales) >= 7
