@@ -4,7 +4,9 @@ The context mirrors the data file's own names (``recipient.name``, ``cc``, ``sig
 and adds what a template would otherwise have to assemble: ``full_name``, ``lines`` (a person's
 whole block, laid out by the country's convention), ``contact_lines`` and the derived
 ``salutation``. Body paragraphs arrive as Word runs, with their links; the page numbers and the
-signature as the WordprocessingML :mod:`drafter.wordml` writes.
+signature as the WordprocessingML :mod:`drafter.wordml` writes. In a merge, the blocks of the
+people every letter of a locale has (sender, signatory, the case's CCs) are built once
+(:class:`CaseInLocale`), and each letter is given its own copy.
 
 Which data fields a value is computed from is not written down anywhere: :func:`fields_used`
 finds out by building the context again with each field changed, so it always agrees with the

@@ -2,10 +2,11 @@
 
 One home for what every reader of a template must agree on: which archive members hold text an
 editor writes tags in (:data:`TEMPLATED_PARTS`), what the editor calls each (:func:`part_label`),
-where its paragraphs begin (:func:`split_paragraphs`), the text Word shows of a paragraph
-(:func:`visible_text`: tracked deletions and field codes are not shown), the characters Word's
-AutoCorrect puts in tags (:func:`normalize_tag_characters`), and a part's Jinja source with
-docxtpl's own tag conventions (:func:`jinja_source`).
+where its paragraphs begin (:func:`split_paragraphs`; in a rendered part,
+:func:`row_of_paragraphs`), the text Word shows of a paragraph (:func:`visible_text`: tracked
+deletions and field codes are not shown), the characters Word's AutoCorrect puts in tags
+(:func:`normalize_tag_characters`), and a part's Jinja source with docxtpl's own tag
+conventions (:func:`jinja_source`).
 
 Line n + 1 of a part's Jinja source is its paragraph n, so a Jinja line number is always the
 paragraph number an editor counts; rendering errors and ``drafter check`` quote the same text.
