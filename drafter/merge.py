@@ -290,49 +290,60 @@ def _write_letters(letters: _Letters, count: int, rejected: dict[int, tuple[str,
                 pool.add(letter_row.docx, letter_row)
 
 
-def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: _Run,
-                         workers: Workers[tuple[int, str], tuple[str, str]]) -> None:
-    """A DOCX merge on several cores: this process validates, names and records each letter,
-    the forked ones render and write them (:func:`_rendering`)."""
-    rendering: dict[int, LetterRow] = {}  # by record number, until its outcome comes
+Rendered = tuple[str, str, str]  # what a rendering process answers (see _rendering)
 
-    def settle(outcomes: Iterator[Outcome[tuple[int, str], tuple[str, str]]]) -> None:
+
+def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: _Run,
+                         workers: Workers[tuple[int, str], Rendered]) -> None:
+    """A DOCX merge on several cores: this process validates, names and records each letter
+    in order; the forked ones tell whether it is unchanged, else render and write it
+    (:func:`_rendering`)."""
+    rendering: dict[int, tuple[LetterRow, Letter]] = {}  # by record number, until it is done
+
+    def settle(outcomes: Iterator[Outcome[tuple[int, str], Rendered]]) -> None:
         for outcome in outcomes:
             number, name = outcome.task
-            letter_row = rendering.pop(number)
-            status, said = outcome.result or ("failed", outcome.stopped or "")
+            letter_row, letter = rendering.pop(number)
+            status, letter_row.inputs, said = outcome.result or ("failed", "",
+                                                                 outcome.stopped or "")
             if status == "unwritable":
                 raise OutputError(said)
             if status == "failed":
                 run.fail(letter_row, said)
-            else:
+            elif status == "written":
                 run.wrote(letter_row, name, said)
+            elif not run.skipped(letter_row, name):  # its files changed since: made here
+                run.render_entered(letter_row, name, letter)
 
     for number, record, name, letter in valid:
-        letter_row = run.begin(number, name, record, letter)
-        if letter_row is not None:
-            rendering[number] = letter_row
-            settle(workers.add((number, name)))
+        letter_row = run.row(number, record, letter, "")  # its inputs come with its outcome
+        run.manifest.add(letter_row)
+        rendering[number] = letter_row, letter
+        settle(workers.add((number, name)))
     settle(workers.finish())
 
 
-def _rendering(run: _Run, letters: _Letters) -> Callable[[tuple[int, str]], tuple[str, str]]:
+def _rendering(run: _Run, letters: _Letters) -> Callable[[tuple[int, str]], Rendered]:
     """In a rendering process: what renders the letter of a record (its number, its file's
     name), validating the record again from the recipients file, which this process reads
-    in step (the records come in file order). Answers ``("written", its SHA-256)``, or
-    ``("failed", why)`` (the template), or ``("unwritable", why)`` (the folder)."""
+    in step (the records come in file order). Answers ``(status, the letter's inputs, said)``:
+    ``"written"`` and its SHA-256, ``"skipped"`` (unchanged since the last run), ``"failed"``
+    and why (the template), or ``"unwritable"`` and why (the folder)."""
     records = read_recipients(letters.path, letters.letter_fields, column_problems=[])
 
-    def render(task: tuple[int, str]) -> tuple[str, str]:
+    def render(task: tuple[int, str]) -> Rendered:
         number, name = task
         record = next(record for record in records if record.number == number)
         letter = _validated(letters.case, letters.case_where, record, letters.model)
+        inputs = run.inputs(letter, name)
+        if run.unchanged(run.row(number, record, letter, inputs), name):
+            return "skipped", inputs, ""
         try:
-            return "written", run.write(name, letter)
+            return "written", inputs, run.write(name, letter)
         except TemplateError as e:
-            return "failed", str(e)
+            return "failed", inputs, str(e)
         except OutputError as e:
-            return "unwritable", str(e)
+            return "unwritable", inputs, str(e)
     return render
 
 
@@ -578,8 +589,11 @@ class _Run:
     def render(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Render one letter (or skip it, unchanged); the letter when its PDF is to be made."""
         letter_row = self.begin(number, name, record, letter)
-        if letter_row is None:
-            return None
+        return None if letter_row is None else self.render_entered(letter_row, name, letter)
+
+    def render_entered(self, letter_row: LetterRow, name: str, letter: Letter
+                       ) -> LetterRow | None:
+        """Render a letter entered in the manifest; the letter when its PDF is to be made."""
         try:
             digest = self.write(name, letter)
         except TemplateError as e:
@@ -590,15 +604,29 @@ class _Run:
     def begin(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Enter a letter in the manifest; None when it is unchanged since the last run
         (skipped), else the letter, to be rendered."""
-        loc = self.templates.for_locale(letter.locale, letter.digits).compiled.localizer
-        letter_row = LetterRow(number, record.id, loc.text(letter.recipient.name),
-                               loc.identifier, self._inputs(letter, name))
+        letter_row = self.row(number, record, letter, self.inputs(letter, name))
         self.manifest.add(letter_row)
+        return None if self.skipped(letter_row, name) else letter_row
+
+    def row(self, number: int, record: Record, letter: Letter, inputs: str) -> LetterRow:
+        """A letter's manifest row, from what it is made of (``inputs``: :func:`letter_inputs`,
+        or "" until known)."""
+        loc = self.templates.for_locale(letter.locale, letter.digits).compiled.localizer
+        return LetterRow(number, record.id, loc.text(letter.recipient.name), loc.identifier,
+                         inputs)
+
+    def unchanged(self, letter_row: LetterRow, name: str) -> bool:
+        """Whether the last run made this letter's files from the same inputs, and they are
+        intact (then ``letter_row`` takes their names and digests)."""
         files = {fmt: self.outdir / f"{name}.{fmt}" for fmt in self.options.formats}
-        if not self.options.force and unchanged(self.previous, letter_row, files):
+        return not self.options.force and unchanged(self.previous, letter_row, files)
+
+    def skipped(self, letter_row: LetterRow, name: str) -> bool:
+        """Settle a letter as skipped when it is unchanged; whether it was."""
+        if self.unchanged(letter_row, name):
             self._settle(letter_row, "skipped")
-            return None
-        return letter_row
+            return True
+        return False
 
     def write(self, name: str, letter: Letter) -> str:
         """Render a letter and write its DOCX; its SHA-256. Raises :class:`TemplateError`
@@ -622,7 +650,8 @@ class _Run:
     def _docx(self, name: str) -> Path:
         return (self.outdir if "docx" in self.options.formats else self.work) / f"{name}.docx"
 
-    def _inputs(self, letter: Letter, name: str) -> str:
+    def inputs(self, letter: Letter, name: str) -> str:
+        """What a letter is made from, as a digest (:func:`letter_inputs`)."""
         return letter_inputs(letter, self.templates.digest, self.options.formats, name)
 
     def converted(self, letter_row: LetterRow, result: Converted) -> None:

@@ -316,6 +316,15 @@ def test_a_docx_merge_on_every_core_writes_what_one_process_writes(case: Path,
         name = Path(row["docx"]).name
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
     assert "존경하는 Official Number1" in docx_text(tmp_path / "two" / "r1.docx")
+    # Run again with one recipient changed: the unchanged letters are skipped, as with -j 1.
+    rows = many_rows(40)
+    rows[5] = rows[5].replace("Seoul", "Busan")
+    path = recipients(tmp_path, rows)
+    for out, jobs in (("one", 1), ("two", 2)):
+        report = merge(case, path, tmp_path / out, MergeOptions(formats=("docx",), jobs=jobs))
+        assert (report.written, report.skipped, report.failed) == (1, 39, 0)
+    assert manifest(tmp_path / "two") == manifest(tmp_path / "one")
+    assert "Busan" in docx_text(tmp_path / "two" / "r5.docx")
 
 
 def test_a_letter_its_template_fails_on_in_a_rendering_process_is_reported(
