@@ -18,12 +18,14 @@ missing_system_packages() {
   command -v soffice >/dev/null || return 0
   command -v pdftotext >/dev/null || return 0
   command -v pdftoppm >/dev/null || return 0
-  fc-list | grep -q Carlito || return 0
-  fc-list | grep -q "Noto Sans CJK" || return 0
-  fc-list | grep -q "Noto Naskh Arabic" || return 0
-  fc-list | grep -q "Noto Sans Hebrew" || return 0
-  fc-list | grep -q "Noto Sans Devanagari" || return 0
-  fc-list | grep -q "Noto Sans Thai" || return 0
+  # Read once, not piped into `grep -q`: with pipefail, fc-list killed by SIGPIPE when grep
+  # stops at its first match would count as a missing font.
+  local fonts
+  fonts="$(fc-list : family 2>/dev/null || true)"
+  for family in Carlito "Noto Sans CJK" "Noto Naskh Arabic" "Noto Sans Hebrew" \
+                "Noto Sans Devanagari" "Noto Sans Thai"; do
+    grep -q "$family" <<<"$fonts" || return 0
+  done
   python3 -m venv --help >/dev/null 2>&1 || return 0
   /usr/bin/python3 -c "import uno" 2>/dev/null || return 0
   [ -x /usr/bin/chromium ] || return 0
