@@ -107,10 +107,17 @@ def unchanged(previous: Rows, letter: LetterRow, files: Mapping[str, Path]) -> b
         if row.get(fmt) != path.name or not path.is_file() or sha256_of(path) != row.get(
                 f"{fmt}_sha256"):
             return False
+    keep_previous(previous, letter, files)
+    return True
+
+
+def keep_previous(previous: Rows, letter: LetterRow, files: Mapping[str, Path]) -> None:
+    """Give ``letter`` the names, digests and pages of its files from the last run's row (once
+    :func:`unchanged` has found them intact)."""
+    row = previous[letter.key]
     letter.docx, letter.pdf = files.get("docx"), files.get("pdf")
     letter.sha256.update({fmt: row[f"{fmt}_sha256"] for fmt in files})
     letter.pages = row.get("pages", "")
-    return True
 
 
 class FinishedLetter(NamedTuple):

@@ -68,6 +68,7 @@ from .manifest import (
     ManifestWriter,
     Rows,
     finished_letters,
+    keep_previous,
     read_manifest,
     stale_message,
     unchanged,
@@ -276,10 +277,13 @@ def _write_letters(letters: _Letters, count: int, rejected: dict[int, tuple[str,
         jobs = options.jobs or cores()
         if office is None and jobs > 1 and count >= jobs * BATCH * HELD and can_fork():
             templates.compile_all()  # before the fork: every process has them
-            workers = stack.enter_context(Workers(jobs, functools.partial(
-                _rendering, run, letters)))
-            _render_in_processes(valid, run, workers)
-            return
+            workers: Workers[tuple[int, str], Rendered] | None = None
+            with contextlib.suppress(OSError):  # no fork (no memory, no process left): here
+                workers = stack.enter_context(Workers(jobs, functools.partial(
+                    _rendering, run, letters)))
+            if workers is not None:
+                _render_in_processes(valid, run, workers)
+                return
         pool = stack.enter_context(ConversionPool(
             office, outdir, run.converted, jobs=options.jobs, letters=count,
             batch_size=options.batch_size, chunks=options.chunks,
@@ -298,12 +302,12 @@ def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: 
     """A DOCX merge on several cores: this process validates, names and records each letter
     in order; the forked ones tell whether it is unchanged, else render and write it
     (:func:`_rendering`)."""
-    rendering: dict[int, tuple[LetterRow, Letter]] = {}  # by record number, until it is done
+    rendering: dict[int, LetterRow] = {}  # by record number, until it is done
 
     def settle(outcomes: Iterator[Outcome[tuple[int, str], Rendered]]) -> None:
         for outcome in outcomes:
             number, name = outcome.task
-            letter_row, letter = rendering.pop(number)
+            letter_row = rendering.pop(number)
             status, letter_row.inputs, said = outcome.result or ("failed", "",
                                                                  outcome.stopped or "")
             if status == "unwritable":
@@ -312,13 +316,13 @@ def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: 
                 run.fail(letter_row, said)
             elif status == "written":
                 run.wrote(letter_row, name, said)
-            elif not run.skipped(letter_row, name):  # its files changed since: made here
-                run.render_entered(letter_row, name, letter)
+            else:  # unchanged: the process has checked its files
+                run.kept(letter_row, name)
 
     for number, record, name, letter in valid:
         letter_row = run.row(number, record, letter, "")  # its inputs come with its outcome
         run.manifest.add(letter_row)
-        rendering[number] = letter_row, letter
+        rendering[number] = letter_row
         settle(workers.add((number, name)))
     settle(workers.finish())
 
@@ -589,11 +593,8 @@ class _Run:
     def render(self, number: int, name: str, record: Record, letter: Letter) -> LetterRow | None:
         """Render one letter (or skip it, unchanged); the letter when its PDF is to be made."""
         letter_row = self.begin(number, name, record, letter)
-        return None if letter_row is None else self.render_entered(letter_row, name, letter)
-
-    def render_entered(self, letter_row: LetterRow, name: str, letter: Letter
-                       ) -> LetterRow | None:
-        """Render a letter entered in the manifest; the letter when its PDF is to be made."""
+        if letter_row is None:
+            return None
         try:
             digest = self.write(name, letter)
         except TemplateError as e:
@@ -618,8 +619,16 @@ class _Run:
     def unchanged(self, letter_row: LetterRow, name: str) -> bool:
         """Whether the last run made this letter's files from the same inputs, and they are
         intact (then ``letter_row`` takes their names and digests)."""
-        files = {fmt: self.outdir / f"{name}.{fmt}" for fmt in self.options.formats}
-        return not self.options.force and unchanged(self.previous, letter_row, files)
+        return not self.options.force and unchanged(self.previous, letter_row,
+                                                    self._files(name))
+
+    def kept(self, letter_row: LetterRow, name: str) -> None:
+        """Settle a letter found unchanged elsewhere (a rendering process) as skipped."""
+        keep_previous(self.previous, letter_row, self._files(name))
+        self._settle(letter_row, "skipped")
+
+    def _files(self, name: str) -> dict[str, Path]:
+        return {fmt: self.outdir / f"{name}.{fmt}" for fmt in self.options.formats}
 
     def skipped(self, letter_row: LetterRow, name: str) -> bool:
         """Settle a letter as skipped when it is unchanged; whether it was."""

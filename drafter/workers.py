@@ -13,6 +13,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import traceback
@@ -59,7 +60,8 @@ class Workers(Generic[Task, Result]):
 
     ``start`` runs once in each process, after the fork; the function it returns takes a task
     and returns its result (both must pickle). A task that raises stops the whole work: its
-    traceback is raised here as :class:`RuntimeError`, as a bug would be in one process. A
+    exception is raised here (caused by a :class:`RuntimeError` holding its traceback in the
+    process), as it would be in one process. A
     process that dies (killed, out of memory) costs the tasks it held, each given back as an
     :class:`Outcome` with ``stopped``; the others go on, and when none is left the remaining
     tasks are done in this process.
@@ -89,8 +91,9 @@ class Workers(Generic[Task, Result]):
         try:
             for _ in range(self.jobs):
                 mine, theirs = context.Pipe()
-                process = context.Process(target=_serve, args=(theirs, self.start), daemon=True,
-                                          name="drafter-render")
+                process = context.Process(
+                    target=_serve, args=(theirs, [*self._connections, mine], self.start),
+                    daemon=True, name="drafter-render")
                 process.start()
                 theirs.close()
                 self._processes.append(process)
@@ -157,7 +160,9 @@ class Workers(Generic[Task, Result]):
                 continue
             for task, (ok, value) in zip(self._held[i].popleft(), answer, strict=True):
                 if not ok:
-                    raise RuntimeError(f"a rendering process failed:\n{value}")
+                    error, where = value
+                    failed = RuntimeError(f"a rendering process failed:\n{where}")
+                    raise (error or failed) from failed
                 yield Outcome(task, value)
 
     def _lost(self, i: int) -> Iterator[Outcome[Task, Result]]:
@@ -197,17 +202,49 @@ class Workers(Generic[Task, Result]):
         self._processes = [None] * len(self._processes)
 
 
-def _serve(connection: Connection, start: Callable[[], Callable[[Any], Any]]) -> None:
-    """A process's loop: batches in, one ``(ok, result or traceback)`` per task out; None ends."""
+def _serve(connection: Connection, others: list[Connection],
+           start: Callable[[], Callable[[Any], Any]]) -> None:
+    """A process's loop: batches in, one ``(ok, result or failure)`` per task out; None ends.
+
+    It ends too when its parent does (even killed): it holds what the parent held at the fork
+    (an output folder's lock), which must not outlive it. ``others``: the parent's ends of the
+    pipes, inherited at the fork, closed here. A failure is the exception with its traceback
+    (or only the traceback, when the exception cannot be sent).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's own handler is not ours
+    signal.signal(signal.SIGTERM, _stopped)  # the parent's own handler is not ours
+    for other in others:
+        other.close()
+    parent = multiprocessing.parent_process()
     do = start()
-    while (batch := connection.recv()) is not None:
+    while True:
+        if parent is not None and connection not in wait([connection, parent.sentinel]):
+            return  # the parent has ended
+        try:
+            batch = connection.recv()
+        except EOFError:
+            return
+        if batch is None:
+            break
         answer = []
         for task in batch:
             try:
                 answer.append((True, do(task)))
-            except Exception:
-                answer.append((False, traceback.format_exc()))
+            except Exception as e:
+                answer.append((False, (_sendable(e), traceback.format_exc())))
         connection.send(answer)
     connection.close()
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM in a worker: end as an exception does, so that a file half written is removed."""
+    raise SystemExit(128 + signum)
+
+
+def _sendable(error: Exception) -> Exception | None:
+    """``error`` when it survives the pipe (pickles and unpickles), else None."""
+    try:
+        copy: Exception = pickle.loads(pickle.dumps(error))
+        return copy
+    except Exception:
+        return None

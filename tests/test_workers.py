@@ -77,5 +77,38 @@ def test_a_task_that_raises_stops_the_work_with_its_traceback() -> None:
                 raise ValueError("thirty is not allowed")
             return n
         return do
-    with pytest.raises(RuntimeError, match="ValueError: thirty is not allowed"):
+    with pytest.raises(ValueError, match="thirty is not allowed") as raised:
         run_all(2, start, range(100))
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert "in do" in str(raised.value.__cause__)  # the traceback in the process
+
+
+def test_the_processes_end_with_their_parent_even_killed(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, os, signal\n"
+        "from drafter.workers import Workers\n"
+        "with Workers(2, lambda: (lambda n: n)) as workers:\n"
+        "    list(workers.add(1))\n"
+        "    print(*[p.pid for p in multiprocessing.active_children()], flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    parent = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            check=False)
+    assert parent.returncode == -signal.SIGKILL
+    children = [int(pid) for pid in parent.stdout.split()]
+    assert len(children) == 2
+
+    def running(pid: int) -> bool:  # an ended process nobody has reaped yet is a zombie (Z)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    deadline = time.monotonic() + 30
+    while any(map(running, children)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(running, children))
