@@ -607,7 +607,10 @@ class _Run:
         (skipped), else the letter, to be rendered."""
         letter_row = self.row(number, record, letter, self.inputs(letter, name))
         self.manifest.add(letter_row)
-        return None if self.skipped(letter_row, name) else letter_row
+        if self.unchanged(letter_row, name):
+            self._settle(letter_row, "skipped")
+            return None
+        return letter_row
 
     def row(self, number: int, record: Record, letter: Letter, inputs: str) -> LetterRow:
         """A letter's manifest row, from what it is made of (``inputs``: :func:`letter_inputs`,
@@ -629,13 +632,6 @@ class _Run:
 
     def _files(self, name: str) -> dict[str, Path]:
         return {fmt: self.outdir / f"{name}.{fmt}" for fmt in self.options.formats}
-
-    def skipped(self, letter_row: LetterRow, name: str) -> bool:
-        """Settle a letter as skipped when it is unchanged; whether it was."""
-        if self.unchanged(letter_row, name):
-            self._settle(letter_row, "skipped")
-            return True
-        return False
 
     def write(self, name: str, letter: Letter) -> str:
         """Render a letter and write its DOCX; its SHA-256. Raises :class:`TemplateError`

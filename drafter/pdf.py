@@ -73,6 +73,7 @@ from .docx_parts import is_templated
 from .errors import ConversionError, LibreOfficeMissing, OutputError
 from .files import temporary_folder
 from .linebreaks import forbidden_characters_settings
+from .workers import cores
 
 INSTALL_HINT = (
     "sudo apt-get install libreoffice-writer-nogui fonts-liberation "
@@ -725,7 +726,7 @@ class ConversionPool(Generic[Letter]):
         self.converter = converter
         self.outdir = outdir
         self.on_converted = on_converted
-        self.jobs = jobs or os.cpu_count() or 1
+        self.jobs = jobs or cores()
         self.batch_size = batch_size or default_batch_size(letters, self.jobs)
         self.chunks = chunks
         self.chunk_size = chunk_size or default_chunk_size(letters, self.jobs)
