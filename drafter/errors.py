@@ -156,6 +156,11 @@ class ValidationError(DrafterError):
         head = f"{count} problem{'s' if count != 1 else ''} found:"
         super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
 
+    def __reduce__(self) -> tuple[type[ValidationError], tuple[list[Problem]]]:
+        # Made again from its problems (a merge's rendering process sends it to the merge),
+        # not from its message.
+        return type(self), (self.problems,)
+
 
 class DataError(ValidationError):
     """A data file (letter YAML, recipients CSV/XLSX) is malformed or invalid."""

@@ -10,8 +10,10 @@ each step's work has its own home:
 3. **Render.** Each (template, locale) is compiled once; a letter then costs a Jinja render and
    the writing of its DOCX. Records whose inputs and outputs are unchanged since the last run
    are skipped (:func:`drafter.manifest.unchanged`). Without PDF, many letters are rendered by
-   processes forked from the merge, one per core (:mod:`drafter.workers`), this one naming
-   and recording them in order.
+   processes forked from the merge, one per core (:mod:`drafter.workers`): forked as the
+   first pass finds enough records, they validate them too and compile the template for each
+   locale they meet, then render what this process, naming and recording the letters in
+   order, hands them.
 4. **Convert.** :class:`drafter.pdf.ConversionPool` converts the DOCX files to PDF while
    rendering goes on (letters of one template, locale and paper in chunks, as one document
    split back into letters, by LibreOffices kept running for the whole merge where its Python
@@ -27,12 +29,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
+import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jinja2
 from jinja2 import meta
@@ -179,65 +184,40 @@ def merge(case_path: Path | str, recipients_path: Path | str, outdir: Path | str
         raise DataError([*found, *columns])
     report = MergeReport()
     report.warnings += [p for p in case_source.problems if p.severity == "warning"]
-    letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema)
     writer = ParagraphWriter()  # the case's paragraphs parsed once: for warnings, then runs
-    locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
-    forms: set[tuple[str, Digits]] = set()  # what the template is compiled for
-    body = case_source.value.get("body")
-    shared = len(body) if isinstance(body, list) else int(bool(body))  # the case's paragraphs
-    for number, record, letter_or_error in letters:  # first pass: validate only
-        report.total += 1
-        if isinstance(letter_or_error, DataError):
-            report.invalid += 1
-            report.rejected[number] = (record.id, "; ".join(
-                p.brief for p in letter_or_error.problems))
-            if len(report.problems) < MAX_REPORTED:
-                report.problems.extend(letter_or_error.problems)
-        else:
-            name, letter = letter_or_error
-            locales.setdefault(letter.locale, (record.number, record.id))
-            forms.add((letter.locale, letter.digits))
-            if len(report.warnings) < MAX_REPORTED:
-                locate = functools.partial(where_in_record, record, case_source.where)
-                report.warnings += [*record.warnings, *(w.in_record(record.number, record.id)
-                                                        for w in contact_warnings(letter, locate))]
-                for warning in link_warnings(letter, functools.partial(
-                        _where_shared, shared, case_source.where, locate),
-                        writer):  # the case's: once
-                    if warning.location.file != str(case_path):
-                        report.warnings.append(warning.in_record(record.number, record.id))
-                    elif warning not in report.warnings:
-                        report.warnings.append(warning)
-            if options.dry_run:
-                report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
-    for identifier, (number, record_id) in locales.items():  # once per language
-        missing = missing_catalog(template.catalogs, locale_for(identifier))
-        if missing:
-            report.warnings.append(Problem(Location(file=str(recipients_path)), "locale", missing,
-                                           severity="warning", record=number,
-                                           record_id=record_id))
-    if columns:  # a column left out of every letter: no letter is right, even with keep_going
-        raise DataError([*columns, *_capped(report.problems, report.invalid)])
-    if report.problems and not options.keep_going:
-        raise DataError(_capped(report.problems, report.invalid))
-    if options.dry_run:
-        return report
-    # LibreOfficeMissing now, before any letter is written.
-    office = _converter(options) if "pdf" in options.formats else None
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        with only_writer(outdir, wait=options.wait):
-            remove_leftovers(outdir)
-            _write_letters(letters, report.total - report.invalid, report.rejected,
-                           _Templates(template, case, writer, forms), outdir, options, office,
-                           report, on_progress)
-            _write_sources(outdir, case_path, recipients_path, options)
-            report.manifest = outdir / MANIFEST
-            if options.combine:
-                report.combined += combine_letters(finished_letters(outdir), outdir)
-            report.stale = unnamed_letters(outdir)
-    except OSError as e:  # a full disk, a folder that cannot be written
-        raise OutputError(f"{e.filename or outdir}: cannot write: {e.strerror or e}") from e
+    letters = _Letters(case_source.value, case_source.where, recipients_path, options, schema,
+                       writer)
+    templates = _Templates(template, case, writer)
+    with contextlib.ExitStack() as processes:  # the rendering processes, when there are some
+        plan: IO[str] | None = None  # the letters to render, for them
+        workers = None
+        if "pdf" not in options.formats and not options.dry_run:
+            plan = processes.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+            workers = _Forking(processes, options, functools.partial(
+                _rendering, letters, templates, outdir))
+        _validate_all(letters, templates, report, options, outdir, workers, plan)
+        if columns:  # a column left out of every letter: no letter is right, even with keep_going
+            raise DataError([*columns, *_capped(report.problems, report.invalid)])
+        if report.problems and not options.keep_going:
+            raise DataError(_capped(report.problems, report.invalid))
+        if options.dry_run:
+            return report
+        # LibreOfficeMissing now, before any letter is written.
+        office = _converter(options) if "pdf" in options.formats else None
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+            with only_writer(outdir, wait=options.wait):
+                remove_leftovers(outdir)
+                _write_letters(letters, report.total - report.invalid, report.rejected,
+                               templates, outdir, options, office, report, on_progress,
+                               workers.started if workers else None, plan)
+                _write_sources(outdir, case_path, recipients_path, options)
+                report.manifest = outdir / MANIFEST
+                if options.combine:
+                    report.combined += combine_letters(finished_letters(outdir), outdir)
+                report.stale = unnamed_letters(outdir)
+        except OSError as e:  # a full disk, a folder that cannot be written
+            raise OutputError(f"{e.filename or outdir}: cannot write: {e.strerror or e}") from e
     if report.stale:
         report.warnings.append(Problem(Location(str(outdir)), "", stale_message(report.stale),
                                        severity="warning"))
@@ -258,14 +238,17 @@ def _converter(options: MergeOptions) -> LibreOffice:
 def _write_letters(letters: _Letters, count: int, rejected: dict[int, tuple[str, str]],
                    templates: _Templates, outdir: Path, options: MergeOptions,
                    office: LibreOffice | None, report: MergeReport,
-                   on_progress: Progress | None) -> None:
-    """Render the ``count`` valid letters (a second pass over ``letters``), convert them (with
-    ``office``, when PDF is asked for) and write the manifest (with the ``rejected`` records in
-    their places), in a work folder that goes when they are done or stopped; ``report`` gets
-    the counts and problems."""
+                   on_progress: Progress | None,
+                   workers: Workers[Task, Any] | None = None, plan: IO[str] | None = None
+                   ) -> None:
+    """Render the ``count`` valid letters (a second pass over ``letters``, or with
+    ``workers``, the rendering processes, over the ``plan`` the first pass made), convert them
+    (with ``office``, when PDF is asked for) and write the manifest (with the ``rejected``
+    records in their places), in a work folder that goes when they are done or stopped;
+    ``report`` gets the counts and problems."""
+    if workers is None:
+        templates.compile_all()  # a template that fails in a locale: before any letter
     previous = read_manifest(outdir / MANIFEST)
-    valid = ((number, record, *letter_or_error) for number, record, letter_or_error in letters
-             if not isinstance(letter_or_error, DataError))
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(temporary_folder(outdir, "merge")))
         manifest = stack.enter_context(ManifestWriter(
@@ -274,42 +257,152 @@ def _write_letters(letters: _Letters, count: int, rejected: dict[int, tuple[str,
         run = _Run(templates, outdir, work, options, previous, manifest, report, count,
                    on_progress)
         stack.callback(run.interrupt)  # after the conversions stop, before the manifest ends
-        jobs = options.jobs or cores()
-        if office is None and jobs > 1 and count >= jobs * BATCH * HELD and can_fork():
-            templates.compile_all()  # before the fork: every process has them
-            workers: Workers[tuple[int, str], Rendered] | None = None
-            with contextlib.suppress(OSError):  # no fork (no memory, no process left): here
-                workers = stack.enter_context(Workers(jobs, functools.partial(
-                    _rendering, run, letters)))
-            if workers is not None:
-                _render_in_processes(valid, run, workers)
-                return
+        if workers is not None and plan is not None:
+            plan.seek(0)
+            _render_in_processes(plan, run, workers)
+            return
         pool = stack.enter_context(ConversionPool(
             office, outdir, run.converted, jobs=options.jobs, letters=count,
             batch_size=options.batch_size, chunks=options.chunks,
             chunk_size=options.chunk_size)) if office else None
-        for number, record, name, letter in valid:
+        for number, record, letter_or_error in letters:
+            if isinstance(letter_or_error, DataError):
+                continue
+            name, letter = letter_or_error
             letter_row = run.render(number, name, record, letter)
             if letter_row and letter_row.docx and pool:
                 pool.add(letter_row.docx, letter_row)
 
 
-Rendered = tuple[str, str, str]  # what a rendering process answers (see _rendering)
+Task = tuple[Any, ...]  # to a rendering process: ("look", …) or ("render", …), see _rendering
+Rendered = tuple[str, str, str]  # what a rendering process answers to "render"
 
 
-def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: _Run,
-                         workers: Workers[tuple[int, str], Rendered]) -> None:
-    """A DOCX merge on several cores: this process validates, names and records each letter
-    in order; the forked ones tell whether it is unchanged, else render and write it
-    (:func:`_rendering`)."""
-    rendering: dict[int, LetterRow] = {}  # by record number, until it is done
+@dataclass(frozen=True)
+class _Look:
+    """What the first pass finds of one record (:meth:`_Letters.look`)."""
 
-    def settle(outcomes: Iterator[Outcome[tuple[int, str], Rendered]]) -> None:
+    number: int
+    id: str
+    problems: list[Problem] | None = None  # why it is refused; None: it is valid
+    name: str = ""  # its files' name, before it is made unique
+    locale: str = ""
+    digits: Digits = "default"
+    recipient: str = ""  # the recipient's name in the letter's language (the manifest's)
+    identifier: str = ""  # the letter's locale as the manifest gives it
+    warnings: list[Problem] = field(default_factory=list)  # the record's own
+    links: list[tuple[Problem, bool]] = field(default_factory=list)  # True: in the case file
+
+
+class _Forking:
+    """The rendering processes of a DOCX merge: forked (:class:`drafter.workers.Workers`,
+    ``jobs`` of them) when the first pass finds more records than they hold at once, so that
+    they look at the records too and compile the template meanwhile; they stay for the rest
+    of the merge (``stack``)."""
+
+    def __init__(self, stack: contextlib.ExitStack, options: MergeOptions,
+                 start: Callable[[], Callable[[Task], Any]]) -> None:
+        self.jobs = options.jobs or cores()
+        self.least = self.jobs * BATCH * HELD  # fewer records: not worth a process
+        self.stack = stack
+        self.start_one = start
+        self.started: Workers[Task, Any] | None = None
+
+    def start(self) -> Workers[Task, Any] | None:
+        """The processes, once forked; None where this process cannot fork."""
+        if self.jobs > 1 and can_fork():
+            with contextlib.suppress(OSError):  # no fork (no memory, no process left): here
+                self.started = self.stack.enter_context(Workers(self.jobs, self.start_one))
+        return self.started
+
+
+def _validate_all(letters: _Letters, templates: _Templates, report: MergeReport,
+                  options: MergeOptions, outdir: Path, workers: _Forking | None,
+                  plan: IO[str] | None) -> None:
+    """The first pass, before anything is written: every selected record validated and
+    named, its problems and warnings in ``report`` (each warning of the case's own once),
+    the (locale, digits) its letter needs in ``templates``; each valid letter also goes into
+    ``plan`` (for the rendering processes, when ``workers`` start)."""
+    names = UniqueNames(reserved_letter_names())  # never manifest.csv, combined.pdf…
+    locales: dict[str, tuple[int, str]] = {}  # each locale, and the first record that has it
+
+    def warn() -> bool:
+        return len(report.warnings) < MAX_REPORTED
+
+    for look in _looks(letters, templates, warn, workers):
+        report.total += 1
+        if look.problems is not None:
+            report.invalid += 1
+            report.rejected[look.number] = (look.id, "; ".join(p.brief for p in look.problems))
+            if len(report.problems) < MAX_REPORTED:
+                report.problems.extend(look.problems)
+            continue
+        name = names.unique(look.name)
+        locales.setdefault(look.locale, (look.number, look.id))
+        templates.forms.add((look.locale, look.digits))
+        if warn():
+            report.warnings += look.warnings
+            report.warnings += [warning for warning, in_case in look.links
+                                if not in_case or warning not in report.warnings]
+        if options.dry_run:
+            report.planned += [f"{outdir / name}.{fmt}" for fmt in options.formats]
+        if plan is not None:
+            plan.write(json.dumps([look.number, look.id, name, look.recipient,
+                                   look.identifier], ensure_ascii=False) + "\n")
+    for identifier, (number, record_id) in locales.items():  # once per language
+        missing = missing_catalog(templates.template.catalogs, locale_for(identifier))
+        if missing:
+            report.warnings.append(Problem(Location(file=str(letters.path)), "locale", missing,
+                                           severity="warning", record=number,
+                                           record_id=record_id))
+
+
+def _looks(letters: _Letters, templates: _Templates, warn: Callable[[], bool],
+           workers: _Forking | None) -> Iterator[_Look]:
+    """Each selected record looked at (:meth:`_Letters.look`; with its warnings while
+    ``warn()``), in file order: here, or once there are more than ``workers`` hold at once,
+    in the rendering processes, which compile the template for each locale they meet."""
+    records = letters.records()
+    head = list(itertools.islice(records, workers.least + 1)) if workers else []
+    started = workers.start() if workers and len(head) > workers.least else None
+    if started is None:
+        for record in itertools.chain(head, records):
+            yield letters.look(record, warn())
+        return
+    pending: dict[int, Record] = {}  # sent to a process, by number, until looked at
+    order: deque[int] = deque()
+    looked: dict[int, _Look] = {}
+
+    def settle(outcomes: Iterator[Outcome[Task, Any]]) -> Iterator[_Look]:
         for outcome in outcomes:
-            number, name = outcome.task
+            number = outcome.task[1]
+            # A process that stopped took the record with it: looked at here.
+            looked[number] = (letters.look(pending[number], True, templates)
+                              if outcome.result is None else outcome.result)
+        while order and order[0] in looked:
+            del pending[order[0]]
+            yield looked.pop(order.popleft())
+
+    for record in itertools.chain(head, records):
+        pending[record.number] = record
+        order.append(record.number)
+        yield from settle(started.add(("look", record.number, warn())))
+    yield from settle(started.finish())
+
+
+def _render_in_processes(plan: IO[str], run: _Run, workers: Workers[Task, Any]) -> None:
+    """A DOCX merge on several cores: this process enters each letter of the ``plan`` in the
+    manifest, in order; the rendering processes tell whether it is unchanged, else render
+    and write it (:func:`_rendering`)."""
+    rendering: dict[int, LetterRow] = {}  # by record number, until it is done
+    force = run.options.force
+
+    def settle(outcomes: Iterator[Outcome[Task, Any]]) -> None:
+        for outcome in outcomes:
+            _, number, name, _ = outcome.task
             letter_row = rendering.pop(number)
-            status, letter_row.inputs, said = outcome.result or ("failed", "",
-                                                                 outcome.stopped or "")
+            rendered: Rendered = outcome.result or ("failed", "", outcome.stopped or "")
+            status, letter_row.inputs, said = rendered
             if status == "unwritable":
                 raise OutputError(said)
             if status == "failed":
@@ -319,36 +412,83 @@ def _render_in_processes(valid: Iterable[tuple[int, Record, str, Letter]], run: 
             else:  # unchanged: the process has checked its files
                 run.kept(letter_row, name)
 
-    for number, record, name, letter in valid:
-        letter_row = run.row(number, record, letter, "")  # its inputs come with its outcome
+    for line in plan:
+        number, record_id, name, recipient, identifier = json.loads(line)
+        letter_row = LetterRow(number, record_id, recipient, identifier, "")  # inputs: later
         run.manifest.add(letter_row)
         rendering[number] = letter_row
-        settle(workers.add((number, name)))
+        previous = None if force else run.previous.get(letter_row.key)
+        settle(workers.add(("render", number, name, previous)))
     settle(workers.finish())
 
 
-def _rendering(run: _Run, letters: _Letters) -> Callable[[tuple[int, str]], Rendered]:
-    """In a rendering process: what renders the letter of a record (its number, its file's
-    name), validating the record again from the recipients file, which this process reads
-    in step (the records come in file order). Answers ``(status, the letter's inputs, said)``:
-    ``"written"`` and its SHA-256, ``"skipped"`` (unchanged since the last run), ``"failed"``
-    and why (the template), or ``"unwritable"`` and why (the folder)."""
-    records = read_recipients(letters.path, letters.letter_fields, column_problems=[])
+def _rendering(letters: _Letters, templates: _Templates, outdir: Path
+               ) -> Callable[[Task], _Look | Rendered]:
+    """In a rendering process: what does its tasks, reading the recipients file in step
+    (the records come in file order, from the top again for the second pass):
 
-    def render(task: tuple[int, str]) -> Rendered:
-        number, name = task
-        record = next(record for record in records if record.number == number)
-        letter = _validated(letters.case, letters.case_where, record, letters.model)
-        inputs = run.inputs(letter, name)
-        if run.unchanged(run.row(number, record, letter, inputs), name):
+    - ``("look", number, warn)``: the record looked at (:meth:`_Letters.look`), the template
+      compiled here for its locale (a template that fails stops the merge before any letter
+      is written);
+    - ``("render", number, name, previous)``: the record validated again, then
+      ``(status, the letter's inputs, said)``: ``"skipped"`` when ``previous`` (its row in the
+      last run's manifest) shows it unchanged, else ``"written"`` and its SHA-256,
+      ``"failed"`` and why (the template), or ``"unwritable"`` and why (the folder).
+    """
+    records = _InStep(letters)
+    formats = letters.options.formats
+
+    def do(task: Task) -> _Look | Rendered:
+        if task[0] == "look":
+            _, number, warn = task
+            return letters.look(records.find(number), warn, templates)
+        _, number, name, previous = task
+        record = records.find(number)
+        letter = letters.validated(record)
+        inputs = letter_inputs(letter, templates.digest, formats, name)
+        files = _files(outdir, name, formats)
+        row = LetterRow(number, record.id, "", "", inputs)
+        if previous is not None and unchanged({row.key: previous}, row, files):
             return "skipped", inputs, ""
         try:
-            return "written", inputs, run.write(name, letter)
+            return "written", inputs, _write_docx(templates, letter, files["docx"])
         except TemplateError as e:
             return "failed", inputs, str(e)
         except OutputError as e:
             return "unwritable", inputs, str(e)
-    return render
+    return do
+
+
+class _InStep:
+    """The records of a merge read in step with the numbers asked for, which come in file
+    order; from the top again when a number comes back (the second pass)."""
+
+    def __init__(self, letters: _Letters) -> None:
+        self.letters = letters
+        self._records: Iterator[Record] = iter(())
+        self._last: int | None = None
+
+    def find(self, number: int) -> Record:
+        if self._last is None or number <= self._last:
+            self._records = self.letters.records()
+        self._last = number
+        return next(record for record in self._records if record.number == number)
+
+
+def _files(outdir: Path, name: str, formats: Iterable[str]) -> dict[str, Path]:
+    """A letter's files in ``outdir``, by format."""
+    return {fmt: outdir / f"{name}.{fmt}" for fmt in formats}
+
+
+def _write_docx(templates: _Templates, letter: Letter, path: Path) -> str:
+    """Render a letter and write its DOCX at ``path``; its SHA-256. Raises
+    :class:`TemplateError` when the template fails on it, :class:`OutputError` when it cannot
+    be written."""
+    shared = templates.for_locale(letter.locale, letter.digits)
+    docx = render_docx(shared.compiled, build_context(
+        letter, shared.compiled.localizer, shared.writer, known=shared.known))
+    write_atomic(path, docx, durable=False)
+    return hashlib.sha256(docx).hexdigest()  # of the bytes just written, not read back
 
 
 def _write_sources(outdir: Path, case_path: Path, recipients_path: Path,
@@ -429,13 +569,18 @@ class _Letters:
     """
 
     def __init__(self, case: dict[str, Any], case_where: Locate,
-                 recipients_path: Path, options: MergeOptions, schema: FieldSchema) -> None:
+                 recipients_path: Path, options: MergeOptions, schema: FieldSchema,
+                 writer: ParagraphWriter | None = None) -> None:
         self.case = case
         self.case_where = case_where
+        self.case_file = case_where(()).file
         self.path = recipients_path
         self.options = options
         self.model = letter_model(schema)
         self.letter_fields = LETTER_FIELDS | set(schema.names)
+        self.writer = writer or ParagraphWriter()  # the case's paragraphs: parsed once
+        body = case.get("body")
+        self.shared = len(body) if isinstance(body, list) else int(bool(body))  # the case's
         self.localizers: dict[str, Localizer] = {}
         try:
             environment = BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -450,21 +595,61 @@ class _Letters:
 
     def __iter__(self) -> Iterator[tuple[int, Record, tuple[str, Letter] | DataError]]:
         names = UniqueNames(reserved_letter_names())  # never manifest.csv, combined.pdf…
-        only = self.options.only
-        for record in read_recipients(self.path, self.letter_fields, column_problems=[]):
-            if only and record.id not in only and str(record.number) not in only:
-                continue
+        for record in self.records():
             try:
-                letter = _validated(self.case, self.case_where, record, self.model)
-                loc = self.localizers.get(letter.locale)
-                if loc is None:  # one per locale of the run: its choices of forms are kept
-                    loc = self.localizers[letter.locale] = Localizer(_locale(letter))
-                name = names.unique(_file_name(self.pattern, self.options.name, record, letter,
-                                               loc, "recipient" in self.reads))
+                name, letter = self.named(record)
             except DataError as e:
                 yield record.number, record, e
                 continue
-            yield record.number, record, (name, letter)
+            yield record.number, record, (names.unique(name), letter)
+
+    def records(self) -> Iterator[Record]:
+        """The selected records, read from the file again."""
+        only = self.options.only
+        for record in read_recipients(self.path, self.letter_fields, column_problems=[]):
+            if not only or record.id in only or str(record.number) in only:
+                yield record
+
+    def validated(self, record: Record) -> Letter:
+        """A record's letter; raises :class:`DataError` with its problems."""
+        return _validated(self.case, self.case_where, record, self.model)
+
+    def named(self, record: Record) -> tuple[str, Letter]:
+        """A record's letter, and its files' name before it is made unique."""
+        letter = self.validated(record)
+        loc = self._localizer(letter)
+        return _file_name(self.pattern, self.options.name, record, letter, loc,
+                          "recipient" in self.reads), letter
+
+    def _localizer(self, letter: Letter) -> Localizer:
+        loc = self.localizers.get(letter.locale)
+        if loc is None:  # one per locale of the run: its choices of forms are kept
+            loc = self.localizers[letter.locale] = Localizer(_locale(letter))
+        return loc
+
+    def look(self, record: Record, warn: bool, templates: _Templates | None = None) -> _Look:
+        """What the first pass needs of a record: its problems, or its letter's name, locale
+        and (when ``warn``) warnings; ``templates`` compiled for its locale on the way."""
+        try:
+            name, letter = self.named(record)
+        except DataError as e:
+            return _Look(record.number, record.id, e.problems)
+        if templates is not None:
+            templates.for_locale(letter.locale, letter.digits)
+        warnings: list[Problem] = []
+        links: list[tuple[Problem, bool]] = []
+        if warn:
+            locate = functools.partial(where_in_record, record, self.case_where)
+            warnings += [*record.warnings, *(w.in_record(record.number, record.id)
+                                             for w in contact_warnings(letter, locate))]
+            for warning in link_warnings(letter, functools.partial(
+                    _where_shared, self.shared, self.case_where, locate), self.writer):
+                in_case = warning.location.file == self.case_file  # the case's: said once
+                links.append((warning if in_case else warning.in_record(record.number,
+                                                                        record.id), in_case))
+        loc = self._localizer(letter)
+        return _Look(record.number, record.id, None, name, letter.locale, letter.digits,
+                     loc.text(letter.recipient.name), loc.identifier, warnings, links)
 
 
 def _where_shared(shared: int, case_where: Locate, locate: Locate,
@@ -528,11 +713,10 @@ class _Templates:
     digest of its files (part of every letter's inputs)."""
 
     def __init__(self, template: LetterTemplate, case: Letter | None = None,
-                 writer: ParagraphWriter | None = None,
-                 forms: Iterable[tuple[str, Digits]] = ()) -> None:
+                 writer: ParagraphWriter | None = None) -> None:
         self.template = template
         self.case = case
-        self.forms = frozenset(forms)  # the (locale, digits) the letters ask for
+        self.forms: set[tuple[str, Digits]] = set()  # what the letters ask for (first pass)
         self.writer = writer or ParagraphWriter()  # a paragraph's runs are the same in any locale
         self.digest = _template_digest(template)
         self._compiled: dict[str, _ForLocale] = {}
@@ -631,16 +815,12 @@ class _Run:
         self._settle(letter_row, "skipped")
 
     def _files(self, name: str) -> dict[str, Path]:
-        return {fmt: self.outdir / f"{name}.{fmt}" for fmt in self.options.formats}
+        return _files(self.outdir, name, self.options.formats)
 
     def write(self, name: str, letter: Letter) -> str:
         """Render a letter and write its DOCX; its SHA-256. Raises :class:`TemplateError`
         when the template fails on it, :class:`OutputError` when it cannot be written."""
-        shared = self.templates.for_locale(letter.locale, letter.digits)
-        docx = render_docx(shared.compiled, build_context(
-            letter, shared.compiled.localizer, shared.writer, known=shared.known))
-        write_atomic(self._docx(name), docx, durable=False)
-        return hashlib.sha256(docx).hexdigest()  # of the bytes just written, not read back
+        return _write_docx(self.templates, letter, self._docx(name))
 
     def wrote(self, letter_row: LetterRow, name: str, digest: str) -> LetterRow | None:
         """Record a letter's DOCX, written; the letter when its PDF is still to be made."""

@@ -103,3 +103,17 @@ def test_a_validation_error_lists_every_problem() -> None:
 def test_did_you_mean_names_the_nearest_known_name(name: str, known: list[str], cutoff: float,
                                                    hint: str) -> None:
     assert did_you_mean(name, known, cutoff) == hint
+
+
+def test_a_validation_error_survives_pickling_with_its_problems() -> None:
+    # How a merge's rendering process hands a template's or a record's error to the merge.
+    import pickle
+
+    from drafter import TemplateError
+
+    problems = [Problem(Location("recipients.csv", 3), "locale", "not a locale", record=2,
+                        record_id="kim")]
+    for kind in (DataError, TemplateError):
+        copy = pickle.loads(pickle.dumps(kind(problems)))
+        assert type(copy) is kind and copy.problems == problems and str(copy) == str(
+            kind(problems))

@@ -14,7 +14,7 @@ from docxtpl import DocxTemplate
 from lxml import etree
 from pypdf import PdfReader
 
-from drafter import DataError, load_letter
+from drafter import DataError, TemplateError, load_letter
 from drafter.compiled import compile_template, render_docx
 from drafter.context import build_context
 from drafter.files import safe_name
@@ -325,6 +325,55 @@ def test_a_docx_merge_on_every_core_writes_what_one_process_writes(case: Path,
         assert (report.written, report.skipped, report.failed) == (1, 39, 0)
     assert manifest(tmp_path / "two") == manifest(tmp_path / "one")
     assert "Busan" in docx_text(tmp_path / "two" / "r5.docx")
+
+
+def test_the_first_pass_on_every_core_finds_what_one_process_finds(tmp_path: Path) -> None:
+    # With enough records the rendering processes validate them too: the same problems,
+    # warnings (the case's once), names and manifest as -j 1, in file order.
+    case = tmp_path / "case.yaml"
+    case.write_text(LINKED_CASE.replace("see https://www.hrw.org/news/x.",
+                                        "see [notes](../notes.txt)."), encoding="utf-8")
+    rows = [f"{row},+86 10 6596 1114," for row in many_rows(60)]
+    rows[3] = "r3,Minister,Official Number3,not-a-locale,Seoul,KR,,"
+    rows[17] = "r17,Minister,Official Number17,en,Beijing,CN,12,Also [this](../other.txt)."
+    rows[44] = "r44,Minister,Official Number1,ko,Seoul,KR,,"  # the same name as r1: made unique
+    rows[50] = "r50,Minister,Official Number50,en,Atlantis,ZZ,,"
+    path = recipients(tmp_path, rows, "id,honorific,name,locale,address.city,address.country,"
+                      "phone,extra_paragraph")
+    reports = [merge(case, path, tmp_path / f"out-{jobs}", MergeOptions(
+        formats=("docx",), jobs=jobs, keep_going=True, name="{{ name | slug }}"))
+        for jobs in (1, 2)]
+    one, two = reports
+    assert (two.total, two.invalid, two.written) == (one.total, one.invalid, one.written)
+    assert one.invalid == 2 and one.written == 58
+    assert two.problems == one.problems and two.rejected == one.rejected
+    assert two.warnings == one.warnings
+    messages = [w.message for w in one.warnings]
+    assert sum("'../notes.txt'" in m for m in messages) == 1  # the case's: once
+    assert sum("'../other.txt'" in m for m in messages) == 1
+    assert any("'12' is not a valid phone number" in m for m in messages)
+    assert manifest(tmp_path / "out-2") == manifest(tmp_path / "out-1")
+    assert (tmp_path / "out-2" / "official-number1-2.docx").is_file()
+
+
+def test_a_template_that_fails_in_one_language_stops_a_merge_on_every_core_first(
+        case: Path, tmp_path: Path) -> None:
+    # The processes compile the template for the locales they meet while validating: a
+    # variant that cannot be compiled stops the merge before any letter is written.
+    folder = tmp_path / "template"
+    folder.mkdir()
+    for name, text in (("letter.docx", "Dear {{ recipient.full_name }},"),
+                       ("letter.ko.docx", "Dear {{ recipient.full_name }, {% if %}")):
+        document = docx.Document()
+        document.add_paragraph(text)
+        document.save(str(folder / name))
+    out = tmp_path / "out"
+    for jobs in (1, 2):
+        with pytest.raises(TemplateError) as raised:
+            merge(case, recipients(tmp_path, many_rows(40)), out,
+                  MergeOptions(template=folder, formats=("docx",), jobs=jobs))
+        assert "letter.ko.docx" in str(raised.value)
+        assert not list(out.glob("*.docx")) and not (out / "manifest.csv").exists()
 
 
 def test_a_letter_its_template_fails_on_in_a_rendering_process_is_reported(
